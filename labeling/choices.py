@@ -1,0 +1,74 @@
+"""TextChoices shared by models, services and the API."""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    ANNOTATOR = "annotator", "Annotator"
+    REVIEWER = "reviewer", "Reviewer"
+    MANAGER = "manager", "Manager"
+    OWNER = "owner", "Owner"
+
+
+# Each role can do everything the roles before it can.
+ROLE_RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.MANAGER: 3, Role.OWNER: 4}
+
+
+def role_at_least(role: str | None, minimum: str) -> bool:
+    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(minimum)]
+
+
+class Split(models.TextChoices):
+    TRAIN = "train", "Train"
+    VAL = "val", "Validation"
+    TEST = "test", "Test"
+
+
+class ImageStatus(models.TextChoices):
+    NEW = "new", "New"
+    IN_PROGRESS = "in_progress", "In progress"
+    SUBMITTED = "submitted", "Submitted"
+    CONFIRMED = "confirmed", "Confirmed"
+    REJECTED = "rejected", "Rejected"
+
+
+class MaskSource(models.TextChoices):
+    COLDSTART = "coldstart", "Cold start"
+    MODEL = "model", "Model version"
+    HUMAN = "human", "Human edit"
+    IMPORT = "import", "Imported"
+
+
+class MaskState(models.TextChoices):
+    PREDICTED = "predicted", "Predicted"
+    EDITED = "edited", "Edited"
+    CONFIRMED = "confirmed", "Confirmed"
+    REJECTED = "rejected", "Rejected"
+
+
+class JobKind(models.TextChoices):
+    GENERATE = "generate", "Generate masks for one image"
+    PRELABEL = "prelabel", "Batch pre-labeling"
+    TRAIN = "train", "Training"
+    IMPORT = "import", "Import"
+    EXPORT = "export", "Export"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+JOB_FINISHED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
+
+
+class ModelStatus(models.TextChoices):
+    TRAINING = "training", "Training"
+    CANDIDATE = "candidate", "Candidate"
+    PROMOTED = "promoted", "Promoted"
+    REJECTED = "rejected", "Rejected"
+    RETIRED = "retired", "Retired"

@@ -1,0 +1,214 @@
+"""Database models: fields, constraints and __str__ only; behaviour lives in services and selectors."""
+
+from django.conf import settings as django_settings
+from django.db import models
+
+from labeling.choices import ImageStatus, JobKind, JobStatus, MaskSource, MaskState, ModelStatus, Role, Split
+
+USER = django_settings.AUTH_USER_MODEL
+
+
+def default_project_settings() -> dict:
+    return {}
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    # Point style, generator parameters (alpha, ...), retraining policy; defaults in services.projects.
+    settings = models.JSONField(default=default_project_settings, blank=True)
+    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.project} ({self.role})"
+
+
+def image_upload_path(instance: "Image", filename: str) -> str:
+    # The client's file name is never used for the path: only the content hash and a safe suffix.
+    suffix = {"PNG": "png", "TIFF": "tif", "JPEG": "jpg", "BMP": "bmp"}.get(instance.format, "bin")
+    return f"projects/{instance.project_id}/images/{instance.content_hash[:2]}/{instance.content_hash}.{suffix}"
+
+
+class Image(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to=image_upload_path, max_length=300)
+    original_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=8)  # PNG / TIFF / JPEG / BMP
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    dtype = models.CharField(max_length=8)  # uint8 / uint16 (of the stored pixels)
+    bit_depth = models.PositiveSmallIntegerField()
+    channels = models.PositiveSmallIntegerField(default=1)
+    file_size = models.PositiveBigIntegerField()
+    content_hash = models.CharField(max_length=64)  # sha256 of the original bytes
+    split = models.CharField(max_length=8, choices=Split.choices, default=Split.TRAIN)
+    status = models.CharField(max_length=16, choices=ImageStatus.choices, default=ImageStatus.NEW)
+    assigned_to = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["project", "content_hash"], name="image_unique_content")]
+        indexes = [
+            models.Index(fields=["project", "status", "id"], name="image_project_status"),
+            models.Index(fields=["project", "split", "id"], name="image_project_split"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.width}x{self.height})"
+
+
+class Target(models.Model):
+    """One target: a sub-pixel point, (0, 0) being the centre of the top-left pixel."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="targets")
+    x = models.FloatField()
+    y = models.FloatField()
+    tightness = models.FloatField(null=True, blank=True)  # per-target generator alpha; null = project's
+    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"target {self.pk} ({self.x:.2f}, {self.y:.2f}) on image {self.image_id}"
+
+
+class ModelVersion(models.Model):
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="models")
+    number = models.PositiveIntegerField()
+    arch = models.CharField(max_length=64)
+    checkpoint = models.CharField(max_length=500)  # path under MEDIA_ROOT, or the shipped weights' path
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.TRAINING)
+    metrics = models.JSONField(default=dict, blank=True)
+    curve = models.JSONField(default=list, blank=True)
+    data_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="modelversion_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.project or 'base'} v{self.number} ({self.status})"
+
+
+class Mask(models.Model):
+    """The mask of one target: COCO RLE of the full image raster (pixel exact, compact)."""
+
+    target = models.OneToOneField(Target, on_delete=models.CASCADE, related_name="mask")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="masks")
+    rle = models.TextField()  # COCO compressed RLE counts (column-major), size = image (height, width)
+    area = models.PositiveIntegerField()
+    bbox = models.JSONField(default=list)  # [x, y, w, h] in pixels, as COCO
+    source = models.CharField(max_length=16, choices=MaskSource.choices)
+    state = models.CharField(max_length=16, choices=MaskState.choices, default=MaskState.PREDICTED)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    provenance = models.JSONField(default=dict, blank=True)  # clicks, generator, parameters, model version
+    warnings = models.JSONField(default=list, blank=True)  # e.g. ["fallback", "adhesion", "too_large"]
+    edited_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confirmed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["image", "state"], name="mask_image_state")]
+
+    def __str__(self) -> str:
+        return f"mask of target {self.target_id} ({self.state}, {self.source})"
+
+
+class MaskRevision(models.Model):
+    """A previous version of a mask, kept whenever a mask is overwritten (nothing confirmed is lost)."""
+
+    mask = models.ForeignKey(Mask, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    rle = models.TextField()
+    area = models.PositiveIntegerField()
+    source = models.CharField(max_length=16, choices=MaskSource.choices)
+    state = models.CharField(max_length=16, choices=MaskState.choices)
+    provenance = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"mask {self.mask_id} v{self.version}"
+
+
+class Job(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # 0-100
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)  # the job's arguments (ids only)
+    result = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)  # per-item errors: [{"item": ..., "message": ...}]
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "status"], name="job_project_status")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.status} {self.progress}%)"
+
+
+class AuditLog(models.Model):
+    """Who changed what: written by services next to every state change."""
+
+    project = models.ForeignKey(Project, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32)
+    object_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "object_type", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.object_type}:{self.object_id}"

@@ -1,0 +1,3 @@
+"""API routes under /api/v1/, grouped per resource."""
+
+urlpatterns: list = []
