@@ -34,7 +34,8 @@ class WorkerProcess:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "webapp.settings.test",
-            "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+            "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}",
             "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "EDGSP_TORCH_THREADS": "1",
