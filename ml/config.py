@@ -1,0 +1,96 @@
+"""Frozen configuration dataclasses for prompts, models, training and inference."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+ML_VERSION = "0.1.0"
+
+MODEL_CHANNELS: dict[str, tuple[int, ...]] = {
+    "small": (8, 16, 32, 64, 64),
+    "base": (16, 32, 64, 128, 128),
+    "large": (32, 64, 128, 256, 256),
+}
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """TEI energy map: a Gaussian per point with full width at half maximum `fwhm` px, peak 1."""
+
+    fwhm: float = 4.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of an EDGSP network.
+
+    `prior=True` adds the cold-start mask as a 4th input channel, concatenated again before the head
+    like the DPE Gaussian. `coldstart_params` freezes the cold-start settings the weights saw.
+    """
+
+    size: str = "small"
+    prior: bool = True
+    edge: str = "central"
+    deep_supervision: bool = True
+    head_bias: float = -4.6
+    fwhm: float = 4.0
+    normalisation: str = "robust"
+    coldstart_params: dict[str, Any] | None = None
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        if self.size not in MODEL_CHANNELS:
+            raise ValueError(f"unknown model size {self.size!r}; choose one of {sorted(MODEL_CHANNELS)}")
+        return MODEL_CHANNELS[self.size]
+
+    @property
+    def stride(self) -> int:
+        return 2 ** (len(self.channels) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys {sorted(unknown)}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, sampling and selection settings (defaults = the shipped CPU recipe)."""
+
+    seed: int = 42
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    warmup_steps: int = 150
+    max_steps: int = 20000
+    time_budget_s: float | None = None
+    batch_size: int = 16
+    crop_mode: str = "target"  # "target": target-centred crops; "paper": 256 crops, positive-biased
+    crop_size: int = 112
+    random_crop_prob: float = 0.15  # share of uniformly placed crops in "target" mode
+    coarse_point_prob: float = 0.5  # share of samples prompted with jittered (coarse) points
+    ema_decay: float = 0.995
+    eval_every: int = 250
+    select_fraction: float = 0.15
+    select_seed: int = 1234
+    device: str = "auto"
+    threads: int = 1
+    out_dir: str = "runs/edgsp"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """Inference settings: threshold of the probability map, and flip/transpose TTA."""
+
+    threshold: float = 0.5
+    tta: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)

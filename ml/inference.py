@@ -1,0 +1,182 @@
+"""Warm predictors: EDGSP (learned) and cold start, image + points -> per-target instance masks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ml.coldstart import ColdStartResult, point_prompt_masks
+from ml.config import ModelConfig
+from ml.inputs import normalise_image, stack_inputs
+from ml.models import EDGSPNet
+from ml.postprocess import InstanceResult, bbm_instances
+from ml.prior import coldstart_params_from_dict
+from ml.prompts import check_points_inside, make_gaussian_map
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "edgsp_small.pt"
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' -> cuda when available, else cpu."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
+    """One of the 8 flips/transposes of the last two axes (k in 0..7), or its inverse."""
+    ops = [lambda t: t.transpose(-1, -2)] if k & 4 else []
+    if k & 1:
+        ops.append(lambda t: t.flip(-1))
+    if k & 2:
+        ops.append(lambda t: t.flip(-2))
+    for op in reversed(ops) if inverse else ops:
+        x = op(x)
+    return x
+
+
+class Predictor:
+    """EDGSP predictor kept warm in a process.
+
+    Example:
+        >>> p = Predictor.load("ml/weights/edgsp_small.pt")
+        >>> res = p.predict(image, np.array([[12.0, 30.0]]))   # (x, y) points
+        >>> res.masks[0], res.fallback[0], res.adhesion[0]
+    """
+
+    def __init__(self, model: EDGSPNet, device: str | torch.device = "auto", meta: dict[str, Any] | None = None):
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval()
+        self.config: ModelConfig = model.config
+        self.meta = meta or {}
+        self.coldstart_params = coldstart_params_from_dict(self.config.coldstart_params)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "auto") -> Predictor:
+        """Load a checkpoint (default: the shipped small weights). Raises ValueError for a bad file."""
+        from ml.checkpoints import load_checkpoint
+
+        model, payload = load_checkpoint(path or DEFAULT_WEIGHTS)
+        return cls(model, device, payload.get("meta", {}))
+
+    @property
+    def version(self) -> str:
+        """A string naming these weights (for caching predictions per model version)."""
+        return str(self.meta.get("model_version", f"edgsp-{self.config.size}"))
+
+    def _inputs(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, ColdStartResult | None]:
+        h, w = image.shape[:2]
+        gauss = make_gaussian_map(points, (h, w), self.config.fwhm)
+        cold = None
+        prior = None
+        if self.config.prior:
+            cold = point_prompt_masks(image, points, self.coldstart_params)
+            prior = cold.union().astype(np.float32)
+        return stack_inputs(normalise_image(image, self.config.normalisation), gauss, prior), cold
+
+    @torch.no_grad()
+    def _forward(self, batch: np.ndarray, tta: bool) -> np.ndarray:
+        x = torch.from_numpy(batch).to(self.device)
+        if not tta:
+            return torch.sigmoid(self.model(x)).squeeze(1).cpu().numpy()
+        acc = torch.zeros_like(x[:, :1])
+        for k in range(8):
+            acc += _dihedral(torch.sigmoid(self.model(_dihedral(x, k))), k, inverse=True)
+        return (acc / 8).squeeze(1).cpu().numpy()
+
+    def predict_batch(
+        self,
+        images: list[np.ndarray],
+        points: list[np.ndarray],
+        threshold: float = 0.5,
+        tta: bool = False,
+        bbm: bool = True,
+        names: list[str] | None = None,
+    ) -> list[InstanceResult]:
+        """Predict many images in one padded batch (fast on GPU); see `predict` for the arguments."""
+        if len(images) != len(points):
+            raise ValueError(f"{len(images)} images but {len(points)} point lists")
+        if not images:
+            return []
+        names = names or [f"image {i}" for i in range(len(images))]
+        prepared = []
+        for img, pts, name in zip(images, points, names, strict=True):
+            img = np.asarray(img)
+            if img.ndim != 2 or min(img.shape) < 1:
+                raise ValueError(f"{name}: image must be a non-empty (H, W) array, got shape {img.shape}")
+            pts = check_points_inside(pts, img.shape, name)
+            prepared.append((img, pts, *self._inputs(img, pts)))
+        s = self.config.stride
+        hh = max(p[2].shape[1] for p in prepared)
+        ww = max(p[2].shape[2] for p in prepared)
+        hh, ww = hh + (-hh) % s, ww + (-ww) % s
+        batch = np.stack(
+            [np.pad(p[2], [(0, 0), (0, hh - p[2].shape[1]), (0, ww - p[2].shape[2])], mode="edge") for p in prepared]
+        )
+        probs = self._forward(batch, tta)
+        out = []
+        for (img, pts, _, cold), prob in zip(prepared, probs, strict=True):
+            prob = prob[: img.shape[0], : img.shape[1]]
+            out.append(self._postprocess(img, pts, prob, threshold, bbm, cold))
+        return out
+
+    def _postprocess(self, img, pts, prob, threshold, bbm, cold) -> InstanceResult:  # noqa: ANN001
+        if not bbm:
+            # Raw thresholded map as one "instance" (for with/without-BBM evaluation only).
+            mask = prob > threshold if len(pts) else np.zeros(prob.shape, dtype=bool)
+            return InstanceResult([mask], [False], [False], mask.shape, prob)
+        state: dict[str, ColdStartResult | None] = {"cold": cold}
+
+        def fallback(i: int) -> np.ndarray:
+            if state["cold"] is None:
+                state["cold"] = point_prompt_masks(img, pts, self.coldstart_params)
+            return state["cold"].masks[i]
+
+        res = bbm_instances(prob, pts, threshold, fallback)
+        res.prob = prob
+        return res
+
+    def predict(
+        self,
+        image: np.ndarray,
+        points: np.ndarray,
+        threshold: float = 0.5,
+        tta: bool = False,
+        bbm: bool = True,
+        name: str = "image",
+    ) -> InstanceResult:
+        """Segment the targets marked by `points`.
+
+        Args:
+            image: (H, W) raw frame, any numeric dtype (8/16-bit, float), any size.
+            points: (N, 2) float (x, y) pixel coordinates, x = column, y = row, (0, 0) = centre of the
+                top-left pixel; one point per target. Empty -> no masks.
+            threshold: probability threshold.
+            tta: average the 8 flips/transposes (about 8x slower).
+            bbm: apply BBM (instances + flags); False returns one raw thresholded mask (for evaluation).
+            name: used in error messages (e.g. the image id).
+
+        Returns:
+            InstanceResult: `.masks` bool (H, W) per point in input order, `.fallback`, `.adhesion`
+            flags per point, `.union()`, and `.prob` the (H, W) float32 probability map.
+        """
+        return self.predict_batch([image], [points], threshold, tta, bbm, [name])[0]
+
+
+class ColdStartPredictor:
+    """The training-free method behind the same `predict` interface (no adhesion splitting flags)."""
+
+    version = "coldstart"
+
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        self.params = coldstart_params_from_dict(params)
+
+    def predict(self, image: np.ndarray, points: np.ndarray, name: str = "image", **_: Any) -> InstanceResult:
+        """Cold-start masks for (N, 2) (x, y) points on a (H, W) image."""
+        image = np.asarray(image)
+        pts = check_points_inside(points, image.shape[:2], name)
+        cold = point_prompt_masks(image, pts, self.params)
+        return InstanceResult(cold.masks, list(cold.fallback), [False] * len(pts), image.shape[:2])

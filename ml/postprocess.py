@@ -1,0 +1,158 @@
+"""BBM post-processing with fallback and adhesion splitting: probability map + points -> instance masks."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ml.points import label_components
+from ml.prompts import as_points, point_pixels
+
+FallbackFn = Callable[[int], np.ndarray]
+
+
+@dataclass
+class InstanceResult:
+    """Per-target bool (H, W) masks in point order, plus review flags.
+
+    fallback[i]: the network kept nothing for point i, its mask comes from the fallback.
+    adhesion[i]: point i shared a component with another point and the component was split.
+    """
+
+    masks: list[np.ndarray]
+    fallback: list[bool]
+    adhesion: list[bool]
+    shape: tuple[int, int] = field(default=(0, 0), repr=False)
+    prob: np.ndarray | None = field(default=None, repr=False)
+
+    def union(self) -> np.ndarray:
+        """All instances as one bool (H, W) mask."""
+        out = np.zeros(self.shape, dtype=bool)
+        for m in self.masks:
+            out |= m
+        return out
+
+
+def _candidates(rc: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> list[int]:
+    """Component labels (1-based) whose 1-px-grown box holds pixel rc: the one under the pixel first,
+    then the others by distance from the pixel to their box."""
+    r, c = int(rc[0]), int(rc[1])
+    x0, y0, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+    inside = (x0 - 1 <= c) & (c <= x0 + w) & (y0 - 1 <= r) & (r <= y0 + h)
+    idx = np.nonzero(inside)[0]
+    under = int(labels[r, c])
+    dist = (
+        np.maximum(np.maximum(x0[idx] - c, c - (x0[idx] + w - 1)), 0) ** 2
+        + np.maximum(np.maximum(y0[idx] - r, r - (y0[idx] + h - 1)), 0) ** 2
+    )
+    order = [int(i) + 1 for _, i in sorted(zip(dist.tolist(), idx.tolist(), strict=True))]
+    if under and under in order:
+        order.remove(under)
+        order.insert(0, under)
+    return order
+
+
+def split_component(region: np.ndarray, prob: np.ndarray, seeds: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Seeded watershed (priority flood on decreasing probability) of a bool region among seeds.
+
+    Seeds off the region start from the region pixel nearest to them. Returns one bool mask per seed,
+    pairwise disjoint, covering the region pixels reachable from the seeds.
+    """
+    h, w = region.shape
+    owner = np.full((h, w), -1, dtype=np.int32)
+    ys, xs = np.nonzero(region)
+    heap: list[tuple[float, int, int, int, int]] = []
+    tick = 0
+    for k, (r, c) in enumerate(seeds):
+        if not region[r, c]:
+            j = int(np.argmin((ys - r) ** 2 + (xs - c) ** 2))
+            r, c = int(ys[j]), int(xs[j])
+        heapq.heappush(heap, (-float(prob[r, c]), tick, r, c, k))
+        tick += 1
+    while heap:
+        _, _, r, c, k = heapq.heappop(heap)
+        if owner[r, c] != -1:
+            continue
+        owner[r, c] = k
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                rr, cc = r + dr, c + dc
+                if 0 <= rr < h and 0 <= cc < w and region[rr, cc] and owner[rr, cc] == -1:
+                    heapq.heappush(heap, (-float(prob[rr, cc]), tick, rr, cc, k))
+                    tick += 1
+    return [owner == k for k in range(len(seeds))]
+
+
+def bbm_instances(
+    prob: np.ndarray,
+    points: np.ndarray,
+    threshold: float = 0.5,
+    fallback: FallbackFn | None = None,
+) -> InstanceResult:
+    """Bounding-box matching with the app's additions.
+
+    Args:
+        prob: (H, W) float probability map.
+        points: (N, 2) float (x, y) prompts, one per target.
+        threshold: strict threshold (prob > threshold) as in the paper.
+        fallback: called with a point index when that point keeps nothing; returns a bool (H, W)
+            mask (e.g. the cold-start blob). Without it the point's own pixel is used.
+
+    Steps: 8-connected components of prob > threshold; each point claims the component under it,
+    else the nearest whose 1-px-grown box holds it; components no point claims are dropped. A
+    component claimed by several points is split between them (seeded watershed on prob) and those
+    points are flagged `adhesion`; a point with no candidate gets the fallback and a `fallback` flag.
+    Masks are pairwise disjoint.
+    """
+    p = np.asarray(prob, dtype=np.float32)
+    h, w = p.shape
+    pts = as_points(points)
+    n = len(pts)
+    if n == 0:
+        return InstanceResult([], [], [], (h, w))
+    rcs = point_pixels(pts, (h, w))
+    _, labels, stats, _ = label_components(p > threshold)
+    claims: dict[int, list[int]] = {}
+    lost: list[int] = []
+    for i in range(n):
+        cands = _candidates(rcs[i], labels, stats)
+        # Prefer a component nobody claimed yet, unless the point sits on a claimed one.
+        free = [c for c in cands if c not in claims]
+        if cands and (labels[rcs[i][0], rcs[i][1]] == cands[0] or not free):
+            choice = cands[0]
+        elif free:
+            choice = free[0]
+        else:
+            lost.append(i)
+            continue
+        claims.setdefault(choice, []).append(i)
+    masks = [np.zeros((h, w), dtype=bool) for _ in range(n)]
+    adhesion = [False] * n
+    for comp, owners in claims.items():
+        region = labels == comp
+        if len(owners) == 1:
+            masks[owners[0]] = region
+            continue
+        parts = split_component(region, p, [(int(rcs[i][0]), int(rcs[i][1])) for i in owners])
+        for i, part in zip(owners, parts, strict=True):
+            masks[i] = part
+            adhesion[i] = True
+    fell = [False] * n
+    taken = np.zeros((h, w), dtype=bool)
+    for m in masks:
+        taken |= m
+    for i in lost:
+        fell[i] = True
+        if fallback is not None:
+            blob = np.asarray(fallback(i), dtype=bool) & ~taken
+        else:
+            blob = np.zeros((h, w), dtype=bool)
+            r, c = rcs[i]
+            if not taken[r, c]:
+                blob[r, c] = True
+        masks[i] = blob
+        taken |= blob
+    return InstanceResult(masks, fell, adhesion, (h, w))

@@ -1,0 +1,248 @@
+"""Training and fine-tuning: fit(data, config, init_checkpoint, time_budget_s, progress_callback)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ml.checkpoints import load_checkpoint, save_checkpoint
+from ml.coldstart import ColdStartParams
+from ml.config import ML_VERSION, ModelConfig, TrainConfig
+from ml.data import Sample, data_hash, load_samples, split_selection
+from ml.evaluation import evaluate_predictor
+from ml.inference import Predictor, resolve_device
+from ml.losses import deep_supervision_bce
+from ml.models import EDGSPNet, build_model, count_parameters
+from ml.prior import coldstart_params_from_dict, coldstart_params_to_dict
+from ml.sampling import BatchSampler, prepare_items
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+MIN_SELECTION_SAMPLES = 8  # below this many training frames, no selection split: keep the last EMA
+
+
+@dataclass
+class TrainResult:
+    """What `fit` produced: checkpoint path, chosen step and its selection metrics, full history."""
+
+    checkpoint_path: Path
+    steps: int
+    chosen_step: int
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    curve_path: Path | None = None
+
+
+def _seed_everything(seed: int) -> np.random.Generator:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def _lr_at(progress: float, step: int, tc: TrainConfig) -> float:
+    """Linear warm-up over `warmup_steps`, then cosine from lr to min_lr over the progress fraction."""
+    if step < tc.warmup_steps:
+        return tc.lr * (step + 1) / tc.warmup_steps
+    return tc.min_lr + 0.5 * (tc.lr - tc.min_lr) * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+@torch.no_grad()
+def _ema_update(ema: EDGSPNet, model: EDGSPNet, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+    for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+        e.copy_(b)
+
+
+def _selection_key(m: dict[str, Any]) -> tuple:
+    """Rank: checkpoints with Pd 100 and Fat 0 first, then by IoU (ties: later wins)."""
+    ok = m["pd"] >= 100.0 - 1e-9 and m["fat"] <= 1e-9
+    return (ok, m["iou"] if ok else (m["pd"], -m["fat"], m["iou"]))
+
+
+def _load_data(data: str | Path | list[Sample]) -> list[Sample]:
+    if isinstance(data, str | Path):
+        root = Path(data)
+        return load_samples(root, "train" if (root / "splits" / "train.txt").exists() else None)
+    return list(data)
+
+
+def _init_model(model_config: ModelConfig | None, init_checkpoint: str | Path | None) -> tuple[EDGSPNet, str | None]:
+    if init_checkpoint is not None:
+        model, payload = load_checkpoint(init_checkpoint)
+        return model, payload.get("meta", {}).get("model_version")
+    mc = model_config or ModelConfig()
+    if mc.prior and mc.coldstart_params is None:
+        mc = replace(mc, coldstart_params=coldstart_params_to_dict(ColdStartParams()))
+    return build_model(mc), None
+
+
+def fit(
+    data: str | Path | list[Sample],
+    config: TrainConfig | None = None,
+    model_config: ModelConfig | None = None,
+    init_checkpoint: str | Path | None = None,
+    time_budget_s: float | None = None,
+    progress_callback: ProgressCallback | None = None,
+    out_path: str | Path | None = None,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Train (or fine-tune) an EDGSP net and write a checkpoint.
+
+    Args:
+        data: a directory with images/, masks/ (and splits/train.txt, else every image is used), or
+            a list of `Sample` with masks (e.g. the app's newly labelled frames).
+        config: optimisation settings (TrainConfig()); `time_budget_s` overrides its budget.
+        model_config: architecture for a new net; ignored when `init_checkpoint` is given.
+        init_checkpoint: fine-tune from this checkpoint (its architecture and cold-start settings).
+        progress_callback: called after every step with {step, max_steps, loss, lr, elapsed_s}, and
+            with an extra "selection" entry after each evaluation.
+        out_path: checkpoint file (default `<config.out_dir>/edgsp_<size>.pt`); a training-curve PNG
+            is written beside it.
+
+    A selection split (config.select_fraction, fixed seed) is carved from the data; every
+    `eval_every` steps the EMA weights are scored on it (centroid points, BBM) and the best, among
+    those with Pd 100 and Fat 0, is kept. Val/test data must never be passed here.
+    """
+    tc = config or TrainConfig()
+    if time_budget_s is not None:
+        tc = replace(tc, time_budget_s=time_budget_s)
+    torch.set_num_threads(max(1, tc.threads))
+    rng = _seed_everything(tc.seed)
+    samples = _load_data(data)
+    if not samples:
+        raise ValueError("no training samples found")
+    if len(samples) >= MIN_SELECTION_SAMPLES:
+        train_s, select_s = split_selection(samples, tc.select_fraction, tc.select_seed)
+    else:
+        train_s, select_s = samples, []
+    model, parent_version = _init_model(model_config, init_checkpoint)
+    mc = model.config
+    device = resolve_device(tc.device)
+    model = model.to(device).to(memory_format=torch.channels_last).train()
+    ema = copy.deepcopy(model).eval()
+    sampler = BatchSampler(prepare_items(train_s, mc), tc, mc, coldstart_params_from_dict(mc.coldstart_params), rng)
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    out_path = Path(out_path or Path(tc.out_dir) / f"edgsp_{mc.size}.pt")
+    hash_all = data_hash(samples)
+    meta_base = {
+        "train_config": tc.to_dict(),
+        "data_hash": hash_all,
+        "n_train": len(train_s),
+        "selection_ids": sorted(s.id for s in select_s),
+        "parent_version": parent_version,
+        "params": count_parameters(model),
+        "ml_version": ML_VERSION,
+    }
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    t0 = time.monotonic()
+    bar = _progress_bar(tc.max_steps, show_progress)
+    step, loss_avg = 0, None
+    while step < tc.max_steps:
+        elapsed = time.monotonic() - t0
+        if tc.time_budget_s is not None and elapsed >= tc.time_budget_s:
+            break
+        progress = max(step / tc.max_steps, elapsed / tc.time_budget_s if tc.time_budget_s else 0.0)
+        lr = _lr_at(progress, step, tc)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        xb, yb = sampler.batch()
+        x = torch.from_numpy(xb).to(device).contiguous(memory_format=torch.channels_last)
+        y = torch.from_numpy(yb).to(device)
+        loss = deep_supervision_bce(model(x, deep=mc.deep_supervision), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        _ema_update(ema, model, min(tc.ema_decay, (1 + step) / (10 + step)))
+        loss_v = float(loss.detach())
+        if not math.isfinite(loss_v):
+            raise FloatingPointError(f"training loss became {loss_v} at step {step}")
+        loss_avg = loss_v if loss_avg is None else 0.98 * loss_avg + 0.02 * loss_v
+        record = {"step": step, "max_steps": tc.max_steps, "loss": loss_v, "lr": lr, "elapsed_s": elapsed}
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_avg:.4f}", lr=f"{lr:.1e}", refresh=False)
+        due = step % tc.eval_every == 0
+        if due and select_s:
+            sel = _score(ema, select_s, device)
+            record["selection"] = sel
+            if best is None or _selection_key(sel) >= _selection_key(best["metrics"]):
+                best = {"step": step, "metrics": sel, "state": copy.deepcopy(ema.state_dict())}
+                _write(out_path, ema, best, meta_base, history + [record])
+        history.append(record)
+        if progress_callback is not None:
+            progress_callback(record)
+    bar.close()
+    if select_s:
+        sel = _score(ema, select_s, device)
+        history.append({"step": step, "selection": sel, "loss": loss_avg, "elapsed_s": time.monotonic() - t0})
+        if best is None or _selection_key(sel) >= _selection_key(best["metrics"]):
+            best = {"step": step, "metrics": sel, "state": copy.deepcopy(ema.state_dict())}
+    else:
+        best = {"step": step, "metrics": {}, "state": copy.deepcopy(ema.state_dict())}
+    ema.load_state_dict(best["state"])
+    _write(out_path, ema, best, meta_base, history)
+    curve = _plot_curve(history, out_path.with_suffix(".png"))
+    return TrainResult(out_path, step, best["step"], best["metrics"], history, curve)
+
+
+def _score(model: EDGSPNet, samples: list[Sample], device: torch.device) -> dict[str, Any]:
+    net = copy.deepcopy(model).to(memory_format=torch.contiguous_format).eval()
+    res = evaluate_predictor(Predictor(net, device), samples, "centroid")
+    return {k: res[k] for k in ("iou", "pd", "fat", "fa", "n_fallback", "n_adhesion")}
+
+
+def _write(path: Path, ema: EDGSPNet, best: dict, meta_base: dict, history: list) -> None:
+    model = copy.deepcopy(ema)
+    model.load_state_dict(best["state"])
+    meta = dict(meta_base)
+    meta.update(
+        chosen_step=best["step"],
+        selection_metrics=best["metrics"],
+        model_version=f"edgsp-{model.config.size}-{meta_base['data_hash'][:8]}-s{best['step']}",
+        history=[{k: v for k, v in h.items() if k != "max_steps"} for h in history if "selection" in h],
+    )
+    save_checkpoint(path, model.to(memory_format=torch.contiguous_format), meta)
+
+
+def _progress_bar(total: int, show: bool):  # noqa: ANN202 - tqdm or a no-op stand-in
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not show, mininterval=10.0, desc="train", unit="step")
+
+
+def _plot_curve(history: list[dict[str, Any]], path: Path) -> Path | None:
+    """Training loss (smoothed) and selection IoU/Pd against step, saved as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h["step"] for h in history if "loss" in h and h["loss"] is not None]
+    losses = np.array([h["loss"] for h in history if "loss" in h and h["loss"] is not None], dtype=float)
+    if len(losses) == 0:
+        return None
+    k = max(1, len(losses) // 100)
+    smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax[0].plot(steps[k - 1 :], smooth)
+    ax[0].set(xlabel="step", ylabel="summed BCE (smoothed)", yscale="log", title="training loss")
+    sel = [h for h in history if "selection" in h]
+    if sel:
+        ax[1].plot([h["step"] for h in sel], [h["selection"]["iou"] for h in sel], "o-", label="IoU (BBM)")
+        ax[1].plot([h["step"] for h in sel], [h["selection"]["pd"] for h in sel], "s--", label="Pd")
+        ax[1].legend()
+    ax[1].set(xlabel="step", ylabel="%", title="selection split (EMA weights, centroid points)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
