@@ -1,0 +1,232 @@
+"""Images: validated upload (one or a batch), split changes, deletion, and the review workflow."""
+
+import hashlib
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from labeling import storage
+from labeling.choices import ImageStatus, MaskState, Split
+from labeling.exceptions import ApplicationError, ConflictError
+from labeling.models import Image, Mask, Project, image_upload_path
+from labeling.permissions import REVIEW, has_role
+from labeling.services.audit import audit_log
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def image_name_clean(file_name: str) -> str:
+    """The client's name without directories or control characters (display only; never a path)."""
+    name = _UNSAFE_NAME.sub("", (file_name or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    return (name or "unnamed")[:255]
+
+
+def _split(split: str | None) -> str:
+    if split in (None, ""):
+        return Split.TRAIN
+    if split not in Split.values:
+        raise ApplicationError(f"Unknown split {split!r}; one of {', '.join(Split.values)}.", extra={"split": split})
+    return split
+
+
+def image_create(*, project: Project, file_name: str, data: bytes, actor: Any, split: str | None = None) -> Image:
+    """Validate `data` by its content and store it byte-for-byte; ApplicationError names the file and the reason."""
+    name = image_name_clean(file_name)
+    split = _split(split)
+    try:
+        decoded = storage.decode_image(data)
+    except storage.InvalidImage as exc:
+        raise ApplicationError(
+            f"{name}: {exc.message}",
+            extra={"file": name, "reason": exc.message, **exc.extra},
+            status_code=exc.status_code,
+        ) from exc
+    content_hash = hashlib.sha256(data).hexdigest()
+    existing = Image.objects.filter(project=project, content_hash=content_hash).values_list("pk", flat=True).first()
+    if existing is not None:
+        raise _duplicate(name, existing)
+    image = Image(
+        project=project,
+        original_name=name,
+        format=decoded.format,
+        width=decoded.width,
+        height=decoded.height,
+        dtype=decoded.dtype,
+        bit_depth=decoded.bit_depth,
+        channels=decoded.channels,
+        file_size=len(data),
+        content_hash=content_hash,
+        split=split,
+        uploaded_by=actor,
+    )
+    stored, created = storage.save_bytes(image_upload_path(image, name), data)
+    image.file.name = stored
+    try:
+        with transaction.atomic():
+            image.save()
+            audit_log(
+                actor=actor,
+                project=project,
+                action="image.create",
+                obj=image,
+                data={"name": name, "hash": content_hash, "split": split},
+            )
+    except IntegrityError as exc:  # a concurrent upload of the same content won the race
+        if created:
+            storage.delete_file(stored)
+        winner = Image.objects.filter(project=project, content_hash=content_hash).values_list("pk", flat=True).first()
+        raise _duplicate(name, winner) from exc
+    except BaseException:
+        if created:
+            storage.delete_file(stored)
+        raise
+    return image
+
+
+def _duplicate(name: str, existing_id: int | None) -> ConflictError:
+    return ConflictError(
+        f"{name}: duplicate of image {existing_id} already in this project (same content)",
+        extra={"file": name, "reason": "duplicate", "existing_image_id": existing_id},
+    )
+
+
+def images_upload(
+    *, project: Project, files: list[tuple[str, bytes]], actor: Any, split: str | None = None
+) -> tuple[list[Image], list[dict[str, Any]]]:
+    """Each file on its own: the good ones land even when others fail. Returns (created, errors)."""
+    created: list[Image] = []
+    errors: list[dict[str, Any]] = []
+    for file_name, data in files:
+        try:
+            created.append(image_create(project=project, file_name=file_name, data=data, actor=actor, split=split))
+        except ApplicationError as exc:
+            errors.append({"file": image_name_clean(file_name), "status": exc.status_code, "message": exc.message})
+    return created, errors
+
+
+def _locked(image: Image, version: int | None = None) -> Image:
+    locked = Image.objects.select_for_update().get(pk=image.pk)
+    if version is not None and locked.version != version:
+        raise ConflictError(
+            f"Image {image.pk} was changed by someone else; reload it.",
+            extra={"current_version": locked.version, "image_id": image.pk},
+        )
+    return locked
+
+
+def _bump(image: Image, *fields: str) -> None:
+    image.version += 1
+    image.save(update_fields=[*fields, "version", "updated_at"])
+
+
+@transaction.atomic
+def image_update(*, image: Image, actor: Any, version: int, split: str | None = None) -> Image:
+    image = _locked(image, version)
+    if split is not None:
+        previous, image.split = image.split, _split(split)
+        _bump(image, "split")
+        audit_log(
+            actor=actor, project=image.project, action="image.split", obj=image, data={"from": previous, "to": split}
+        )
+    return image
+
+
+@transaction.atomic
+def image_delete(*, image: Image, actor: Any) -> None:
+    path = image.file.name
+    audit_log(
+        actor=actor,
+        project=image.project,
+        action="image.delete",
+        obj=image,
+        data={"name": image.original_name, "hash": image.content_hash},
+    )
+    image.delete()
+    transaction.on_commit(lambda: storage.delete_file(path))
+
+
+@transaction.atomic
+def image_claim(*, project: Project, actor: Any) -> Image:
+    """The actor's own unfinished image, else the next unassigned one (row-locked, skipping locked rows)."""
+    mine = (
+        Image.objects.select_for_update(skip_locked=True)
+        .filter(project=project, assigned_to=actor)
+        .filter(status__in=[ImageStatus.NEW, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED])
+        .order_by("id")
+        .first()
+    )
+    if mine is not None:
+        return mine
+    image = (
+        Image.objects.select_for_update(skip_locked=True)
+        .filter(project=project, assigned_to__isnull=True, status__in=[ImageStatus.NEW, ImageStatus.IN_PROGRESS])
+        .order_by("id")
+        .first()
+    )
+    if image is None:
+        raise ApplicationError("No image is left to claim in this project.", status_code=404)
+    image.assigned_to = actor
+    _bump(image, "assigned_to")
+    audit_log(actor=actor, project=project, action="image.claim", obj=image)
+    return image
+
+
+def _transition(image: Image, actor: Any, allowed: set[str], to: str, action: str, data: dict | None = None) -> Image:
+    if image.status not in allowed:
+        raise ConflictError(
+            f"Image {image.pk} is {image.status}; it cannot go to {to} from there.",
+            extra={"status": image.status, "allowed_from": sorted(allowed)},
+        )
+    previous, image.status = image.status, to
+    _bump(image, "status", "assigned_to")
+    audit_log(
+        actor=actor,
+        project=image.project,
+        action=f"image.{action}",
+        obj=image,
+        data={"from": previous, "to": to, **(data or {})},
+    )
+    return image
+
+
+@transaction.atomic
+def image_submit(*, image: Image, actor: Any, version: int | None = None) -> Image:
+    image = _locked(image, version)
+    if image.assigned_to_id not in (None, actor.pk) and not has_role(actor, image.project, REVIEW):
+        raise ApplicationError(f"Image {image.pk} is assigned to someone else.", status_code=403)
+    if image.assigned_to_id is None:
+        image.assigned_to = actor
+    allowed = {ImageStatus.NEW, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED}
+    return _transition(image, actor, allowed, ImageStatus.SUBMITTED, "submit")
+
+
+@transaction.atomic
+def image_confirm(*, image: Image, actor: Any, version: int | None = None) -> Image:
+    """Confirm the image and every mask on it (a rejected mask must be replaced first)."""
+    image = _locked(image, version)
+    rejected = list(image.masks.filter(state=MaskState.REJECTED).values_list("target_id", flat=True))
+    if rejected:
+        raise ConflictError(
+            f"Image {image.pk} has rejected masks (targets {rejected}); replace them before confirming.",
+            extra={"rejected_targets": rejected},
+        )
+    allowed = {ImageStatus.NEW, ImageStatus.IN_PROGRESS, ImageStatus.SUBMITTED, ImageStatus.REJECTED}
+    image = _transition(image, actor, allowed, ImageStatus.CONFIRMED, "confirm")
+    now = timezone.now()
+    masks = Mask.objects.select_for_update().filter(image=image).filter(~Q(state=MaskState.CONFIRMED))
+    for mask in masks:
+        mask.state, mask.confirmed_by, mask.confirmed_at = MaskState.CONFIRMED, actor, now
+        mask.version += 1
+        mask.save(update_fields=["state", "confirmed_by", "confirmed_at", "version", "updated_at"])
+    return image
+
+
+@transaction.atomic
+def image_reject(*, image: Image, actor: Any, comment: str = "", version: int | None = None) -> Image:
+    """Send the image back to its annotator; the comment is kept in the audit log."""
+    image = _locked(image, version)
+    allowed = {ImageStatus.SUBMITTED, ImageStatus.CONFIRMED}
+    return _transition(image, actor, allowed, ImageStatus.REJECTED, "reject", {"comment": comment})

@@ -1,0 +1,96 @@
+"""Jobs: rows that long work (generation, training, import, export) reports its status and progress into."""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from labeling.choices import JOB_FINISHED, JobKind, JobStatus
+from labeling.exceptions import ApplicationError, ConflictError
+from labeling.models import Job, Project
+from labeling.services.audit import audit_log
+
+MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded in size
+
+
+@transaction.atomic
+def job_create(
+    *, project: Project, kind: str, actor: Any, payload: dict | None = None, total: int = 0, message: str = ""
+) -> Job:
+    if kind not in JobKind.values:
+        raise ApplicationError(f"Unknown job kind {kind!r}.", extra={"kind": kind})
+    job = Job.objects.create(
+        project=project,
+        kind=kind,
+        payload=payload or {},
+        total=total,
+        message=message,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audit_log(actor=actor, project=project, action="job.create", obj=job, data={"kind": kind})
+    return job
+
+
+@transaction.atomic
+def job_update_progress(
+    *,
+    job: Job,
+    done: int | None = None,
+    total: int | None = None,
+    message: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> Job:
+    """Progress from a worker: a queued job becomes running. A cancelled or finished job is returned unchanged,
+    so the worker can see `job.status` and stop."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status in JOB_FINISHED:
+        return job
+    if job.status == JobStatus.QUEUED:
+        job.status, job.started_at = JobStatus.RUNNING, timezone.now()
+    if total is not None:
+        job.total = max(0, total)
+    if done is not None:
+        job.done = max(0, done)
+    if message is not None:
+        job.message = message
+    if errors:
+        job.errors = (job.errors + list(errors))[:MAX_ERRORS]
+    job.progress = min(100, round(100 * job.done / job.total)) if job.total else job.progress
+    job.save()
+    return job
+
+
+@transaction.atomic
+def job_finish(
+    *, job: Job, status: str = JobStatus.SUCCEEDED, message: str | None = None, result: dict | None = None
+) -> Job:
+    """Mark the job succeeded or failed (a cancelled job stays cancelled)."""
+    if status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        raise ValueError(f"a job finishes as succeeded or failed, not {status!r}")
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status in JOB_FINISHED:
+        return job
+    job.status, job.finished_at = status, timezone.now()
+    job.started_at = job.started_at or job.finished_at
+    if status == JobStatus.SUCCEEDED:
+        job.progress = 100
+        job.done = max(job.done, job.total)
+    if message is not None:
+        job.message = message
+    if result is not None:
+        job.result = result
+    job.save()
+    audit_log(actor=None, project=job.project_id, action=f"job.{status}", obj=job, data={"message": job.message})
+    return job
+
+
+@transaction.atomic
+def job_cancel(*, job: Job, actor: Any) -> Job:
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status in JOB_FINISHED:
+        raise ConflictError(f"Job {job.pk} has already finished ({job.status}).", extra={"status": job.status})
+    job.status, job.finished_at = JobStatus.CANCELLED, timezone.now()
+    job.message = f"Cancelled by {actor}."
+    job.save()
+    audit_log(actor=actor, project=job.project_id, action="job.cancel", obj=job)
+    return job

@@ -1,0 +1,147 @@
+"""Masks: human replacement (version-checked, revisions kept), review, and predictions stored by generators."""
+
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from labeling import storage
+from labeling.choices import MaskSource, MaskState
+from labeling.exceptions import ApplicationError, ConflictError
+from labeling.models import Image, Mask, MaskRevision, ModelVersion, Target
+from labeling.permissions import REVIEW, require_role
+from labeling.services.audit import audit_log
+
+HUMAN_TOUCHED = {MaskState.EDITED, MaskState.CONFIRMED}
+
+
+def _check_raster(raster: np.ndarray, image: Image) -> np.ndarray:
+    if not isinstance(raster, np.ndarray) or raster.shape != (image.height, image.width):
+        shape = getattr(raster, "shape", None)
+        raise ApplicationError(
+            f"The mask is {shape} but image {image.pk} is (height, width) = ({image.height}, {image.width}).",
+            extra={"expected": [image.height, image.width], "got": list(shape) if shape else None},
+        )
+    return raster.astype(bool, copy=False)
+
+
+def _revision(mask: Mask, actor: Any) -> None:
+    MaskRevision.objects.create(
+        mask=mask,
+        version=mask.version,
+        rle=mask.rle,
+        area=mask.area,
+        source=mask.source,
+        state=mask.state,
+        provenance=mask.provenance,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
+def _lock(target: Target, version: int | None) -> Mask | None:
+    mask = Mask.objects.select_for_update().filter(target_id=target.pk).first()
+    current = mask.version if mask is not None else 0
+    if version is not None and version != current:
+        raise ConflictError(
+            f"The mask of target {target.pk} was changed by someone else; reload it.",
+            extra={"current_version": current, "target_id": target.pk},
+        )
+    return mask
+
+
+@transaction.atomic
+def mask_replace(*, target: Target, raster: np.ndarray, version: int | None, actor: Any) -> Mask:
+    """A human edit: the previous content becomes a MaskRevision. `version` is the mask's (0 when it has none);
+    a stale one -> 409 and nothing changes. A confirmed mask needs a reviewer."""
+    image = target.image
+    raster = _check_raster(raster, image)
+    mask = _lock(target, version)
+    if mask is not None and mask.state == MaskState.CONFIRMED:
+        require_role(actor, image.project, REVIEW, "edit a confirmed mask")
+    rle, area, bbox = storage.mask_encode(raster)
+    if mask is None:
+        mask = Mask(target=target, image=image, version=1)
+    else:
+        _revision(mask, actor)
+        mask.version += 1
+    previous_provenance = mask.provenance or {}
+    mask.rle, mask.area, mask.bbox = rle, area, bbox
+    mask.source, mask.state, mask.edited_by = MaskSource.HUMAN, MaskState.EDITED, actor
+    mask.confirmed_by, mask.confirmed_at = None, None
+    mask.warnings = []
+    mask.provenance = {
+        **{k: v for k, v in previous_provenance.items() if k in ("generator", "clicks", "model_version")},
+        "edited_by": actor.pk,
+        "edited_at": timezone.now().isoformat(),
+    }
+    mask.save()
+    audit_log(actor=actor, project=image.project_id, action="mask.replace", obj=mask, data={"area": area})
+    return mask
+
+
+def _review(mask: Mask, actor: Any, version: int | None, state: str, action: str, comment: str = "") -> Mask:
+    require_role(actor, mask.image.project, REVIEW, f"{action} masks")
+    locked = _lock(mask.target, version)
+    if locked is None:  # deleted meanwhile
+        raise ApplicationError("The mask no longer exists.", status_code=404)
+    locked.state = state
+    locked.confirmed_by, locked.confirmed_at = (actor, timezone.now()) if state == MaskState.CONFIRMED else (None, None)
+    locked.version += 1
+    locked.save(update_fields=["state", "confirmed_by", "confirmed_at", "version", "updated_at"])
+    audit_log(
+        actor=actor, project=mask.image.project_id, action=f"mask.{action}", obj=locked, data={"comment": comment}
+    )
+    return locked
+
+
+@transaction.atomic
+def mask_confirm(*, mask: Mask, actor: Any, version: int | None = None) -> Mask:
+    return _review(mask, actor, version, MaskState.CONFIRMED, "confirm")
+
+
+@transaction.atomic
+def mask_reject(*, mask: Mask, actor: Any, version: int | None = None, comment: str = "") -> Mask:
+    return _review(mask, actor, version, MaskState.REJECTED, "reject", comment)
+
+
+@transaction.atomic
+def mask_store_prediction(
+    *,
+    target: Target,
+    raster: np.ndarray,
+    source: str,
+    model_version: ModelVersion | None = None,
+    provenance: dict[str, Any],
+    warnings: list[str],
+) -> Mask | None:
+    """Write a generator's mask for `target`; returns None (and writes nothing) when a human already edited or
+    confirmed it. A previous predicted/rejected mask is kept as a MaskRevision."""
+    image = target.image
+    raster = _check_raster(raster, image)
+    if source not in MaskSource.values or source == MaskSource.HUMAN:
+        raise ValueError(f"a prediction's source must be a generator source, got {source!r}")
+    if not Target.objects.select_for_update().filter(pk=target.pk).exists():
+        return None  # the target was deleted while the generator ran
+    mask = Mask.objects.select_for_update().filter(target_id=target.pk).first()
+    if mask is not None and mask.state in HUMAN_TOUCHED:
+        return None
+    rle, area, bbox = storage.mask_encode(raster)
+    if mask is None:
+        mask = Mask(target=target, image=image, version=1)
+    else:
+        _revision(mask, None)
+        mask.version += 1
+    mask.rle, mask.area, mask.bbox = rle, area, bbox
+    mask.source, mask.state, mask.model_version = source, MaskState.PREDICTED, model_version
+    mask.provenance, mask.warnings = provenance, list(warnings)
+    mask.edited_by, mask.confirmed_by, mask.confirmed_at = None, None, None
+    mask.save()
+    audit_log(
+        actor=None,
+        project=image.project_id,
+        action="mask.predict",
+        obj=mask,
+        data={"source": source, "model_version": getattr(model_version, "pk", None), "area": area},
+    )
+    return mask

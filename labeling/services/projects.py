@@ -1,0 +1,185 @@
+"""Projects and their members: create, update settings (version-checked), delete, roles."""
+
+import copy
+import json
+import math
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from labeling.choices import Role
+from labeling.exceptions import ApplicationError, ConflictError
+from labeling.models import Membership, Project
+from labeling.permissions import OWN, require_role
+from labeling.services.audit import audit_log
+
+# The effective settings are these defaults overlaid (one level deep) with the project's own.
+PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "point_style": {"color": "#ff3b30", "radius": 4},
+    "generator": {"alpha": 0.5},
+    "retrain": {"enabled": False, "min_new_confirmed": 50},
+}
+SETTINGS_MAX_BYTES = 64 * 1024
+
+
+def project_settings(project: Project) -> dict[str, Any]:
+    """The project's settings with the defaults filled in."""
+    merged = copy.deepcopy(PROJECT_SETTINGS_DEFAULTS)
+    for key, value in (project.settings or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _number(value: Any, where: str, low: float, high: float, *, open_interval: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ApplicationError(f"settings.{where} must be a number.", extra={"field": where})
+    inside = low < value < high if open_interval else low <= value <= high
+    if not inside:
+        bounds = f"({low}, {high})" if open_interval else f"[{low}, {high}]"
+        raise ApplicationError(f"settings.{where} must lie in {bounds}, got {value}.", extra={"field": where})
+
+
+def project_settings_validate(settings: Any) -> dict[str, Any]:
+    """Check the known keys (unknown top-level keys are kept for later features); 400 naming the field."""
+    if not isinstance(settings, dict):
+        raise ApplicationError("settings must be a JSON object.")
+    if len(json.dumps(settings)) > SETTINGS_MAX_BYTES:
+        raise ApplicationError(f"settings must stay under {SETTINGS_MAX_BYTES} bytes of JSON.")
+    for key in PROJECT_SETTINGS_DEFAULTS:
+        if key in settings and not isinstance(settings[key], dict):
+            raise ApplicationError(f"settings.{key} must be a JSON object.", extra={"field": key})
+    style = settings.get("point_style", {})
+    if "radius" in style:
+        _number(style["radius"], "point_style.radius", 1, 64)
+    if "color" in style and not (isinstance(style["color"], str) and len(style["color"]) <= 32):
+        raise ApplicationError("settings.point_style.color must be a CSS colour string.", extra={"field": "color"})
+    generator = settings.get("generator", {})
+    if "alpha" in generator:
+        _number(generator["alpha"], "generator.alpha", 0, 1, open_interval=True)
+    retrain = settings.get("retrain", {})
+    if "min_new_confirmed" in retrain:
+        _number(retrain["min_new_confirmed"], "retrain.min_new_confirmed", 1, 1_000_000)
+    return settings
+
+
+@transaction.atomic
+def project_create(*, name: str, actor: Any, description: str = "", settings: dict | None = None) -> Project:
+    """A new project; its creator becomes its owner."""
+    project = Project.objects.create(
+        name=name, description=description, settings=project_settings_validate(settings or {}), created_by=actor
+    )
+    Membership.objects.create(project=project, user=actor, role=Role.OWNER)
+    audit_log(actor=actor, project=project, action="project.create", obj=project, data={"name": name})
+    return project
+
+
+@transaction.atomic
+def project_update(
+    *,
+    project: Project,
+    actor: Any,
+    version: int,
+    name: str | None = None,
+    description: str | None = None,
+    settings: dict | None = None,
+) -> Project:
+    """Rename/describe, or merge `settings` into the project's (a key set to null is removed); stale version -> 409."""
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    if locked.version != version:
+        raise ConflictError(
+            "The project was changed by someone else; reload it.", extra={"current_version": locked.version}
+        )
+    changes: dict[str, Any] = {}
+    if name is not None:
+        locked.name = changes["name"] = name
+    if description is not None:
+        locked.description = changes["description"] = description
+    if settings is not None:
+        merged = dict(locked.settings or {})
+        if not isinstance(settings, dict):
+            raise ApplicationError("settings must be a JSON object.")
+        for key, value in settings.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        locked.settings = project_settings_validate(merged)
+        changes["settings"] = settings
+    locked.version += 1
+    locked.save()
+    audit_log(actor=actor, project=locked, action="project.update", obj=locked, data=changes)
+    return locked
+
+
+@transaction.atomic
+def project_delete(*, project: Project, actor: Any) -> None:
+    require_role(actor, project, OWN, "delete the project")
+    audit_log(actor=actor, project=None, action="project.delete", obj=project, data={"name": project.name})
+    project.delete()
+
+
+# --- Members ------------------------------------------------------------------------------------
+def _parse_role(role: str) -> Role:
+    if role not in Role.values:
+        raise ApplicationError(f"Unknown role {role!r}; one of {', '.join(Role.values)}.", extra={"role": role})
+    return Role(role)
+
+
+def _require_owner_for(actor: Any, project: Project, *roles: str) -> None:
+    if Role.OWNER in roles:
+        require_role(actor, project, OWN, "grant or revoke the owner role")
+
+
+def _owners_locked(project: Project) -> list[Membership]:
+    return list(Membership.objects.select_for_update().filter(project=project, role=Role.OWNER).order_by("id"))
+
+
+@transaction.atomic
+def membership_add(*, project: Project, username: str, role: str, actor: Any) -> Membership:
+    role = _parse_role(role)
+    _require_owner_for(actor, project, role)
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ApplicationError(f"No user named {username!r}.", extra={"username": username}, status_code=404)
+    if Membership.objects.filter(project=project, user=user).exists():
+        raise ConflictError(f"{username} is already a member of this project.", extra={"username": username})
+    membership = Membership.objects.create(project=project, user=user, role=role)
+    audit_log(actor=actor, project=project, action="member.add", obj=membership, data={"user": username, "role": role})
+    return membership
+
+
+@transaction.atomic
+def membership_update_role(*, membership: Membership, role: str, actor: Any) -> Membership:
+    role = _parse_role(role)
+    project = membership.project
+    _require_owner_for(actor, project, role, membership.role)
+    owners = _owners_locked(project)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER and role != Role.OWNER and len(owners) <= 1:
+        raise ConflictError("The last owner cannot be demoted; make someone else owner first.")
+    previous = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_log(actor=actor, project=project, action="member.role", obj=membership, data={"from": previous, "to": role})
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: Any) -> None:
+    project = membership.project
+    _require_owner_for(actor, project, membership.role)
+    owners = _owners_locked(project)
+    if membership.role == Role.OWNER and len(owners) <= 1:
+        raise ConflictError("The last owner cannot be removed; make someone else owner first.")
+    audit_log(
+        actor=actor,
+        project=project,
+        action="member.remove",
+        obj=membership,
+        data={"user_id": membership.user_id, "role": membership.role},
+    )
+    membership.delete()
