@@ -73,6 +73,7 @@ class Image(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["project", "content_hash"], name="image_unique_content")]
         indexes = [
+            models.Index(fields=["project", "id"], name="image_project_id"),  # the unfiltered keyset page
             models.Index(fields=["project", "status", "id"], name="image_project_status"),
             models.Index(fields=["project", "split", "id"], name="image_project_split"),
         ]
