@@ -1,0 +1,64 @@
+"""Tests for per-project alpha calibration of the cold start."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ml.calibration import DEFAULT_GRID, calibrate_alpha
+from ml.coldstart import ColdStartParams
+
+
+def synthetic_project(gt_alpha: float, n_images: int = 6) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Gaussian targets whose GT masks were drawn at b + gt_alpha * (v - b), like one annotator's style."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:64, :64].astype(np.float64)
+    samples = []
+    for _ in range(n_images):
+        clean = np.full((64, 64), 50.0)
+        gt = np.zeros((64, 64), dtype=bool)
+        points = []
+        for cx, cy in ((14, 16), (46, 20), (30, 48)):
+            cx, cy = cx + int(rng.integers(-3, 4)), cy + int(rng.integers(-3, 4))
+            amp, sigma = rng.uniform(80, 180), rng.uniform(1.2, 3.0)
+            bump = amp * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2))
+            clean += bump
+            gt |= bump >= gt_alpha * amp
+            points.append((cx, cy))
+        img = np.clip(np.rint(clean + rng.normal(0, 1.0, clean.shape)), 0, 255).astype(np.uint8)
+        samples.append((img, np.array(points, dtype=np.float64), gt))
+    return samples
+
+
+def test_default_grid() -> None:
+    assert DEFAULT_GRID == (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+@pytest.mark.parametrize("gt_alpha", [0.2, 0.45])
+def test_calibration_recovers_the_annotation_alpha(gt_alpha: float) -> None:
+    res = calibrate_alpha(synthetic_project(gt_alpha))
+    assert abs(res.best_alpha - gt_alpha) <= 0.05 + 1e-9, res.table
+    assert res.n_images == 6 and res.n_targets == 18
+    assert len(res.table) == 2 * len(DEFAULT_GRID)
+    best = max(r["iou"] for r in res.table)
+    chosen = next(r for r in res.table if r["alpha"] == res.best_alpha and r["use_grabcut"] == res.best_use_grabcut)
+    assert chosen["iou"] == best and best > 0.8
+
+
+def test_calibration_accepts_a_generator_and_a_custom_grid() -> None:
+    samples = synthetic_project(0.2, n_images=2)
+    res = calibrate_alpha((s for s in samples), grid=(0.2, 0.5), compare_grabcut=False)
+    assert [r["alpha"] for r in res.table] == [0.2, 0.5]
+    assert res.best_alpha == 0.2 and res.best_use_grabcut is True
+
+
+def test_ties_prefer_alpha_nearest_035() -> None:
+    # A blank image with GT everywhere empty scores IoU 0 at every alpha: a full tie.
+    img = np.zeros((20, 20), np.uint8)
+    res = calibrate_alpha([(img, np.array([[10.0, 10.0]]), np.zeros((20, 20), bool))], grid=(0.1, 0.3, 0.5))
+    assert res.best_alpha == 0.3 and res.best_use_grabcut == ColdStartParams().use_grabcut
+
+
+def test_calibration_needs_samples() -> None:
+    with pytest.raises(ValueError, match="sample"):
+        calibrate_alpha([])
