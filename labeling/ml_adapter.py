@@ -68,10 +68,9 @@ def _predictor(checkpoint: str, device: str) -> Any:
 
 def shipped_weights() -> Path | None:
     """The base weights committed in ml/weights/, if present."""
-    from ml.inference import default_weights_path
+    from ml.inference import DEFAULT_WEIGHTS
 
-    path = default_weights_path()
-    return path if path is not None and Path(path).is_file() else None
+    return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
 
 
 def generate_masks(

@@ -15,11 +15,13 @@ class JobTask(Task):
     """Marks the task's Job failed (with the error) when the task fails for good."""
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
-        from labeling.services.jobs import job_fail
+        from labeling.choices import JobStatus
+        from labeling.models import Job
+        from labeling.services.jobs import job_finish
 
-        job_id = kwargs.get("job_id", args[0] if args else None)
-        if job_id is not None:
-            job_fail(job_id=job_id, message=f"{type(exc).__name__}: {exc}")
+        job = Job.objects.filter(pk=kwargs.get("job_id", args[0] if args else None)).first()
+        if job is not None:
+            job_finish(job=job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
 
 
 @shared_task(

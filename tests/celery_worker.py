@@ -28,6 +28,7 @@ class WorkerProcess:
         self.queues = queues
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
+        self.media_root = Path(settings.MEDIA_ROOT)
 
     def start(self, timeout: float = 90.0) -> None:
         db = connection.settings_dict
@@ -36,7 +37,7 @@ class WorkerProcess:
             "DJANGO_SETTINGS_MODULE": "webapp.settings.test",
             "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{db['NAME']}",
-            "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "DJANGO_MEDIA_ROOT": str(self.media_root),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "EDGSP_TORCH_THREADS": "1",
         }
@@ -98,7 +99,11 @@ class WorkerProcess:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[WorkerProcess]:
-    """One worker for the session consuming every queue; tests using it need transactional_db."""
+    """One worker for the session consuming every queue.
+
+    Tests using it need transactional_db (the worker sees only committed rows) and must point
+    settings.MEDIA_ROOT at `worker.media_root` (the worker reads originals from there).
+    """
     with django_db_blocker.unblock():
         _purge_broker()
         worker = WorkerProcess("interactive,batch,train", tmp_path_factory.mktemp("worker") / "worker.log")

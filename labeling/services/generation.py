@@ -1,0 +1,172 @@
+"""Mask generation for one image: pick the project's generator, run it on a worker, store the predictions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from celery import current_app
+from django.conf import settings as django_settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from labeling import ml_adapter, storage
+from labeling.choices import JOB_FINISHED, JobKind, JobStatus, MaskSource, ModelStatus
+from labeling.models import Image, Job, Mask, ModelVersion, Project, Target
+from labeling.services.jobs import job_create, job_finish
+from labeling.services.masks import mask_store_prediction
+from labeling.services.projects import project_settings
+
+GENERATE_TASK = "labeling.tasks.image_generate"
+# A target bigger than this (pixels) is unusual for an IR small target: flagged for the reviewer.
+DEFAULT_LARGE_AREA = 400
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def serving_model(project: Project) -> ModelVersion | None:
+    """The project's promoted model version, if any (the newest promotion wins)."""
+    return (
+        ModelVersion.objects.filter(project=project, status=ModelStatus.PROMOTED)
+        .order_by("-promoted_at", "-pk")
+        .first()
+    )
+
+
+def generator_spec(project: Project) -> ml_adapter.GeneratorSpec:
+    """Cold start until a model version is promoted for the project; then EDGSP with its checkpoint."""
+    generator = project_settings(project)["generator"]
+    model = serving_model(project)
+    if model is not None:
+        checkpoint = model.checkpoint
+        if not Path(checkpoint).is_absolute():
+            checkpoint = default_storage.path(checkpoint)
+        return ml_adapter.GeneratorSpec(
+            method=ml_adapter.EDGSP,
+            checkpoint=checkpoint,
+            model_version_id=model.pk,
+            device=django_settings.EDGSP_DEVICE,
+        )
+    return ml_adapter.GeneratorSpec(
+        method=ml_adapter.COLDSTART,
+        alpha=float(generator.get("alpha", 0.35)),
+        use_grabcut=bool(generator.get("use_grabcut", True)),
+    )
+
+
+def image_generate_request(*, image: Image, actor: Any) -> Job:
+    """A Job for regenerating the image's masks, sent to the `interactive` queue once the transaction commits."""
+    job = job_create(project=image.project, kind=JobKind.GENERATE, actor=actor, payload={"image_id": image.pk}, total=1)
+    transaction.on_commit(lambda: job_enqueue(job))
+    return job
+
+
+def job_enqueue(job: Job) -> None:
+    """Send a job's task by name (services never import tasks; routing sends it to its queue)."""
+    task = {JobKind.GENERATE: GENERATE_TASK}[JobKind(job.kind)]
+    current_app.send_task(task, args=[job.pk])
+
+
+def job_wait(job: Job, timeout_s: float) -> Job:
+    """Poll the job row until it finishes or `timeout_s` passes; the caller never blocks for long."""
+    deadline = time.monotonic() + max(0.0, timeout_s)
+    delay = 0.004
+    while True:
+        job.refresh_from_db(fields=["status", "progress", "message", "result", "finished_at", "started_at"])
+        if job.status in JOB_FINISHED or time.monotonic() >= deadline:
+            return job
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.025)
+
+
+def _warnings(
+    masks: list[np.ndarray], index: int, others: np.ndarray, fallback: bool, adhesion: bool, large: int
+) -> list[str]:
+    import cv2
+
+    found = []
+    if fallback:
+        found.append("fallback")
+    grown = cv2.dilate(masks[index].astype(np.uint8), _EIGHT.astype(np.uint8)).astype(bool)
+    if adhesion or np.any(grown & others):
+        found.append("adhesion")
+    if int(masks[index].sum()) > large:
+        found.append("too_large")
+    return found
+
+
+def image_generate(*, job_id: int) -> None:
+    """Run by the worker: generate every target's mask of the job's image (idempotent; human edits are kept)."""
+    job = Job.objects.select_related("project").get(pk=job_id)
+    if job.status in JOB_FINISHED:
+        return
+    started = time.perf_counter()
+    image = Image.objects.filter(pk=job.payload.get("image_id")).first()
+    if image is None:
+        job_finish(job=job, status=JobStatus.FAILED, message="The image was deleted before its masks were made.")
+        return
+    targets = list(Target.objects.filter(image=image).order_by("pk"))
+    spec = generator_spec(job.project)
+    stored = 0
+    model_seconds = 0.0
+    if targets:
+        pixels = storage.read_pixels(image)
+        points = np.array([[t.x, t.y] for t in targets], dtype=np.float64)
+        out = ml_adapter.generate_masks(pixels, points, spec, [t.tightness for t in targets])
+        model_seconds = out.model_seconds
+        stored = _store(image, targets, out, spec, job)
+    total_ms = (time.perf_counter() - started) * 1000
+    job_finish(
+        job=job,
+        status=JobStatus.SUCCEEDED,
+        message=f"{stored} of {len(targets)} masks generated",
+        result={
+            "generator": spec.method,
+            "model_version": spec.model_version_id,
+            "targets": len(targets),
+            "stored": stored,
+            "model_ms": round(model_seconds * 1000, 2),
+            "worker_ms": round(total_ms, 2),
+        },
+    )
+
+
+def _store(image: Image, targets: list[Target], out: ml_adapter.GenerationOutput, spec: Any, job: Job) -> int:
+    large = int(project_settings(image.project)["generator"].get("large_area", DEFAULT_LARGE_AREA))
+    human = {
+        m.target_id: storage.mask_decode(m.rle, image.height, image.width)
+        for m in Mask.objects.filter(image=image).exclude(state="predicted").exclude(state="rejected")
+    }
+    model = ModelVersion.objects.filter(pk=spec.model_version_id).first() if spec.model_version_id else None
+    source = MaskSource.MODEL if model is not None else MaskSource.COLDSTART
+    stored = 0
+    for i, target in enumerate(targets):
+        others = np.zeros((image.height, image.width), dtype=bool)
+        for j, other in enumerate(targets):
+            if j != i:
+                others |= human.get(other.pk, out.masks[j])
+        provenance = {
+            "generator": spec.method,
+            "params": out.params,
+            "model_version": spec.model_version_id,
+            "clicks": [[t.x, t.y] for t in targets],
+            "target_point": [target.x, target.y],
+            "target_version": target.version,
+            "job": job.pk,
+        }
+        with transaction.atomic():
+            current = Target.objects.select_for_update().filter(pk=target.pk).values_list("version", flat=True).first()
+            if current != target.version:
+                continue  # moved or deleted meanwhile: the job its change enqueued makes that mask
+            warnings = _warnings(out.masks, i, others, out.fallback[i], out.adhesion[i], large)
+            saved = mask_store_prediction(
+                target=target,
+                raster=out.masks[i],
+                source=source,
+                model_version=model,
+                provenance=provenance,
+                warnings=warnings,
+            )
+        stored += saved is not None
+    return stored
