@@ -40,15 +40,13 @@ def _candidates(rc: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> list[i
     """Component labels (1-based) whose 1-px-grown box holds pixel rc: the one under the pixel first,
     then the others by distance from the pixel to their box."""
     r, c = int(rc[0]), int(rc[1])
-    x0, y0, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+    x0, y0, w, h = (stats[:, i].astype(np.int64) for i in range(4))
     inside = (x0 - 1 <= c) & (c <= x0 + w) & (y0 - 1 <= r) & (r <= y0 + h)
     idx = np.nonzero(inside)[0]
-    under = int(labels[r, c])
-    dist = (
-        np.maximum(np.maximum(x0[idx] - c, c - (x0[idx] + w - 1)), 0) ** 2
-        + np.maximum(np.maximum(y0[idx] - r, r - (y0[idx] + h - 1)), 0) ** 2
-    )
+    x0, y0, x1, y1 = x0[idx], y0[idx], x0[idx] + w[idx] - 1, y0[idx] + h[idx] - 1
+    dist = np.maximum(np.maximum(x0 - c, c - x1), 0) ** 2 + np.maximum(np.maximum(y0 - r, r - y1), 0) ** 2
     order = [int(i) + 1 for _, i in sorted(zip(dist.tolist(), idx.tolist(), strict=True))]
+    under = int(labels[r, c])
     if under and under in order:
         order.remove(under)
         order.insert(0, under)

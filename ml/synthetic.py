@@ -1,0 +1,90 @@
+"""Synthetic IR-like frames with small bright targets (tests, demos) and implanting into real backgrounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ml.data import Sample
+
+
+def _background(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    noise = rng.normal(0.0, 1.0, (h, w))
+    clutter = cv2.GaussianBlur(noise, (0, 0), sigmaX=max(2.0, min(h, w) / 12))
+    clutter = clutter / (clutter.std() + 1e-9)
+    ramp = np.linspace(0.0, 1.0, w)[None, :] * rng.uniform(-1, 1)
+    return 0.35 + 0.06 * clutter + 0.05 * ramp + 0.01 * rng.normal(0.0, 1.0, (h, w))
+
+
+def implant_targets(
+    background: np.ndarray,
+    rng: np.random.Generator,
+    n_targets: int,
+    min_gap: int = 6,
+    contrast: tuple[float, float] = (0.25, 0.6),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add n small elliptical Gaussian targets to a float background in [0, 1].
+
+    Returns (image float64 (H, W), mask bool (H, W)); the mask is where a target exceeds half its
+    peak. Targets keep `min_gap` px between their masks, so each is its own 8-connected component.
+    """
+    img = np.array(background, dtype=np.float64, copy=True)
+    h, w = img.shape
+    mask = np.zeros((h, w), dtype=bool)
+    yy, xx = np.mgrid[0:h, 0:w]
+    placed = 0
+    for _ in range(50 * max(1, n_targets)):
+        if placed == n_targets:
+            break
+        sy, sx = rng.uniform(0.8, 2.5, size=2)
+        cy, cx = rng.uniform(4, h - 5), rng.uniform(4, w - 5)
+        blob = np.exp(-0.5 * (((yy - cy) / sy) ** 2 + ((xx - cx) / sx) ** 2))
+        region = blob > 0.5
+        grown = cv2.dilate(region.astype(np.uint8), np.ones((2 * min_gap + 1,) * 2, np.uint8)) > 0
+        if not region.any() or (grown & mask).any():
+            continue
+        img += rng.uniform(*contrast) * blob
+        mask |= region
+        placed += 1
+    return np.clip(img, 0.0, 1.0), mask
+
+
+def make_synthetic_sample(
+    rng: np.random.Generator, shape: tuple[int, int] = (64, 64), n_targets: int = 2, bit_depth: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """A frame (uint8 or uint16 (H, W)) and its bool target mask (H, W)."""
+    img, mask = implant_targets(_background(rng, shape), rng, n_targets)
+    if bit_depth == 8:
+        return np.rint(img * 255).astype(np.uint8), mask
+    if bit_depth == 16:
+        return np.rint(img * 65535).astype(np.uint16), mask
+    raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+
+
+def make_synthetic_samples(n: int, seed: int = 0, shape: tuple[int, int] = (64, 64)) -> list[Sample]:
+    """n synthetic samples with 1-3 targets each, ids syn_000..."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        img, mask = make_synthetic_sample(rng, shape, int(rng.integers(1, 4)))
+        out.append(Sample(f"syn_{i:03d}", img, mask))
+    return out
+
+
+def write_synthetic_dataset(
+    root: str | Path, n_train: int = 8, n_val: int = 4, seed: int = 0, shape: tuple[int, int] = (64, 64)
+) -> Path:
+    """Write images/, masks/ (0/255 PNG) and splits/{train,val}.txt under `root`; returns root."""
+    root = Path(root)
+    for sub in ("images", "masks", "splits"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    samples = make_synthetic_samples(n_train + n_val, seed, shape)
+    for s in samples:
+        cv2.imwrite(str(root / "images" / f"{s.id}.png"), s.image)
+        cv2.imwrite(str(root / "masks" / f"{s.id}.png"), s.mask.astype(np.uint8) * 255)
+    (root / "splits" / "train.txt").write_text("\n".join(s.id for s in samples[:n_train]) + "\n")
+    (root / "splits" / "val.txt").write_text("\n".join(s.id for s in samples[n_train:]) + "\n")
+    return root
