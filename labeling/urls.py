@@ -1,3 +1,63 @@
-"""API routes under /api/v1/, grouped per resource."""
+"""API routes under /api/v1/, grouped per resource; every name here has a row in the permission-matrix test."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from labeling.apis.auth import AuthTokenApi, MeApi
+from labeling.apis.images import (
+    ImageClaimApi,
+    ImageConfirmApi,
+    ImageDetailApi,
+    ImageFileApi,
+    ImageListApi,
+    ImagePixelsApi,
+    ImageRejectApi,
+    ImageSubmitApi,
+)
+from labeling.apis.jobs import JobCancelApi, JobDetailApi, JobListApi
+from labeling.apis.masks import ImageMasksApi, MaskConfirmApi, MaskRejectApi, TargetMaskApi
+from labeling.apis.members import MemberDetailApi, MemberListApi
+from labeling.apis.models import AuditListApi, ModelVersionListApi
+from labeling.apis.projects import ProjectDetailApi, ProjectListApi
+from labeling.apis.targets import TargetDetailApi, TargetListApi
+
+auth_urls = [
+    path("auth/token/", AuthTokenApi.as_view(), name="auth-token"),
+    path("me/", MeApi.as_view(), name="me"),
+]
+
+project_urls = [
+    path("projects/", ProjectListApi.as_view(), name="project-list"),
+    path("projects/<int:project_id>/", ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<int:project_id>/members/", MemberListApi.as_view(), name="member-list"),
+    path("projects/<int:project_id>/members/<int:membership_id>/", MemberDetailApi.as_view(), name="member-detail"),
+    path("projects/<int:project_id>/images/", ImageListApi.as_view(), name="image-list"),
+    path("projects/<int:project_id>/images/claim/", ImageClaimApi.as_view(), name="image-claim"),
+    path("projects/<int:project_id>/jobs/", JobListApi.as_view(), name="job-list"),
+    path("projects/<int:project_id>/model-versions/", ModelVersionListApi.as_view(), name="model-version-list"),
+    path("projects/<int:project_id>/audit/", AuditListApi.as_view(), name="audit-list"),
+]
+
+image_urls = [
+    path("images/<int:image_id>/", ImageDetailApi.as_view(), name="image-detail"),
+    path("images/<int:image_id>/file/", ImageFileApi.as_view(), name="image-file"),
+    path("images/<int:image_id>/pixels/", ImagePixelsApi.as_view(), name="image-pixels"),
+    path("images/<int:image_id>/targets/", TargetListApi.as_view(), name="target-list"),
+    path("images/<int:image_id>/masks/", ImageMasksApi.as_view(), name="image-masks"),
+    path("images/<int:image_id>/submit/", ImageSubmitApi.as_view(), name="image-submit"),
+    path("images/<int:image_id>/confirm/", ImageConfirmApi.as_view(), name="image-confirm"),
+    path("images/<int:image_id>/reject/", ImageRejectApi.as_view(), name="image-reject"),
+]
+
+target_urls = [
+    path("targets/<int:target_id>/", TargetDetailApi.as_view(), name="target-detail"),
+    path("targets/<int:target_id>/mask/", TargetMaskApi.as_view(), name="target-mask"),
+    path("targets/<int:target_id>/mask/confirm/", MaskConfirmApi.as_view(), name="mask-confirm"),
+    path("targets/<int:target_id>/mask/reject/", MaskRejectApi.as_view(), name="mask-reject"),
+]
+
+job_urls = [
+    path("jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/cancel/", JobCancelApi.as_view(), name="job-cancel"),
+]
+
+urlpatterns = auth_urls + project_urls + image_urls + target_urls + job_urls

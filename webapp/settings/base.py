@@ -116,8 +116,8 @@ MIDDLEWARE.insert(1, "labeling.middleware.RequestSizeLimitMiddleware")
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",  # first: anonymous -> 401 with WWW-Authenticate
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -134,6 +134,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several choice sets share the field name "status": name each enum after its TextChoices.
+    "ENUM_NAME_OVERRIDES": {
+        "ImageStatusEnum": "labeling.choices.ImageStatus",
+        "JobStatusEnum": "labeling.choices.JobStatus",
+        "ModelStatusEnum": "labeling.choices.ModelStatus",
+        "MaskStateEnum": "labeling.choices.MaskState",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------

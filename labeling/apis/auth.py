@@ -1,0 +1,54 @@
+"""Token login for scripts (throttled) and the current user."""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from labeling.apis.base import Serializer
+from labeling.exceptions import ApplicationError
+
+
+class AuthTokenApi(APIView):
+    """POST username/password -> a token for `Authorization: Token <key>`."""
+
+    authentication_classes: list = []  # a login needs no session (and so no CSRF token)
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    class InputSerializer(Serializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=512, trim_whitespace=False, style={"input_type": "password"})
+
+    class OutputSerializer(Serializer):
+        token = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, auth=[])
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(request, **serializer.validated_data)
+        if user is None or not user.is_active:
+            raise ApplicationError("Wrong username or password.")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response(self.OutputSerializer({"token": token.key}).data, status=status.HTTP_200_OK)
+
+
+class MeApi(APIView):
+    class OutputSerializer(Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        email = serializers.EmailField()
+        first_name = serializers.CharField()
+        last_name = serializers.CharField()
+        is_staff = serializers.BooleanField()
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(request.user).data)

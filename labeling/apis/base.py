@@ -1,0 +1,82 @@
+"""Shared API pieces: self-naming serializers, role checks, keyset pagination, binary renderers."""
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from labeling.models import Project
+from labeling.permissions import require_role
+
+
+class Serializer(serializers.Serializer):
+    """Names its OpenAPI component after where it is nested (ImageListApi.OutputSerializer -> ImageListOutput),
+    so the many nested InputSerializer/OutputSerializer classes never collide in the schema."""
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if "Meta" not in cls.__dict__:
+            name = re.sub(r"(Api|Serializer)", "", cls.__qualname__.replace(".", ""))
+            cls.Meta = type("Meta", (), {"ref_name": name})
+
+
+def require(request: Request, project: Project, minimum: str, action: str) -> None:
+    """403 unless the requesting member has at least `minimum` (selectors already gave non-members 404)."""
+    require_role(request.user, project, minimum, action)
+
+
+class IdCursorPagination(CursorPagination):
+    """Keyset pagination on id: every page is one index range scan, however deep (fast at 100k images)."""
+
+    ordering = "id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class NewestFirstPagination(IdCursorPagination):
+    ordering = "-id"
+
+
+def paginated(
+    *, pagination_class: type, serializer_class: type, queryset: Any, request: Request, view: Any
+) -> Response:
+    paginator = pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class PngRenderer(BaseRenderer):
+    media_type = "image/png"
+    format = "png"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return data
+
+
+class OctetStreamRenderer(PngRenderer):
+    media_type = "application/octet-stream"
+    format = "raw"
+
+
+class AnyMediaRenderer(PngRenderer):
+    media_type = "*/*"
+    format = "file"
+
+
+class BinaryApiMixin:
+    """For views that answer bytes: errors still render as JSON {message, extra}."""
+
+    renderer_classes = [JSONRenderer, OctetStreamRenderer, PngRenderer, AnyMediaRenderer]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response

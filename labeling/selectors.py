@@ -1,0 +1,160 @@
+"""Reads, always scoped by the requesting user: a non-member gets Http404 for every object of a project."""
+
+from typing import Any
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from labeling.models import AuditLog, Image, Job, Mask, Membership, ModelVersion, Project, Target
+from labeling.permissions import role_of
+
+
+def _role_subquery(user: Any, project_ref: str) -> Subquery:
+    return Subquery(Membership.objects.filter(project=OuterRef(project_ref), user=user).values("role")[:1])
+
+
+def _scoped_get(queryset: QuerySet, user: Any, project_ref: str, pk: int, label: str) -> Any:
+    """Fetch by pk with the user's role in one query; 404 when absent or when the user is not a member."""
+    if not getattr(user, "is_authenticated", False):
+        raise Http404(f"No {label} {pk}.")
+    obj = queryset.annotate(user_role=_role_subquery(user, project_ref)).filter(pk=pk, user_role__isnull=False).first()
+    if obj is None:
+        raise Http404(f"No {label} {pk}.")
+    project = obj if isinstance(obj, Project) else _project_of(obj)
+    project.user_role, project.user_role_for = obj.user_role, user.pk
+    return obj
+
+
+def _project_of(obj: Any) -> Project:
+    if isinstance(obj, Image | Job | Membership):
+        return obj.project
+    if isinstance(obj, Target):
+        return obj.image.project
+    raise TypeError(f"no project path for {type(obj).__name__}")
+
+
+def _require_member(user: Any, project: Project) -> None:
+    if role_of(user, project) is None:
+        raise Http404(f"No project {project.pk}.")
+
+
+# --- Projects and members -----------------------------------------------------------------------
+def project_list(*, user: Any) -> QuerySet[Project]:
+    """The user's projects, each with `user_role`."""
+    return Project.objects.annotate(user_role=_role_subquery(user, "pk")).filter(user_role__isnull=False).order_by("id")
+
+
+def project_get(*, user: Any, project_id: int) -> Project:
+    return _scoped_get(Project.objects.all(), user, "pk", project_id, "project")
+
+
+def project_stats(*, user: Any, project: Project) -> dict[str, int]:
+    """Image counts per status (one grouped query)."""
+    _require_member(user, project)
+    rows = Image.objects.filter(project=project).values("status").annotate(n=Count("id")).order_by()
+    return {row["status"]: row["n"] for row in rows}
+
+
+def membership_list(*, user: Any, project: Project) -> QuerySet[Membership]:
+    _require_member(user, project)
+    return Membership.objects.filter(project=project).select_related("user").order_by("id")
+
+
+def membership_get(*, user: Any, project: Project, membership_id: int) -> Membership:
+    membership = membership_list(user=user, project=project).filter(pk=membership_id).first()
+    if membership is None:
+        raise Http404(f"No membership {membership_id} in project {project.pk}.")
+    membership.project = project  # keeps the cached role
+    return membership
+
+
+# --- Images -------------------------------------------------------------------------------------
+def image_list(*, user: Any, project: Project, filters: dict[str, Any] | None = None) -> QuerySet[Image]:
+    """The project's images ordered by id (for keyset pagination), with `target_count` and `has_warnings`.
+
+    Filters: status (list), split (list), assigned_to (a user id, or None for unassigned), has_targets, has_warnings.
+    Counts are correlated subqueries, so only the rows of the page are counted.
+    """
+    _require_member(user, project)
+    filters = filters or {}
+    targets = Target.objects.filter(image=OuterRef("pk"))
+    warned = Mask.objects.filter(image=OuterRef("pk")).exclude(warnings=[])
+    queryset = Image.objects.filter(project=project).annotate(
+        target_count=Coalesce(
+            Subquery(targets.order_by().values("image").annotate(n=Count("id")).values("n")[:1]),
+            0,
+            output_field=IntegerField(),
+        ),
+        has_warnings=Exists(warned),
+    )
+    if filters.get("status"):
+        queryset = queryset.filter(status__in=filters["status"])
+    if filters.get("split"):
+        queryset = queryset.filter(split__in=filters["split"])
+    if "assigned_to" in filters:
+        assigned = filters["assigned_to"]
+        queryset = (
+            queryset.filter(assigned_to__isnull=True) if assigned is None else queryset.filter(assigned_to=assigned)
+        )
+    if filters.get("has_targets") is not None:
+        queryset = queryset.filter(Exists(targets)) if filters["has_targets"] else queryset.filter(~Exists(targets))
+    if filters.get("has_warnings") is not None:
+        queryset = queryset.filter(has_warnings=filters["has_warnings"])
+    return queryset.order_by("id")
+
+
+def image_get(*, user: Any, image_id: int) -> Image:
+    return _scoped_get(Image.objects.select_related("project"), user, "project_id", image_id, "image")
+
+
+# --- Targets and masks --------------------------------------------------------------------------
+def target_list(*, user: Any, image: Image) -> QuerySet[Target]:
+    _require_member(user, image.project)
+    return Target.objects.filter(image=image).select_related("mask").order_by("id")
+
+
+def target_get(*, user: Any, target_id: int) -> Target:
+    """The target with its image, project and mask (if any) joined in."""
+    queryset = Target.objects.select_related("image__project", "mask")
+    return _scoped_get(queryset, user, "image__project_id", target_id, "target")
+
+
+def mask_list(*, user: Any, image: Image) -> QuerySet[Mask]:
+    _require_member(user, image.project)
+    return Mask.objects.filter(image=image).order_by("target_id")
+
+
+def mask_of(target: Target) -> Mask | None:
+    """The target's mask, or None (the target came from target_get, so this costs no query)."""
+    try:
+        return target.mask
+    except Mask.DoesNotExist:
+        return None
+
+
+# --- Jobs, models, audit ------------------------------------------------------------------------
+def job_list(*, user: Any, project: Project, filters: dict[str, Any] | None = None) -> QuerySet[Job]:
+    _require_member(user, project)
+    queryset = Job.objects.filter(project=project)
+    filters = filters or {}
+    if filters.get("status"):
+        queryset = queryset.filter(status__in=filters["status"])
+    if filters.get("kind"):
+        queryset = queryset.filter(kind__in=filters["kind"])
+    return queryset.order_by("-id")
+
+
+def job_get(*, user: Any, job_id: int) -> Job:
+    return _scoped_get(Job.objects.select_related("project"), user, "project_id", job_id, "job")
+
+
+def model_version_list(*, user: Any, project: Project) -> QuerySet[ModelVersion]:
+    """The project's model versions and the shipped base ones (project = null)."""
+    _require_member(user, project)
+    return ModelVersion.objects.filter(Q(project=project) | Q(project__isnull=True)).order_by("id")
+
+
+def audit_list(*, user: Any, project: Project) -> QuerySet[AuditLog]:
+    _require_member(user, project)
+    return AuditLog.objects.filter(project=project).select_related("actor").order_by("-id")
