@@ -109,14 +109,20 @@ class Predictor:
                 raise ValueError(f"{name}: image must be a non-empty (H, W) array, got shape {img.shape}")
             pts = check_points_inside(pts, img.shape, name)
             prepared.append((img, pts, *self._inputs(img, pts)))
+        # Batch only frames of one padded size, so a frame's result never depends on its batch-mates.
         s = self.config.stride
-        hh = max(p[2].shape[1] for p in prepared)
-        ww = max(p[2].shape[2] for p in prepared)
-        hh, ww = hh + (-hh) % s, ww + (-ww) % s
-        batch = np.stack(
-            [np.pad(p[2], [(0, 0), (0, hh - p[2].shape[1]), (0, ww - p[2].shape[2])], mode="edge") for p in prepared]
-        )
-        probs = self._forward(batch, tta)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, p in enumerate(prepared):
+            h, w = p[2].shape[1:]
+            groups.setdefault((h + (-h) % s, w + (-w) % s), []).append(i)
+        probs: list[np.ndarray | None] = [None] * len(prepared)
+        for (hh, ww), idx in groups.items():
+            chunk = [prepared[i][2] for i in idx]
+            batch = np.stack(
+                [np.pad(c, [(0, 0), (0, hh - c.shape[1]), (0, ww - c.shape[2])], mode="edge") for c in chunk]
+            )
+            for i, prob in zip(idx, self._forward(batch, tta), strict=True):
+                probs[i] = prob
         out = []
         for (img, pts, _, cold), prob in zip(prepared, probs, strict=True):
             prob = prob[: img.shape[0], : img.shape[1]]

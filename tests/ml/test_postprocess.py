@@ -1,0 +1,98 @@
+"""BBM: box slack, clutter removal, one component per point, fallback and adhesion splitting."""
+
+import numpy as np
+
+from ml.postprocess import bbm_instances, split_component
+
+
+def _prob(shape=(20, 20)):
+    return np.zeros(shape, dtype=np.float32)
+
+
+def test_off_target_point_is_kept_through_the_one_pixel_box_slack():
+    p = _prob()
+    p[5:8, 5:8] = 0.9
+    res = bbm_instances(p, np.array([[8.0, 8.0]]))
+    assert res.masks[0].sum() == 9 and not res.fallback[0] and not res.adhesion[0]
+
+
+def test_point_two_pixels_off_keeps_nothing_and_is_flagged_fallback():
+    p = _prob()
+    p[5:8, 5:8] = 0.9
+    res = bbm_instances(p, np.array([[9.0, 9.0]]))
+    assert res.fallback == [True]
+    assert res.masks[0].sum() == 1 and res.masks[0][9, 9]  # without a fallback: the point's pixel
+
+
+def test_fallback_function_supplies_the_mask_without_stealing_claimed_pixels():
+    p = _prob()
+    p[2:5, 2:5] = 0.9
+    blob = np.zeros((20, 20), dtype=bool)
+    blob[3:12, 3:12] = True
+    res = bbm_instances(p, np.array([[3.0, 3.0], [10.0, 10.0]]), fallback=lambda i: blob)
+    assert res.fallback == [False, True]
+    assert not (res.masks[0] & res.masks[1]).any()
+    assert res.masks[1][10, 10] and not res.masks[1][3, 3]
+
+
+def test_clutter_without_a_point_is_removed_and_threshold_is_strict():
+    p = _prob()
+    p[2:4, 2:4] = 0.8
+    p[12:16, 12:16] = 0.95  # clutter
+    p[0, 19] = 0.5  # exactly at threshold: not foreground
+    res = bbm_instances(p, np.array([[2.0, 2.0]]))
+    assert res.union().sum() == 4 and not res.union()[12:16, 12:16].any()
+
+
+def test_at_most_one_component_per_point_prefers_the_one_under_it():
+    p = _prob()
+    p[5:8, 5:8] = 0.9
+    p[8:10, 2:4] = 0.9  # separate component whose grown box also holds (x=4, y=7)? no: it holds x<=4,y>=7
+    res = bbm_instances(p, np.array([[5.0, 7.0]]))
+    assert res.masks[0].sum() == 9
+
+
+def test_point_near_a_claimed_component_prefers_its_own_free_component():
+    p = _prob()
+    p[5:8, 5:8] = 0.9
+    p[5:8, 9:12] = 0.9  # 1 px gap: two components
+    res = bbm_instances(p, np.array([[6.0, 6.0], [8.0, 6.0]]))  # 2nd point on the gap column
+    assert res.masks[0].sum() == 9 and res.masks[1].sum() == 9
+    assert res.adhesion == [False, False] and res.fallback == [False, False]
+
+
+def test_two_points_in_one_component_are_split_into_disjoint_flagged_masks():
+    p = _prob((12, 20))
+    p[4:8, 2:8] = 0.95
+    p[4:8, 12:18] = 0.95
+    p[5:7, 8:12] = 0.6  # neck joining the two targets
+    res = bbm_instances(p, np.array([[4.0, 5.0], [15.0, 6.0]]))
+    a, b = res.masks
+    assert res.adhesion == [True, True]
+    assert not (a & b).any()
+    assert (a | b).sum() == 24 + 24 + 8
+    assert a[:, 2:8].sum() == 24 and b[:, 12:18].sum() == 24
+    assert a[5, 4] and b[6, 15]
+
+
+def test_split_component_follows_the_probability_valley():
+    region = np.ones((1, 9), dtype=bool)
+    prob = np.array([[0.9, 0.9, 0.9, 0.9, 0.9, 0.6, 0.9, 0.9, 0.9]], dtype=np.float32)
+    a, b = split_component(region, prob, [(0, 0), (0, 8)])
+    assert a.sum() + b.sum() == 9 and not (a & b).any()
+    assert a[0, :5].all() and b[0, 6:].all()
+
+
+def test_empty_points_give_no_masks():
+    p = _prob()
+    p[1:3, 1:3] = 0.9
+    res = bbm_instances(p, np.zeros((0, 2)))
+    assert res.masks == [] and not res.union().any() and res.union().shape == (20, 20)
+
+
+def test_masks_follow_input_point_order():
+    p = _prob()
+    p[1:3, 1:3] = 0.9
+    p[10:14, 10:14] = 0.9
+    res = bbm_instances(p, np.array([[11.0, 11.0], [1.0, 1.0]]))
+    assert res.masks[0].sum() == 16 and res.masks[1].sum() == 4
