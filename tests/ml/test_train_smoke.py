@@ -46,7 +46,9 @@ def test_fine_tune_from_a_checkpoint_on_a_few_new_samples(tmp_path, tiny_checkpo
     assert payload["meta"]["parent_version"] == "tiny"
     assert payload["meta"]["selection_ids"] == []  # too few frames to carve a selection split
     base, _ = load_checkpoint(tiny_checkpoint)
-    assert any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), base.state_dict().values()))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(model.state_dict().values(), base.state_dict().values(), strict=True)
+    )
     assert Predictor(model, "cpu").predict(new[0].image, np.array([[5.0, 5.0]])).prob.shape == (64, 64)
 
 
