@@ -147,7 +147,7 @@ def _decode_tiff(data: bytes) -> DecodedImage:
     if channels == 1:
         pixels = np.ascontiguousarray(array.reshape(height, width))
     else:
-        rgb = PILImage.fromarray(np.ascontiguousarray(array[..., :3]), mode="RGB")
+        rgb = PILImage.fromarray(np.ascontiguousarray(array[..., :3]))
         pixels = np.asarray(rgb.convert("L"), dtype=np.uint8).copy()  # same luma as the Pillow formats
     return DecodedImage("TIFF", width, height, str(pixels.dtype), dtype.itemsize * 8, channels, pixels)
 
@@ -238,7 +238,7 @@ def mask_decode(rle: str, height: int, width: int) -> np.ndarray:
 def mask_png_encode(raster: np.ndarray) -> bytes:
     """Bool (H, W) -> 8-bit grey PNG, 0 background and 255 mask."""
     buffer = io.BytesIO()
-    PILImage.fromarray(np.where(raster, 255, 0).astype(np.uint8), mode="L").save(buffer, format="PNG")
+    PILImage.fromarray(np.where(raster, 255, 0).astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -262,6 +262,6 @@ def mask_png_decode(data: bytes, height: int, width: int) -> np.ndarray:
 def pixels_png_encode(pixels: np.ndarray) -> bytes:
     """(H, W) uint8 or uint16 -> an 8- or 16-bit grey PNG with the exact values."""
     buffer = io.BytesIO()
-    mode = "I;16" if pixels.dtype == np.uint16 else "L"
-    PILImage.fromarray(np.ascontiguousarray(pixels), mode=mode).save(buffer, format="PNG")
+    native = pixels.astype(pixels.dtype.newbyteorder("="), copy=False)
+    PILImage.fromarray(np.ascontiguousarray(native)).save(buffer, format="PNG")  # uint16 -> I;16, uint8 -> L
     return buffer.getvalue()
