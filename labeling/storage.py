@@ -81,6 +81,8 @@ def decode_image(data: bytes) -> DecodedImage:
             return _decode_tiff(data)
         if fmt == "PNG":
             _check_png_header(data)
+            with PILImage.open(io.BytesIO(data), formats=["PNG"]) as png:
+                png.verify()  # every chunk's CRC, through IEND: a cut or damaged file fails here
         return _decode_pillow(data, fmt)
     except InvalidImage:
         raise
@@ -142,6 +144,8 @@ def _decode_tiff(data: bytes) -> DecodedImage:
         if channels not in (1, 3, 4):
             raise InvalidImage(f"TIFF with {channels} channels is not supported")
         array = page.asarray()
+        if channels > 1 and array.ndim == 3 and array.shape[0] == channels and array.shape[1:] == (height, width):
+            array = np.moveaxis(array, 0, -1)  # planar (separate) samples -> interleaved
     if array.shape[:2] != (height, width):
         raise InvalidImage(f"the TIFF decoded to an unexpected shape {array.shape}")
     if channels == 1:
