@@ -62,3 +62,16 @@ def load_checkpoint(path: str | Path) -> tuple[EDGSPNet, dict[str, Any]]:
         raise ValueError(f"checkpoint {path} does not match the {config.size} EDGSP architecture: {first}") from exc
     model.eval()
     return model, payload
+
+
+def update_checkpoint_meta(
+    path: str | Path, updates: dict[str, Any], model_config: dict[str, Any] | None = None
+) -> None:
+    """Merge `updates` into a checkpoint's metadata (and optionally its model config) in place."""
+    payload = read_checkpoint(path)
+    payload["meta"] = {**payload.get("meta", {}), **updates}
+    if model_config is not None:
+        payload["model_config"] = {**payload["model_config"], **model_config}
+    tmp = Path(path).with_name(Path(path).name + f".tmp{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)

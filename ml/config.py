@@ -86,6 +86,12 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def for_finetune(cls, **overrides: Any) -> TrainConfig:
+        """Preset for the app's retraining: a few new labels, a lower lr, short warm-up, frequent checks."""
+        base = {"lr": 3e-4, "warmup_steps": 20, "max_steps": 2000, "eval_every": 100, "ema_decay": 0.99}
+        return cls(**{**base, **overrides})
+
 
 @dataclass(frozen=True)
 class InferConfig:

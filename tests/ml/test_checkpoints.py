@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ml.checkpoints import load_checkpoint, read_checkpoint, save_checkpoint
+from ml.checkpoints import load_checkpoint, read_checkpoint, save_checkpoint, update_checkpoint_meta
 from ml.config import ModelConfig
 from ml.models import build_model
 
@@ -53,3 +53,12 @@ def test_weights_of_another_architecture_raise_value_error(tmp_path, tiny_checkp
     torch.save(payload, path)
     with pytest.raises(ValueError, match="unusable model config"):
         load_checkpoint(path)
+
+
+def test_update_checkpoint_meta_merges_and_keeps_weights(tmp_path, tiny_checkpoint):
+    path = tmp_path / "c.pt"
+    path.write_bytes(tiny_checkpoint.read_bytes())
+    update_checkpoint_meta(path, {"verdict": "keep cold start"}, {"coldstart_params": {"alpha": 0.4}})
+    model, payload = load_checkpoint(path)
+    assert payload["meta"]["verdict"] == "keep cold start" and payload["meta"]["model_version"] == "tiny"
+    assert model.config.coldstart_params == {"alpha": 0.4}

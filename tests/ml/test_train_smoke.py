@@ -76,3 +76,8 @@ def test_selection_prefers_pd100_fat0_over_higher_iou():
     merged = {"iou": 75.0, "pd": 98.0, "fat": 0.0}
     assert _selection_key(clean) > _selection_key(merged)
     assert _selection_key({"iou": 71.0, "pd": 100.0, "fat": 0.0}) > _selection_key(clean)
+
+
+def test_finetune_preset_lowers_lr_and_accepts_overrides():
+    tc = TrainConfig.for_finetune(max_steps=50)
+    assert tc.lr < TrainConfig().lr and tc.max_steps == 50 and tc.warmup_steps < TrainConfig().warmup_steps
