@@ -89,6 +89,7 @@ def model_costs(threads: int) -> dict:
 
 def worst_grid(samples, pred_masks, cold_masks, per_image, path: Path, n: int = 8) -> list[str]:
     """PNG grid of the n val frames with the lowest IoU: image crop, GT, EDGSP, cold start."""
+    import cv2
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,8 +99,12 @@ def worst_grid(samples, pred_masks, cold_masks, per_image, path: Path, n: int = 
     fig, axes = plt.subplots(len(order), 4, figsize=(8, 2 * len(order)))
     for row, i in enumerate(order):
         s = samples[i]
-        ys, xs = np.nonzero(s.mask | pred_masks[i])
-        cy, cx = (int(ys.mean()), int(xs.mean())) if len(ys) else (s.mask.shape[0] // 2, s.mask.shape[1] // 2)
+        # Centre on the largest blob of disagreement between prediction and GT.
+        n, lab, stats, cents = cv2.connectedComponentsWithStats((s.mask ^ pred_masks[i]).astype(np.uint8), 8)
+        if n > 1:
+            cx, cy = (int(v) for v in cents[1 + int(np.argmax(stats[1:, 4]))])
+        else:
+            cy, cx = s.mask.shape[0] // 2, s.mask.shape[1] // 2
         y0, x0 = max(0, cy - 24), max(0, cx - 24)
         sl = (slice(y0, y0 + 48), slice(x0, x0 + 48))
         panels = [s.image, s.mask, pred_masks[i], cold_masks[i]]
