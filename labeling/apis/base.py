@@ -75,6 +75,14 @@ class BinaryApiMixin:
 
     renderer_classes = [JSONRenderer, OctetStreamRenderer, PngRenderer, AnyMediaRenderer]
 
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
+        if request.method != "GET":  # writes answer JSON whatever the Accept header says
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    def wants_png(self, request: Request) -> bool:
+        return request.query_params.get("format") == "png" or request.accepted_renderer.format == "png"
+
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
         self.request.accepted_renderer = JSONRenderer()

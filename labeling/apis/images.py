@@ -206,7 +206,7 @@ class ImagePixelsApi(BinaryApiMixin, APIView):
     def get(self, request: Request, image_id: int) -> HttpResponse:
         image = image_get(user=request.user, image_id=image_id)
         pixels = storage.read_pixels(image)
-        if request.query_params.get("format") == "png":
+        if self.wants_png(request):
             response = HttpResponse(storage.pixels_png_encode(pixels), content_type="image/png")
         else:
             little_endian = pixels.astype(pixels.dtype.newbyteorder("<"), copy=False)

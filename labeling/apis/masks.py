@@ -94,7 +94,7 @@ class TargetMaskApi(BinaryApiMixin, APIView):
     )
     def get(self, request: Request, target_id: int) -> Response | HttpResponse:
         mask = _mask_or_404(target_get(user=request.user, target_id=target_id))
-        if request.query_params.get("format") == "png":
+        if self.wants_png(request):
             raster = storage.mask_decode(mask.rle, mask.image.height, mask.image.width)
             response = HttpResponse(storage.mask_png_encode(raster), content_type="image/png")
             response["X-Mask-Version"] = str(mask.version)

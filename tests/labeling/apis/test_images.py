@@ -260,3 +260,9 @@ def test_claim_and_workflow(project, member, client_for):
     assert again.status_code == 409
     nothing = client_for(member(Role.ANNOTATOR)).post(reverse("image-claim", kwargs={"project_id": project.pk}))
     assert nothing.status_code == 404
+
+
+def test_pixels_accept_png_header(project, viewer, client_for):
+    image = ImageFactory(project=project)
+    response = client_for(viewer).get(reverse("image-pixels", kwargs={"image_id": image.pk}), HTTP_ACCEPT="image/png")
+    assert response["Content-Type"] == "image/png"

@@ -143,3 +143,11 @@ def test_reject_with_stale_version(mask, reviewer, client_for):
     url = reverse("mask-reject", kwargs={"target_id": mask.target.pk})
     assert client_for(reviewer).post(url, {"version": 1, "comment": "no"}).json()["state"] == "rejected"
     assert client_for(reviewer).post(url, {"version": 1}).status_code == 409
+
+
+def test_accept_png_header_gets_png_and_put_stays_json(mask, annotator, client_for):
+    client = client_for(annotator)
+    png = client.get(mask_url(mask.target), HTTP_ACCEPT="image/png")
+    assert png["Content-Type"] == "image/png"
+    put = client.put(mask_url(mask.target), rle_body(1, raster()), format="json", HTTP_ACCEPT="image/png")
+    assert (put.status_code, put.json()["version"]) == (200, 2)

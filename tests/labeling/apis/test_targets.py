@@ -99,3 +99,15 @@ def test_replace_all_bad_point_names_it(image, annotator, client_for):
     assert response.status_code == 400
     assert "point 1" in response.json()["message"]
     assert not Target.objects.exists()
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_target_list_query_count_is_constant(image, viewer, client_for, django_assert_max_num_queries, count):
+    from tests.factories import MaskFactory
+
+    for i in range(count):
+        MaskFactory(target=TargetFactory(image=image, x=i % 20, y=i % 10))
+    with django_assert_max_num_queries(2):
+        response = client_for(viewer).get(targets_url(image))
+    assert len(response.json()) == count
+    assert {t["mask_state"] for t in response.json()} == {"predicted"}
