@@ -83,3 +83,23 @@ def evaluate_dirs(pred_dir: str | Path, gt_dir: str | Path) -> dict[str, float]:
             raise ValueError(f"prediction {pred_path} has size {pred_raw.shape[::-1]}, ground truth {gt.shape[::-1]}")
         acc.update(read_mask(pred_path), gt)
     return acc.result()
+
+
+def choose_threshold(
+    predictor: _Predicts, samples: list[Sample], candidates: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
+) -> tuple[float, dict[float, dict[str, Any]]]:
+    """Pick the BBM threshold on a selection split: best IoU among Pd-max/Fat-min candidates.
+
+    Ties and near-ties (< 0.2 IoU) go to the value nearest 0.5, the paper's default.
+    """
+    table = {}
+    for t in candidates:
+        r = evaluate_predictor(predictor, samples, "centroid", threshold=t)
+        table[t] = {k: r[k] for k in ("iou", "pd", "fat", "fa")}
+    best_pd = max(v["pd"] for v in table.values())
+    ok = [t for t, v in table.items() if v["pd"] == best_pd]
+    best_fat = min(table[t]["fat"] for t in ok)
+    ok = [t for t in ok if table[t]["fat"] == best_fat]
+    top = max(table[t]["iou"] for t in ok)
+    near = [t for t in ok if table[t]["iou"] >= top - 0.2]
+    return min(near, key=lambda t: abs(t - 0.5)), table

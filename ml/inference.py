@@ -54,6 +54,8 @@ class Predictor:
         self.config: ModelConfig = model.config
         self.meta = meta or {}
         self.coldstart_params = coldstart_params_from_dict(self.config.coldstart_params)
+        # Threshold chosen on the training selection split (meta "infer"), else the paper's 0.5.
+        self.threshold = float(self.meta.get("infer", {}).get("threshold", 0.5))
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "auto") -> Predictor:
@@ -92,7 +94,7 @@ class Predictor:
         self,
         images: list[np.ndarray],
         points: list[np.ndarray],
-        threshold: float = 0.5,
+        threshold: float | None = None,
         tta: bool = False,
         bbm: bool = True,
         names: list[str] | None = None,
@@ -102,6 +104,7 @@ class Predictor:
             raise ValueError(f"{len(images)} images but {len(points)} point lists")
         if not images:
             return []
+        threshold = self.threshold if threshold is None else float(threshold)
         names = names or [f"image {i}" for i in range(len(images))]
         prepared = []
         for img, pts, name in zip(images, points, names, strict=True):
@@ -150,7 +153,7 @@ class Predictor:
         self,
         image: np.ndarray,
         points: np.ndarray,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         tta: bool = False,
         bbm: bool = True,
         name: str = "image",
@@ -161,7 +164,7 @@ class Predictor:
             image: (H, W) raw frame, any numeric dtype (8/16-bit, float), any size.
             points: (N, 2) float (x, y) pixel coordinates, x = column, y = row, (0, 0) = centre of the
                 top-left pixel; one point per target. Empty -> no masks.
-            threshold: probability threshold.
+            threshold: probability threshold (None: the checkpoint's chosen one, default 0.5).
             tta: average the 8 flips/transposes (about 8x slower).
             bbm: apply BBM (instances + flags); False returns one raw thresholded mask (for evaluation).
             name: used in error messages (e.g. the image id).

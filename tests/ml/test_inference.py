@@ -75,3 +75,16 @@ def test_coldstart_predictor_has_the_same_interface(rng):
     ys, xs = np.nonzero(mask)
     res = ColdStartPredictor().predict(img, np.array([[float(np.floor(xs.mean())), float(np.floor(ys.mean()))]]))
     assert len(res.masks) == 1 and res.masks[0].any() and res.adhesion == [False]
+
+
+def test_threshold_comes_from_checkpoint_meta(tiny_checkpoint, tmp_path):
+    from ml.checkpoints import update_checkpoint_meta
+
+    path = tmp_path / "t.pt"
+    path.write_bytes(tiny_checkpoint.read_bytes())
+    update_checkpoint_meta(path, {"infer": {"threshold": 0.005}})  # below the untrained net's ~0.01 output
+    img = np.full((32, 32), 10, np.uint8)
+    img[10:13, 10:13] = 200
+    low = Predictor.load(path, "cpu").predict(img, np.array([[11.0, 11.0]]), bbm=False)
+    assert low.masks[0].sum() > 100
+    assert not Predictor.load(tiny_checkpoint, "cpu").predict(img, np.array([[11.0, 11.0]]), bbm=False).masks[0].any()
