@@ -70,9 +70,12 @@ def test_two_points_in_one_component_are_split_into_disjoint_flagged_masks():
     a, b = res.masks
     assert res.adhesion == [True, True]
     assert not (a & b).any()
-    assert (a | b).sum() == 24 + 24 + 8
     assert a[:, 2:8].sum() == 24 and b[:, 12:18].sum() == 24
     assert a[5, 4] and b[6, 15]
+    assert (a | b).sum() == 24 + 24 + 8 - 2  # the later mask gives up a 1-px gap where they touched
+    from ml.points import label_components
+
+    assert label_components(a | b)[0] == 2  # the union still shows two targets
 
 
 def test_split_component_follows_the_probability_valley():
