@@ -145,10 +145,16 @@ def main() -> None:
     for w in weights:
         pred = Predictor.load(w, device="cpu")
         name = w.stem
-        entry: dict = {"version": pred.version, "size": pred.config.size, "prior": pred.config.prior}
+        entry: dict = {
+            "version": pred.version,
+            "size": pred.config.size,
+            "prior": pred.config.prior,
+            "threshold": pred.threshold,
+            "default_tta": pred.tta,
+        }
         for pts in ("centroid", "coarse"):
             for bbm in (True, False):
-                r = evaluate_predictor(pred, samples, pts, bbm=bbm, return_masks=True)
+                r = evaluate_predictor(pred, samples, pts, bbm=bbm, tta=False, return_masks=True)
                 entry[f"{pts}_{'bbm' if bbm else 'raw'}"] = _row(r)
                 if pts == "centroid" and bbm and w == weights[0]:
                     grid_ids = worst_grid(samples, r["masks"], cold_masks, r["per_image"], GRID)

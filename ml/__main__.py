@@ -72,7 +72,7 @@ def _predict(args: argparse.Namespace) -> None:
     for image_id, pts in sorted(points.items()):
         image = read_image(find_file(images_dir, image_id))
         arr = np.asarray(pts, dtype=np.float64).reshape(-1, 2) if len(pts) else np.zeros((0, 2))
-        kwargs = {"tta": args.tta} if args.method == "edgsp" else {}
+        kwargs = {"tta": True if args.tta else None} if args.method == "edgsp" else {}
         res = predictor.predict(image, arr, name=f"image {image_id}", **kwargs)
         mask = res.union() if len(arr) else np.zeros(image.shape[:2], dtype=bool)
         n_flagged += sum(res.fallback) + sum(res.adhesion)
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--method", default="edgsp", choices=["edgsp", "coldstart"])
     r.add_argument("--weights", default=None, help="checkpoint (default: shipped weights)")
     r.add_argument("--device", default="auto")
-    r.add_argument("--tta", action="store_true", help="8-way flip/transpose averaging")
+    r.add_argument("--tta", action="store_true", help="force 8-way flip/transpose averaging")
     r.set_defaults(func=_predict)
     e = sub.add_parser("evaluate", help="print IoU/Pd/Fat/Fa JSON of predicted vs GT mask folders")
     e.add_argument("--pred", required=True)

@@ -56,6 +56,7 @@ class Predictor:
         self.coldstart_params = coldstart_params_from_dict(self.config.coldstart_params)
         # Threshold chosen on the training selection split (meta "infer"), else the paper's 0.5.
         self.threshold = float(self.meta.get("infer", {}).get("threshold", 0.5))
+        self.tta = bool(self.meta.get("infer", {}).get("tta", False))
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "auto") -> Predictor:
@@ -95,7 +96,7 @@ class Predictor:
         images: list[np.ndarray],
         points: list[np.ndarray],
         threshold: float | None = None,
-        tta: bool = False,
+        tta: bool | None = None,
         bbm: bool = True,
         names: list[str] | None = None,
     ) -> list[InstanceResult]:
@@ -105,6 +106,7 @@ class Predictor:
         if not images:
             return []
         threshold = self.threshold if threshold is None else float(threshold)
+        tta = self.tta if tta is None else bool(tta)
         names = names or [f"image {i}" for i in range(len(images))]
         prepared = []
         for img, pts, name in zip(images, points, names, strict=True):
@@ -154,7 +156,7 @@ class Predictor:
         image: np.ndarray,
         points: np.ndarray,
         threshold: float | None = None,
-        tta: bool = False,
+        tta: bool | None = None,
         bbm: bool = True,
         name: str = "image",
     ) -> InstanceResult:
@@ -165,7 +167,7 @@ class Predictor:
             points: (N, 2) float (x, y) pixel coordinates, x = column, y = row, (0, 0) = centre of the
                 top-left pixel; one point per target. Empty -> no masks.
             threshold: probability threshold (None: the checkpoint's chosen one, default 0.5).
-            tta: average the 8 flips/transposes (about 8x slower).
+            tta: average the 8 flips/transposes (about 8x slower); None: the checkpoint's choice.
             bbm: apply BBM (instances + flags); False returns one raw thresholded mask (for evaluation).
             name: used in error messages (e.g. the image id).
 
