@@ -33,3 +33,26 @@ def make_prior(image: np.ndarray, points: np.ndarray, params: ColdStartParams | 
     if len(points) == 0:
         return np.zeros((h, w), dtype=np.float32)
     return point_prompt_masks(image, np.asarray(points, dtype=np.float64), params).union().astype(np.float32)
+
+
+def prior_fingerprint(params: ColdStartParams | None = None) -> str:
+    """Hash of the prior on fixed synthetic frames (centroid and coarse points, two touching targets).
+
+    Stored in shipped checkpoints: if the cold-start code later changes what these settings
+    produce, the learned model's 4th input has drifted and a test fails.
+    """
+    import hashlib
+
+    from ml.points import centroid_points, coarse_points
+    from ml.synthetic import make_synthetic_samples
+
+    h = hashlib.sha256()
+    rng = np.random.default_rng(0)
+    for s in make_synthetic_samples(12, seed=11, shape=(72, 72)):
+        for pts in (centroid_points(s.mask), coarse_points(s.mask, rng), centroid_points(s.mask)[:1] + 0.4):
+            h.update(np.packbits(make_prior(s.image, pts, params) > 0).tobytes())
+    img = np.full((40, 40), 20, np.uint8)
+    img[18:22, 15:19] = 200
+    img[18:22, 20:24] = 180  # two targets 1 px apart
+    h.update(np.packbits(make_prior(img, np.array([[16.0, 19.0], [21.0, 19.0]]), params) > 0).tobytes())
+    return h.hexdigest()[:16]
