@@ -174,6 +174,9 @@ class MaskRevision(models.Model):
 class Job(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=16, choices=JobKind.choices)
+    image = models.ForeignKey(
+        Image, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )  # one-image jobs
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # 0-100
     done = models.PositiveIntegerField(default=0)
@@ -190,7 +193,10 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["project", "status"], name="job_project_status")]
+        indexes = [
+            models.Index(fields=["project", "status"], name="job_project_status"),
+            models.Index(fields=["image", "kind", "id"], name="job_image_kind"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.status} {self.progress}%)"

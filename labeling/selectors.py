@@ -6,6 +6,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from labeling.choices import JobKind
 from labeling.models import AuditLog, Image, Job, Mask, Membership, ModelVersion, Project, Target
 from labeling.permissions import role_of
 
@@ -131,6 +132,12 @@ def mask_of(target: Target) -> Mask | None:
         return target.mask
     except Mask.DoesNotExist:
         return None
+
+
+def generation_latest(*, user: Any, image: Image) -> Job | None:
+    """The image's newest mask-generation job (its masks are current once it has finished)."""
+    _require_member(user, image.project)
+    return Job.objects.filter(image=image, kind=JobKind.GENERATE).order_by("-id").first()
 
 
 # --- Jobs, models, audit ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from labeling.apis.auth import AuthTokenApi, MeApi
+from labeling.apis.generation import ImageGenerationApi
 from labeling.apis.images import (
     ImageClaimApi,
     ImageConfirmApi,
@@ -43,6 +44,7 @@ image_urls = [
     path("images/<int:image_id>/pixels/", ImagePixelsApi.as_view(), name="image-pixels"),
     path("images/<int:image_id>/targets/", TargetListApi.as_view(), name="target-list"),
     path("images/<int:image_id>/masks/", ImageMasksApi.as_view(), name="image-masks"),
+    path("images/<int:image_id>/generation/", ImageGenerationApi.as_view(), name="image-generation"),
     path("images/<int:image_id>/submit/", ImageSubmitApi.as_view(), name="image-submit"),
     path("images/<int:image_id>/confirm/", ImageConfirmApi.as_view(), name="image-confirm"),
     path("images/<int:image_id>/reject/", ImageRejectApi.as_view(), name="image-reject"),

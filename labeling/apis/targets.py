@@ -1,12 +1,13 @@
 """Targets: list/add/replace-all on an image, and get/move/delete one (version-checked: stale -> 409)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer, require
+from labeling.apis.generation import WAIT_PARAMETER, GenerationOutputSerializer, generation_payload, wait_seconds
 from labeling.permissions import ANNOTATE
 from labeling.selectors import image_get, target_get, target_list
 from labeling.services import target_add, target_delete, target_move, targets_replace
@@ -35,6 +36,20 @@ def _mask_loaded(target) -> bool:
     return "mask" in target._state.fields_cache
 
 
+class TargetGenerationOutputSerializer(TargetOutputSerializer):
+    generation = serializers.SerializerMethodField(help_text="the regeneration this change started")
+
+    @extend_schema_field(GenerationOutputSerializer)
+    def get_generation(self, target) -> dict:
+        return self.context["generation"]
+
+
+def _with_generation(request: Request, target, image) -> dict:
+    """The target plus the masks regenerated for its image, when the worker answers within `wait` seconds."""
+    payload = generation_payload(request, image, wait_seconds(request))
+    return TargetGenerationOutputSerializer(target, context={"generation": payload}).data
+
+
 class _PointSerializer(Serializer):
     x = serializers.FloatField()
     y = serializers.FloatField()
@@ -59,14 +74,17 @@ class TargetListApi(APIView):
         image = image_get(user=request.user, image_id=image_id)
         return Response(TargetOutputSerializer(target_list(user=request.user, image=image), many=True).data)
 
-    @extend_schema(request=AddInputSerializer, responses={201: TargetOutputSerializer})
+    @extend_schema(
+        request=AddInputSerializer, parameters=[WAIT_PARAMETER], responses={201: TargetGenerationOutputSerializer}
+    )
     def post(self, request: Request, image_id: int) -> Response:
         image = image_get(user=request.user, image_id=image_id)
         require(request, image.project, ANNOTATE, "add targets")
         serializer = self.AddInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        wait_seconds(request)  # a bad `wait` is refused before anything is saved
         target = target_add(image=image, actor=request.user, **serializer.validated_data)
-        return Response(TargetOutputSerializer(target).data, status=status.HTTP_201_CREATED)
+        return Response(_with_generation(request, target, image), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReplaceInputSerializer, responses={200: TargetOutputSerializer(many=True)})
     def put(self, request: Request, image_id: int) -> Response:
@@ -92,12 +110,15 @@ class TargetDetailApi(APIView):
     def get(self, request: Request, target_id: int) -> Response:
         return Response(TargetOutputSerializer(target_get(user=request.user, target_id=target_id)).data)
 
-    @extend_schema(request=UpdateInputSerializer, responses={200: TargetOutputSerializer})
+    @extend_schema(
+        request=UpdateInputSerializer, parameters=[WAIT_PARAMETER], responses={200: TargetGenerationOutputSerializer}
+    )
     def patch(self, request: Request, target_id: int) -> Response:
         target = target_get(user=request.user, target_id=target_id)
         require(request, target.image.project, ANNOTATE, "move targets")
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        wait_seconds(request)
         data = serializer.validated_data
         target_move(
             target=target,
@@ -107,7 +128,8 @@ class TargetDetailApi(APIView):
             y=data.get("y"),
             tightness=data.get("tightness", UNSET),
         )
-        return Response(TargetOutputSerializer(target_get(user=request.user, target_id=target_id)).data)
+        moved = target_get(user=request.user, target_id=target_id)
+        return Response(_with_generation(request, moved, moved.image))
 
     @extend_schema(request=DeleteInputSerializer, responses={204: None})
     def delete(self, request: Request, target_id: int) -> Response:

@@ -57,7 +57,9 @@ def generator_spec(project: Project) -> ml_adapter.GeneratorSpec:
 
 def image_generate_request(*, image: Image, actor: Any) -> Job:
     """A Job for regenerating the image's masks, sent to the `interactive` queue once the transaction commits."""
-    job = job_create(project=image.project, kind=JobKind.GENERATE, actor=actor, payload={"image_id": image.pk}, total=1)
+    job = job_create(
+        project=image.project, kind=JobKind.GENERATE, actor=actor, image=image, payload={"image_id": image.pk}, total=1
+    )
     transaction.on_commit(lambda: job_enqueue(job))
     return job
 
@@ -98,13 +100,17 @@ def _warnings(
 
 def image_generate(*, job_id: int) -> None:
     """Run by the worker: generate every target's mask of the job's image (idempotent; human edits are kept)."""
-    job = Job.objects.select_related("project").get(pk=job_id)
-    if job.status in JOB_FINISHED:
-        return
+    job = Job.objects.select_related("project").filter(pk=job_id).first()
+    if job is None or job.status in JOB_FINISHED:
+        return  # deleted with its project, cancelled, or already done by an earlier delivery
     started = time.perf_counter()
     image = Image.objects.filter(pk=job.payload.get("image_id")).first()
     if image is None:
         job_finish(job=job, status=JobStatus.FAILED, message="The image was deleted before its masks were made.")
+        return
+    newer = Job.objects.filter(image=image, kind=JobKind.GENERATE, pk__gt=job.pk, status=JobStatus.QUEUED).first()
+    if newer is not None:  # a later click already asked for the same image: its job does the work once
+        job_finish(job=job, message=f"superseded by job {newer.pk}", result={"superseded_by": newer.pk})
         return
     targets = list(Target.objects.filter(image=image).order_by("pk"))
     spec = generator_spec(job.project)

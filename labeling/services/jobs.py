@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from labeling.choices import JOB_FINISHED, JobKind, JobStatus
 from labeling.exceptions import ApplicationError, ConflictError
-from labeling.models import Job, Project
+from labeling.models import Image, Job, Project
 from labeling.services.audit import audit_log
 
 MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded in size
@@ -15,19 +15,28 @@ MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded
 
 @transaction.atomic
 def job_create(
-    *, project: Project, kind: str, actor: Any, payload: dict | None = None, total: int = 0, message: str = ""
+    *,
+    project: Project,
+    kind: str,
+    actor: Any,
+    payload: dict | None = None,
+    total: int = 0,
+    message: str = "",
+    image: Image | None = None,
 ) -> Job:
     if kind not in JobKind.values:
         raise ApplicationError(f"Unknown job kind {kind!r}.", extra={"kind": kind})
     job = Job.objects.create(
         project=project,
         kind=kind,
+        image=image,
         payload=payload or {},
         total=total,
         message=message,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    audit_log(actor=actor, project=project, action="job.create", obj=job, data={"kind": kind})
+    if kind != JobKind.GENERATE:  # one per click: the masks it stores are audited as mask.predict instead
+        audit_log(actor=actor, project=project, action="job.create", obj=job, data={"kind": kind})
     return job
 
 

@@ -10,6 +10,7 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Target
 from labeling.permissions import REVIEW, has_role
 from labeling.services.audit import audit_log
+from labeling.services.generation import image_generate_request
 
 POINT_MOVED = "point_moved"
 UNSET: Any = object()  # "leave as is", as opposed to None ("clear")
@@ -195,11 +196,12 @@ def targets_replace(*, image: Image, points: list[dict[str, Any]], version: int,
 
 
 def _targets_changed(image: Image, actor: Any) -> None:
-    """Every target change ends here (inside its transaction, image row locked): the image's version moves on and a
-    new image becomes in progress. Mask regeneration for the changed image hooks in here."""
+    """Every target change ends here (inside its transaction, image row locked): the image's version moves on, a
+    new image becomes in progress, and its masks are regenerated on the `interactive` queue after commit."""
     fields = ["version", "updated_at"]
     if image.status == ImageStatus.NEW and image.targets.exists():
         image.status = ImageStatus.IN_PROGRESS
         fields.append("status")
     image.version += 1
     image.save(update_fields=fields)
+    image_generate_request(image=image, actor=actor)

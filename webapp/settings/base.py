@@ -180,6 +180,9 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "2100"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Interactive generation: how long a target change's request waits for the worker's masks (seconds).
+GENERATION_WAIT_S = float(os.environ.get("LABELING_GENERATION_WAIT_S", "1.0"))
+
 # --- ML -----------------------------------------------------------------------------------------
 EDGSP_DEVICE = os.environ.get("EDGSP_DEVICE", "cpu")
 EDGSP_WEIGHTS = os.environ.get("EDGSP_WEIGHTS", "")  # empty: the weights shipped in ml/weights/

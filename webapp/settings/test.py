@@ -25,3 +25,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="labeling-static-"))  # whitenoise wants it to exist
+GENERATION_WAIT_S = 0.0  # tests that want the worker's masks pass ?wait=

@@ -133,6 +133,8 @@ RULES = [
         lambda w, u: {"version": w.image.version, "points": [{"id": w.target.pk, "x": 1, "y": 1}]},
     ),
     Rule("image-masks", "get", READ, _image),
+    Rule("image-generation", "get", READ, _image),
+    Rule("image-generation", "post", need("annotator", 202), _image),
     Rule("image-submit", "post", need("annotator", 200), _image),
     Rule("image-confirm", "post", need("reviewer", 200), _image),
     Rule("image-reject", "post", need("reviewer", 200), _image, _submitted),
