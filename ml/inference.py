@@ -113,6 +113,8 @@ class Predictor:
             img = np.asarray(img)
             if img.ndim != 2 or min(img.shape) < 1:
                 raise ValueError(f"{name}: image must be a non-empty (H, W) array, got shape {img.shape}")
+            if img.dtype.kind == "f" and not np.isfinite(img).all():
+                raise ValueError(f"{name}: image contains NaN or infinite values")
             pts = check_points_inside(pts, img.shape, name)
             prepared.append((img, pts, *self._inputs(img, pts)))
         # Batch only frames of one padded size, so a frame's result never depends on its batch-mates.

@@ -88,3 +88,16 @@ def test_threshold_comes_from_checkpoint_meta(tiny_checkpoint, tmp_path):
     low = Predictor.load(path, "cpu").predict(img, np.array([[11.0, 11.0]]), bbm=False)
     assert low.masks[0].sum() > 100
     assert not Predictor.load(tiny_checkpoint, "cpu").predict(img, np.array([[11.0, 11.0]]), bbm=False).masks[0].any()
+
+
+def test_nan_image_is_a_clear_error(predictor):
+    img = np.zeros((20, 20), np.float32)
+    img[3, 3] = np.nan
+    with pytest.raises(ValueError, match="frame_1: image contains NaN"):
+        predictor.predict(img, np.array([[3.0, 3.0]]), name="frame_1")
+
+
+def test_tiny_images_work(predictor):
+    for shape in [(1, 1), (5, 7), (3, 40)]:
+        res = predictor.predict(np.arange(np.prod(shape), dtype=np.uint8).reshape(shape), np.array([[0.0, 0.0]]))
+        assert res.masks[0].shape == shape and res.masks[0][0, 0]
