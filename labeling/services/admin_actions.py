@@ -11,7 +11,7 @@ from labeling.choices import JobStatus, Split
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job
 from labeling.services.audit import audit_log
-from labeling.services.generation import job_enqueue
+from labeling.services.jobs import job_enqueue
 
 
 @transaction.atomic

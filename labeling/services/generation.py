@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from celery import current_app
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -15,11 +14,10 @@ from django.db import transaction
 from labeling import ml_adapter, storage
 from labeling.choices import JOB_FINISHED, JobKind, JobStatus, MaskSource, ModelStatus
 from labeling.models import Image, Job, Mask, ModelVersion, Project, Target
-from labeling.services.jobs import job_create, job_finish
+from labeling.services.jobs import job_create, job_enqueue, job_finish
 from labeling.services.masks import mask_store_prediction
 from labeling.services.projects import project_settings
 
-GENERATE_TASK = "labeling.tasks.image_generate"
 # A target bigger than this (pixels) is unusual for an IR small target: flagged for the reviewer.
 DEFAULT_LARGE_AREA = 400
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -62,12 +60,6 @@ def image_generate_request(*, image: Image, actor: Any) -> Job:
     )
     transaction.on_commit(lambda: job_enqueue(job))
     return job
-
-
-def job_enqueue(job: Job) -> None:
-    """Send a job's task by name (services never import tasks; routing sends it to its queue)."""
-    task = {JobKind.GENERATE: GENERATE_TASK}[JobKind(job.kind)]
-    current_app.send_task(task, args=[job.pk])
 
 
 def job_wait(job: Job, timeout_s: float) -> Job:

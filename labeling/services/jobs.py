@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,7 +11,20 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Job, Project
 from labeling.services.audit import audit_log
 
+# Each job kind's Celery task, by name: services enqueue by name and never import tasks.
+TASK_FOR_KIND = {
+    JobKind.GENERATE: "labeling.tasks.image_generate",
+    JobKind.PRELABEL: "labeling.tasks.project_prelabel",
+    JobKind.TRAIN: "labeling.tasks.model_train",
+    JobKind.IMPORT: "labeling.tasks.dataset_import",
+    JobKind.EXPORT: "labeling.tasks.dataset_export",
+}
 MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded in size
+
+
+def job_enqueue(job: Job) -> None:
+    """Send the job's task by name; CELERY_TASK_ROUTES puts it on its queue. Call it from transaction.on_commit."""
+    current_app.send_task(TASK_FOR_KIND[JobKind(job.kind)], args=[job.pk])
 
 
 @transaction.atomic

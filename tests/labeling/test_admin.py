@@ -61,7 +61,7 @@ def test_move_split_action_calls_the_service_and_audits(staff_client):
 
 def test_requeue_action_puts_failed_jobs_back(staff_client, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
-    monkeypatch.setattr("labeling.services.generation.current_app.send_task", lambda name, args: sent.append(args))
+    monkeypatch.setattr("labeling.services.jobs.current_app.send_task", lambda name, args: sent.append(args))
     failed = JobFactory(kind=JobKind.GENERATE, status=JobStatus.FAILED, message="boom")
     running = JobFactory(kind=JobKind.GENERATE, status=JobStatus.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):

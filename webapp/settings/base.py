@@ -171,7 +171,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "batch"
-CELERY_TASK_ROUTES = {
+CELERY_TASK_ROUTES = {  # everything else goes to CELERY_TASK_DEFAULT_QUEUE ("batch")
     "labeling.tasks.image_generate": {"queue": "interactive"},
     "labeling.tasks.model_train": {"queue": "train"},
 }
