@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from labeling import ml_adapter, storage
-from labeling.choices import JOB_FINISHED, JobKind, JobStatus, MaskSource, ModelStatus
+from labeling.choices import JOB_FINISHED, JobKind, JobStatus, MaskSource, MaskState, ModelStatus
 from labeling.models import Image, Job, Mask, ModelVersion, Project, Target
 from labeling.services.jobs import job_create, job_enqueue, job_finish
 from labeling.services.masks import mask_store_prediction
@@ -65,13 +66,30 @@ def image_generate_request(*, image: Image, actor: Any) -> Job:
 def job_wait(job: Job, timeout_s: float) -> Job:
     """Poll the job row until it finishes or `timeout_s` passes; the caller never blocks for long."""
     deadline = time.monotonic() + max(0.0, timeout_s)
-    delay = 0.004
+    delay = 0.002
     while True:
         job.refresh_from_db(fields=["status", "progress", "message", "result", "finished_at", "started_at"])
         if job.status in JOB_FINISHED or time.monotonic() >= deadline:
             return job
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.025)
+        delay = min(delay * 1.5, 0.015)
+
+
+_PIXEL_CACHE: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+_PIXEL_CACHE_SIZE = 8
+
+
+def _pixels(image: Image) -> np.ndarray:
+    """Decoded pixels, cached per worker process: every click on an image reuses one decode."""
+    key = (image.pk, image.content_hash)
+    pixels = _PIXEL_CACHE.get(key)
+    if pixels is None:
+        pixels = storage.read_pixels(image)
+        _PIXEL_CACHE[key] = pixels
+        while len(_PIXEL_CACHE) > _PIXEL_CACHE_SIZE:
+            _PIXEL_CACHE.popitem(last=False)
+    _PIXEL_CACHE.move_to_end(key)
+    return pixels
 
 
 def _warnings(
@@ -109,7 +127,7 @@ def image_generate(*, job_id: int) -> None:
     stored = 0
     model_seconds = 0.0
     if targets:
-        pixels = storage.read_pixels(image)
+        pixels = _pixels(image)
         points = np.array([[t.x, t.y] for t in targets], dtype=np.float64)
         out = ml_adapter.generate_masks(pixels, points, spec, [t.tightness for t in targets])
         model_seconds = out.model_seconds
@@ -132,9 +150,11 @@ def image_generate(*, job_id: int) -> None:
 
 def _store(image: Image, targets: list[Target], out: ml_adapter.GenerationOutput, spec: Any, job: Job) -> int:
     large = int(project_settings(image.project)["generator"].get("large_area", DEFAULT_LARGE_AREA))
+    existing = {m.target_id: m for m in Mask.objects.filter(image=image)}
     human = {
-        m.target_id: storage.mask_decode(m.rle, image.height, image.width)
-        for m in Mask.objects.filter(image=image).exclude(state="predicted").exclude(state="rejected")
+        pk: storage.mask_decode(m.rle, image.height, image.width)
+        for pk, m in existing.items()
+        if m.state not in (MaskState.PREDICTED, MaskState.REJECTED)
     }
     model = ModelVersion.objects.filter(pk=spec.model_version_id).first() if spec.model_version_id else None
     source = MaskSource.MODEL if model is not None else MaskSource.COLDSTART
@@ -153,11 +173,13 @@ def _store(image: Image, targets: list[Target], out: ml_adapter.GenerationOutput
             "target_version": target.version,
             "job": job.pk,
         }
+        warnings = _warnings(out.masks, i, others, out.fallback[i], out.adhesion[i], large)
+        if _unchanged(existing.get(target.pk), out.masks[i], warnings, spec, target):
+            continue  # same pixels, same flags, same point: no write, no revision
         with transaction.atomic():
             current = Target.objects.select_for_update().filter(pk=target.pk).values_list("version", flat=True).first()
             if current != target.version:
                 continue  # moved or deleted meanwhile: the job its change enqueued makes that mask
-            warnings = _warnings(out.masks, i, others, out.fallback[i], out.adhesion[i], large)
             saved = mask_store_prediction(
                 target=target,
                 raster=out.masks[i],
@@ -168,3 +190,11 @@ def _store(image: Image, targets: list[Target], out: ml_adapter.GenerationOutput
             )
         stored += saved is not None
     return stored
+
+
+def _unchanged(mask: Mask | None, raster: np.ndarray, warnings: list[str], spec: Any, target: Target) -> bool:
+    if mask is None or mask.state != MaskState.PREDICTED or mask.warnings != warnings:
+        return False
+    same_maker = mask.model_version_id == spec.model_version_id and mask.provenance.get("generator") == spec.method
+    same_point = mask.provenance.get("target_version") == target.version
+    return same_maker and same_point and mask.rle == storage.mask_encode(raster)[0]

@@ -62,20 +62,28 @@ def test_worker_generates_one_mask_per_target(worker):
 
 
 def test_rerun_overwrites_prediction_but_keeps_human_edit(worker):
-    _, user, image = _project_with_image()
+    project, user, image = _project_with_image()
     a = TargetFactory(image=image, x=20.0, y=20.0)
     b = TargetFactory(image=image, x=60.0, y=40.0)
     assert job_wait(image_generate_request(image=image, actor=user), 30).status == JobStatus.SUCCEEDED
     edited = np.zeros((image.height, image.width), bool)
     edited[19:22, 19:22] = True
     mask_replace(target=a, raster=edited, version=Mask.objects.get(target=a).version, actor=user)
-    before_b = Mask.objects.get(target=b).version
+    first_b = Mask.objects.get(target=b)
 
+    # the same inputs again: nothing to write (no new version, no revision)
     assert job_wait(image_generate_request(image=image, actor=user), 30).status == JobStatus.SUCCEEDED
+    assert Mask.objects.get(target=b).version == first_b.version
 
+    # a looser threshold changes b's pixels: b is overwritten in place, a's human edit is kept
+    project.settings = {"generator": {"alpha": 0.12}}
+    project.save()
+    assert job_wait(image_generate_request(image=image, actor=user), 30).status == JobStatus.SUCCEEDED
     kept = Mask.objects.get(target=a)
     assert kept.state == MaskState.EDITED and kept.area == 9
-    assert Mask.objects.get(target=b).version == before_b + 1  # regenerated in place, not duplicated
+    regenerated = Mask.objects.get(target=b)
+    assert regenerated.version == first_b.version + 1 and regenerated.area > first_b.area
+    assert regenerated.revisions.count() == 1
     assert Mask.objects.filter(image=image).count() == 2
 
 
