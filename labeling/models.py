@@ -63,6 +63,9 @@ class Image(models.Model):
     content_hash = models.CharField(max_length=64)  # sha256 of the original bytes
     split = models.CharField(max_length=8, choices=Split.choices, default=Split.TRAIN)
     status = models.CharField(max_length=16, choices=ImageStatus.choices, default=ImageStatus.NEW)
+    # The learning loop's frozen split: set once (stable hash of the id) when the image is first used by
+    # training, never changed after, so validation only grows and never leaks into training.
+    loop_split = models.CharField(max_length=8, choices=Split.choices, blank=True, default="")
     assigned_to = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     uploaded_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
     version = models.PositiveIntegerField(default=1)
@@ -112,6 +115,15 @@ class ModelVersion(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     curve = models.JSONField(default=list, blank=True)
     data_hash = models.CharField(max_length=64, blank=True)
+    # Reproducibility of a trained version: which images (hashes of the sorted ids), seed and code made it.
+    train_ids_hash = models.CharField(max_length=64, blank=True)
+    val_ids_hash = models.CharField(max_length=64, blank=True)
+    n_train = models.PositiveIntegerField(default=0)
+    n_val = models.PositiveIntegerField(default=0)
+    seed = models.IntegerField(null=True, blank=True)
+    code_revision = models.CharField(max_length=64, blank=True)
+    gate = models.JSONField(default=dict, blank=True)  # promotion decision: both models' figures and the reason
+    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
 
