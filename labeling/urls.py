@@ -3,6 +3,7 @@
 from django.urls import path
 
 from labeling.apis.auth import AuthTokenApi, MeApi
+from labeling.apis.dashboard import ProjectStatsApi
 from labeling.apis.generation import ImageGenerationApi
 from labeling.apis.images import (
     ImageClaimApi,
@@ -36,6 +37,7 @@ project_urls = [
     path("projects/<int:project_id>/jobs/", JobListApi.as_view(), name="job-list"),
     path("projects/<int:project_id>/model-versions/", ModelVersionListApi.as_view(), name="model-version-list"),
     path("projects/<int:project_id>/audit/", AuditListApi.as_view(), name="audit-list"),
+    path("projects/<int:project_id>/stats/", ProjectStatsApi.as_view(), name="project-stats"),
 ]
 
 image_urls = [

@@ -117,6 +117,7 @@ RULES = [
     Rule("image-claim", "post", need("annotator", 200), _project),
     Rule("job-list", "get", READ, _project),
     Rule("model-version-list", "get", READ, _project),
+    Rule("project-stats", "get", READ, _project),
     Rule("audit-list", "get", need("manager", 200), _project),
     Rule("image-detail", "get", READ, _image),
     Rule("image-detail", "patch", need("manager", 200), _image, lambda w, u: {"version": 1, "split": "val"}),
