@@ -11,7 +11,6 @@ import numpy as np
 from ml.coldstart import ColdStartParams, point_prompt_masks
 
 DEFAULT_GRID: tuple[float, ...] = tuple(round(0.10 + 0.05 * i, 2) for i in range(9))  # 0.10, 0.15, ..., 0.50
-_PREFERRED_ALPHA = 0.35
 _TIE = 1e-12
 
 
@@ -41,7 +40,8 @@ def calibrate_alpha(
         compare_grabcut: also try the other GrabCut setting and pick the best (alpha, GrabCut) pair.
 
     Returns:
-        CalibrationResult; ties go to the alpha nearest 0.35, then to ``params.use_grabcut``.
+        CalibrationResult; ties go to the alpha nearest ``params.alpha`` (the default), then to
+        ``params.use_grabcut``.
     """
     base = params or ColdStartParams()
     data = [
@@ -57,7 +57,7 @@ def calibrate_alpha(
             table.append({"alpha": float(alpha), "use_grabcut": use_gc, "iou": _pooled_iou(data, p)})
 
     def rank(row: dict) -> tuple[float, float, int]:
-        return (-round(row["iou"] / _TIE), abs(row["alpha"] - _PREFERRED_ALPHA), row["use_grabcut"] != base.use_grabcut)
+        return (-round(row["iou"] / _TIE), abs(row["alpha"] - base.alpha), row["use_grabcut"] != base.use_grabcut)
 
     best = min(table, key=rank)
     return CalibrationResult(

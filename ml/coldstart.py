@@ -20,7 +20,14 @@ _GC_MIN_SIDE = 8
 
 @dataclass(frozen=True)
 class ColdStartParams:
-    """Knobs of the generator; defaults were tuned on SIRST v1 train (see cold-start.md §2)."""
+    """Knobs of the generator; defaults were chosen on SIRST v1 train only (bench/reports/coldstart.md).
+
+    ``separate`` and ``edge_free`` are additions to cold-start.md §2: the first keeps neighbouring
+    instances from touching (their union would read as one target), the second stops a blob from
+    leaking along clutter to an image border far from its peak (a window clipped by the image has no
+    edge there, so the leak was never detected). ``use_grabcut`` defaults to off: on train, LCG alone
+    ties LCG ∪ GrabCut and is about 5x faster; GrabCut stays available per project or per target.
+    """
 
     alpha: float = 0.35
     snap: int = 2
@@ -32,8 +39,11 @@ class ColdStartParams:
     gc_half: int = 16
     gc_iters: int = 5
     gc_fg_radius: int = 1
-    use_grabcut: bool = True
+    use_grabcut: bool = False
     polarity: str = "auto"  # "bright" | "dark" | "auto"
+    gc_merge: str = "union"  # "union" | "intersection" (GrabCut trims a loose LCG blob)
+    separate: bool = True  # keep a 1-px gap between instances so their union keeps one component each
+    edge_free: int | None = 8  # an image edge counts as a leak unless the peak is within this many px (None: never)
 
 
 @dataclass
@@ -115,6 +125,8 @@ def _run(
 ) -> ColdStartResult:
     if params.polarity not in ("bright", "dark", "auto"):
         raise ValueError(f"polarity must be 'bright', 'dark' or 'auto', got {params.polarity!r}")
+    if params.gc_merge not in ("union", "intersection"):
+        raise ValueError(f"gc_merge must be 'union' or 'intersection', got {params.gc_merge!r}")
     gray = to_gray(image)
     h, w = gray.shape
     clicks = _validate_points(points, h, w)
@@ -137,12 +149,15 @@ def _run(
             parts.append(lcg)
         if (params.use_grabcut or not use_lcg) and not fell_back:
             gc = _grabcut(signed, peak, params)
-            if gc is not None:
+            if gc is not None and use_lcg and params.gc_merge == "intersection":
+                parts = [_intersect_crops(parts[0], gc)]
+            elif gc is not None:
                 parts.append(gc)
         parts.append(_segment(clicks[k], peak if not fell_back else clicks[k]))
         crops.append(_union_crops(parts))
         fallback.append(fell_back)
-    return ColdStartResult(masks=_merge(crops, clicks, (h, w)), fallback=fallback, shape=(h, w))
+    masks = _merge(crops, clicks, (h, w), params.separate)
+    return ColdStartResult(masks=masks, fallback=fallback, shape=(h, w))
 
 
 def _validate_points(points: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -207,7 +222,7 @@ def _component_at(mask: np.ndarray, r: int, c: int) -> np.ndarray:
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    padded = np.pad(mask.astype(np.uint8), 1)
+    padded = cv2.copyMakeBorder(mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     flood = padded.copy()
     cv2.floodFill(flood, None, (0, 0), 1)
     return mask | (flood[1:-1, 1:-1] == 0)
@@ -253,7 +268,7 @@ def _lcg(
             cand = (win >= b + a * (v - b)) & cell
             cand[pr - y0, pc - x0] = True
             blob = _component_at(cand, pr - y0, pc - x0)
-            if not _touches_inner_edge(blob, y0, y1, x0, x1, h, w):
+            if not _touches_inner_edge(blob, y0, y1, x0, x1, h, w, _edge_leaks(peak, h, w, params.edge_free)):
                 return _Crop(y0, x0, _fill_holes(blob)), False
             a += params.alpha_step
             if not last or a > params.alpha_max + 1e-9:
@@ -261,13 +276,35 @@ def _lcg(
     return _fallback_crop(signed, clicks[k], b, v, params), True
 
 
-def _touches_inner_edge(blob: np.ndarray, y0: int, y1: int, x0: int, x1: int, h: int, w: int) -> bool:
-    """True when the blob reaches a window edge that is not also an image edge."""
+def _edge_leaks(peak: np.ndarray, h: int, w: int, edge_free: int | None) -> tuple[bool, bool, bool, bool]:
+    """Per image edge (top, bottom, left, right): does reaching it count as leaking out of the window?
+
+    A target cut by the image border is legitimate only when its peak is near that border; a blob that
+    runs from a peak far inside the image to the border is a leak along background clutter.
+    """
+    if edge_free is None:
+        return (False, False, False, False)
+    r, c = int(peak[0]), int(peak[1])
+    return (r > edge_free, h - 1 - r > edge_free, c > edge_free, w - 1 - c > edge_free)
+
+
+def _touches_inner_edge(
+    blob: np.ndarray,
+    y0: int,
+    y1: int,
+    x0: int,
+    x1: int,
+    h: int,
+    w: int,
+    image_edge_leaks: tuple[bool, bool, bool, bool] = (False, False, False, False),
+) -> bool:
+    """True when the blob reaches a window edge that is not an image edge (or an image edge that leaks)."""
+    top, bottom, left, right = image_edge_leaks
     return bool(
-        (y0 > 0 and blob[0].any())
-        or (y1 < h and blob[-1].any())
-        or (x0 > 0 and blob[:, 0].any())
-        or (x1 < w and blob[:, -1].any())
+        ((y0 > 0 or top) and blob[0].any())
+        or ((y1 < h or bottom) and blob[-1].any())
+        or ((x0 > 0 or left) and blob[:, 0].any())
+        or ((x1 < w or right) and blob[:, -1].any())
     )
 
 
@@ -344,8 +381,25 @@ def _union_crops(parts: list[_Crop]) -> _Crop:
     return _Crop(y0, x0, out)
 
 
-def _merge(crops: list[_Crop], clicks: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
-    """Contested pixels go to the nearest claiming click; each instance keeps its click's component."""
+def _intersect_crops(a: _Crop, b: _Crop) -> _Crop:
+    """a ∩ b on a's window (a's pixels that b also claims)."""
+    out = np.zeros_like(a.mask)
+    ya0, xa0 = max(a.y0, b.y0), max(a.x0, b.x0)
+    ya1 = min(a.y0 + a.mask.shape[0], b.y0 + b.mask.shape[0])
+    xa1 = min(a.x0 + a.mask.shape[1], b.x0 + b.mask.shape[1])
+    if ya1 > ya0 and xa1 > xa0:
+        sa = np.s_[ya0 - a.y0 : ya1 - a.y0, xa0 - a.x0 : xa1 - a.x0]
+        out[sa] = a.mask[sa] & b.mask[ya0 - b.y0 : ya1 - b.y0, xa0 - b.x0 : xa1 - b.x0]
+    return _Crop(a.y0, a.x0, out)
+
+
+def _merge(crops: list[_Crop], clicks: np.ndarray, shape: tuple[int, int], separate: bool = False) -> list[np.ndarray]:
+    """Contested pixels go to the nearest claiming click; each instance keeps its click's component.
+
+    With ``separate``, a pixel that 8-touches another instance is dropped when the other side's pixel
+    is nearer to its own click (ties: the earlier click wins), so the union shows one component per
+    click; click pixels are never dropped (two clicks on adjacent pixels can still touch).
+    """
     owner = np.full(shape, -1, dtype=np.int32)
     best = np.full(shape, np.inf, dtype=np.float64)
     for k, crop in enumerate(crops):
@@ -356,6 +410,8 @@ def _merge(crops: list[_Crop], clicks: np.ndarray, shape: tuple[int, int]) -> li
         take = crop.mask & (d < best[sy, sx])  # strict: on a tie the earlier click keeps the pixel
         owner[sy, sx][take] = k
         best[sy, sx][take] = d[take]
+    if separate and len(crops) > 1:
+        _separate(owner, best, crops, clicks)
     masks = []
     for k, crop in enumerate(crops):
         sy, sx = crop.slices
@@ -365,3 +421,36 @@ def _merge(crops: list[_Crop], clicks: np.ndarray, shape: tuple[int, int]) -> li
         full[sy, sx] = _component_at(local, r, c)
         masks.append(full)
     return masks
+
+
+def _separate(owner: np.ndarray, best: np.ndarray, crops: list[_Crop], clicks: np.ndarray) -> None:
+    """Drop, in place, each owned pixel that 8-touches a stronger pixel of another instance."""
+    h, w = owner.shape
+    drops = []
+    for k, crop in enumerate(crops):
+        sy, sx = crop.slices
+        y0, y1, x0, x1 = max(sy.start - 1, 0), min(sy.stop + 1, h), max(sx.start - 1, 0), min(sx.stop + 1, w)
+        own, dist = owner[y0:y1, x0:x1], best[y0:y1, x0:x1]
+        mine = own == k
+        if not ((own >= 0) & ~mine).any():
+            continue  # no other instance within one pixel of this crop
+        wh, ww = mine.shape
+        op = np.full((wh + 2, ww + 2), -1, dtype=own.dtype)
+        op[1:-1, 1:-1] = own
+        dp = np.full((wh + 2, ww + 2), np.inf)
+        dp[1:-1, 1:-1] = dist
+        drop = np.zeros_like(mine)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dy == 0 and dx == 0:
+                    continue
+                on = op[1 + dy : 1 + dy + wh, 1 + dx : 1 + dx + ww]
+                dn = dp[1 + dy : 1 + dy + wh, 1 + dx : 1 + dx + ww]
+                other = (on >= 0) & (on != k)
+                drop |= other & ((dn < dist) | ((dn == dist) & (on < k)))
+        drop &= mine
+        drop[int(clicks[k, 0]) - y0, int(clicks[k, 1]) - x0] = False
+        if drop.any():
+            drops.append((y0, x0, drop))
+    for y0, x0, drop in drops:
+        owner[y0 : y0 + drop.shape[0], x0 : x0 + drop.shape[1]][drop] = -1

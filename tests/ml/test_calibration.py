@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -49,14 +50,32 @@ def test_calibration_accepts_a_generator_and_a_custom_grid() -> None:
     samples = synthetic_project(0.2, n_images=2)
     res = calibrate_alpha((s for s in samples), grid=(0.2, 0.5), compare_grabcut=False)
     assert [r["alpha"] for r in res.table] == [0.2, 0.5]
-    assert res.best_alpha == 0.2 and res.best_use_grabcut is True
+    assert res.best_alpha == 0.2 and res.best_use_grabcut is ColdStartParams().use_grabcut
 
 
-def test_ties_prefer_alpha_nearest_035() -> None:
+def test_ties_prefer_alpha_nearest_the_default() -> None:
     # A blank image with GT everywhere empty scores IoU 0 at every alpha: a full tie.
     img = np.zeros((20, 20), np.uint8)
     res = calibrate_alpha([(img, np.array([[10.0, 10.0]]), np.zeros((20, 20), bool))], grid=(0.1, 0.3, 0.5))
     assert res.best_alpha == 0.3 and res.best_use_grabcut == ColdStartParams().use_grabcut
+    res = calibrate_alpha(
+        [(img, np.array([[10.0, 10.0]]), np.zeros((20, 20), bool))],
+        grid=(0.1, 0.3, 0.5),
+        params=ColdStartParams(alpha=0.45),
+    )
+    assert res.best_alpha == 0.5
+
+
+def test_calibration_recovers_a_dilated_annotation_style() -> None:
+    """GT drawn one pixel wider than the default threshold gives: calibration picks a looser alpha."""
+    samples = [
+        (img, p, cv2.dilate(gt.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+        for img, p, gt in synthetic_project(0.35)
+    ]
+    default = next(r for r in calibrate_alpha(samples, grid=(0.35,), compare_grabcut=False).table)
+    res = calibrate_alpha(samples)
+    chosen = max(r["iou"] for r in res.table)
+    assert res.best_alpha < 0.35 and chosen > default["iou"] + 0.05, res.table
 
 
 def test_calibration_needs_samples() -> None:

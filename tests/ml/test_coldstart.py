@@ -15,6 +15,7 @@ from hypothesis.extra.numpy import arrays
 from ml.coldstart import ColdStartParams, ColdStartResult, _Crop, _merge, point_prompt_masks
 
 LCG_ONLY = ColdStartParams(use_grabcut=False)
+LCG_GC = ColdStartParams(use_grabcut=True)
 BG, AMP, SIGMA = 60.0, 150.0, 2.0
 
 
@@ -38,12 +39,15 @@ def components(mask: np.ndarray) -> int:
     return cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
 
 
+@pytest.mark.parametrize("sigma", [SIGMA, 3.0])
 @pytest.mark.parametrize("alpha", [0.2, 0.35, 0.6])
-def test_gaussian_blob_matches_analytic_iso_contour(alpha: float) -> None:
-    img, _ = blob_image()
+def test_gaussian_blob_matches_analytic_iso_contour(alpha: float, sigma: float) -> None:
+    # sigma 3 also pins that the smallest window's ring lies on background: a +-4 window (ring on the
+    # target's skirt) raises b and returns half the analytic area.
+    img, _ = blob_image(sigma=sigma)
     mask = point_prompt_masks(img, pts((32, 32)), LCG_ONLY, alphas=[alpha]).masks[0]
     # Analytic: AMP * exp(-r^2 / 2s^2) >= alpha * AMP  <=>  r <= s * sqrt(2 ln(1/alpha)).
-    radius = SIGMA * np.sqrt(2 * np.log(1 / alpha))
+    radius = sigma * np.sqrt(2 * np.log(1 / alpha))
     yy, xx = np.mgrid[:64, :64]
     r = np.hypot(xx - 32, yy - 32)
     expected = r <= radius
@@ -59,7 +63,7 @@ def test_alpha_is_tightness() -> None:
     assert tight.sum() < loose.sum() and not (tight & ~loose).any()
 
 
-@pytest.mark.parametrize("params", [LCG_ONLY, ColdStartParams()], ids=["lcg", "lcg+grabcut"])
+@pytest.mark.parametrize("params", [LCG_ONLY, LCG_GC], ids=["lcg", "lcg+grabcut"])
 def test_16_bit_scaling_gives_same_masks(params: ColdStartParams) -> None:
     img, _ = blob_image(centers=((20, 20), (40, 44)))
     p = pts((20, 20), (41, 43))
@@ -78,7 +82,7 @@ def test_float_and_rgb_inputs_agree_with_uint8() -> None:
     np.testing.assert_array_equal(point_prompt_masks(rgb, pts((32, 32))).masks[0], ref)
 
 
-@pytest.mark.parametrize("params", [LCG_ONLY, ColdStartParams()], ids=["lcg", "lcg+grabcut"])
+@pytest.mark.parametrize("params", [LCG_ONLY, LCG_GC], ids=["lcg", "lcg+grabcut"])
 def test_two_close_blobs_two_clicks_two_instances(params: ColdStartParams) -> None:
     img, _ = blob_image(centers=((30, 32), (34, 32)), sigma=1.0)
     res = point_prompt_masks(img, pts((30, 32), (34, 32)), params)
@@ -89,7 +93,7 @@ def test_two_close_blobs_two_clicks_two_instances(params: ColdStartParams) -> No
     np.testing.assert_array_equal(res.union(), a | b)
 
 
-@pytest.mark.parametrize("params", [LCG_ONLY, ColdStartParams()], ids=["lcg", "lcg+grabcut"])
+@pytest.mark.parametrize("params", [LCG_ONLY, LCG_GC], ids=["lcg", "lcg+grabcut"])
 def test_two_close_blobs_one_click_one_target(params: ColdStartParams) -> None:
     img, _ = blob_image(centers=((30, 32), (34, 32)), sigma=1.0)
     res = point_prompt_masks(img, pts((30, 32)), params)
@@ -104,6 +108,59 @@ def test_merge_gives_contested_pixels_to_nearest_click() -> None:
     cols = np.arange(15)[None, :].repeat(11, axis=0)
     assert not (a & b).any() and a[5, 5] and b[5, 9]
     assert np.all(cols[a] <= 7) and np.all(cols[b] > 7)  # column 7 is equidistant: the first click keeps it
+
+
+@pytest.mark.parametrize("params", [LCG_ONLY, LCG_GC], ids=["lcg", "lcg+grabcut"])
+def test_neighbouring_instances_never_touch(params: ColdStartParams) -> None:
+    img, _ = blob_image(centers=((30, 32), (35, 32)), sigma=1.5)
+    clicks = pts((30, 32), (35, 32))
+    touching = point_prompt_masks(img, clicks, dataclasses.replace(params, separate=False), alphas=[0.2, 0.2])
+    assert components(touching.union()) == 1  # without the gap the union reads as one target
+    res = point_prompt_masks(img, clicks, params, alphas=[0.2, 0.2])
+    a, b = res.masks
+    assert components(res.union()) == 2 and a[32, 30] and b[32, 35]
+    assert components(a) == 1 and components(b) == 1 and not (a & b).any()
+    assert (a | b).sum() >= 0.75 * touching.union().sum()  # only pixels along the contact go
+
+
+def test_separation_never_drops_a_click_pixel() -> None:
+    img, _ = blob_image(centers=((30, 32),), sigma=2.0)
+    res = point_prompt_masks(img, pts((30, 32), (31, 32)))  # adjacent clicks cannot be kept apart
+    assert res.masks[0][32, 30] and res.masks[1][32, 31] and not (res.masks[0] & res.masks[1]).any()
+
+
+def leak_image(target_col: int) -> np.ndarray:
+    """A faint target beside a bright clutter band that runs to the left image border."""
+    yy, xx = np.mgrid[:64, :64].astype(np.float64)
+    img = np.full((64, 64), 50.0)
+    img[20:41, : max(target_col - 1, 1)] = 80.0
+    img += 50.0 * np.exp(-((xx - target_col) ** 2 + (yy - 30) ** 2) / 2.0)
+    return np.rint(img).astype(np.uint8)
+
+
+def test_blob_leaking_to_a_far_image_border_counts_as_a_leak() -> None:
+    img = leak_image(14)
+    leaky = point_prompt_masks(img, pts((14, 30)), dataclasses.replace(LCG_ONLY, edge_free=None)).masks[0]
+    assert leaky[:, 0].any() and leaky.sum() > 100  # the old rule: an image edge is never a window edge
+    mask = point_prompt_masks(img, pts((14, 30)), LCG_ONLY).masks[0]
+    assert mask[30, 14] and not mask[:, 0].any() and mask.sum() <= 25
+
+
+def test_target_on_the_image_border_may_touch_it() -> None:
+    img, _ = blob_image(centers=((1, 32),))
+    mask = point_prompt_masks(img, pts((1, 32)), LCG_ONLY).masks[0]
+    ref = point_prompt_masks(img, pts((1, 32)), dataclasses.replace(LCG_ONLY, edge_free=None)).masks[0]
+    assert mask[:, 0].any() and mask.sum() > 9
+    np.testing.assert_array_equal(mask, ref)
+
+
+def test_grabcut_intersection_trims_the_lcg_blob() -> None:
+    img, _ = blob_image()
+    lcg = point_prompt_masks(img, pts((32, 32)), LCG_ONLY, alphas=[0.15]).masks[0]
+    both = point_prompt_masks(img, pts((32, 32)), dataclasses.replace(LCG_GC, gc_merge="intersection"), alphas=[0.15])
+    assert both.masks[0][32, 32] and not (both.masks[0] & ~lcg).any()
+    with pytest.raises(ValueError, match="gc_merge"):
+        point_prompt_masks(img, pts((32, 32)), dataclasses.replace(LCG_GC, gc_merge="max"))
 
 
 def test_merge_keeps_only_the_component_holding_the_click() -> None:
