@@ -109,3 +109,80 @@ def calibrate_alpha(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) ->
         "n_images": result.n_images,
         "n_targets": result.n_targets,
     }
+
+
+# --- Learning loop: fine-tuning and scoring (labeling.services.training) ---------------------------------------
+
+# Training settings a project (or a test, or the bench) may override; anything else stays the ml recipe's.
+TRAIN_OVERRIDES = ("batch_size", "crop_size", "eval_every", "max_steps", "lr", "warmup_steps", "ema_decay")
+
+
+class TrainingStopped(Exception):
+    """Raised by a progress callback to stop `fit` (e.g. the job was cancelled)."""
+
+
+def train(
+    samples: list[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    init_checkpoint: str | None,
+    out_path: str,
+    time_budget_s: float,
+    seed: int = 0,
+    device: str = "cpu",
+    threads: int = 1,
+    overrides: dict[str, Any] | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Fine-tune from `init_checkpoint` (a new small net when None) on (id, image, union mask) samples and write
+    the checkpoint to `out_path`. `progress(record)` gets each step's record; it may raise TrainingStopped."""
+    from ml.config import TrainConfig
+    from ml.data import Sample
+    from ml.train import fit
+
+    known = {k: v for k, v in (overrides or {}).items() if k in TRAIN_OVERRIDES}
+    base = dict(seed=seed, device=device, threads=threads, **known)
+    config = TrainConfig.for_finetune(**base) if init_checkpoint else TrainConfig(**base)
+    data = [Sample(str(i), image, np.asarray(mask, dtype=bool)) for i, image, mask in samples]
+    result = fit(
+        data,
+        config,
+        init_checkpoint=init_checkpoint,
+        time_budget_s=time_budget_s,
+        progress_callback=progress,
+        out_path=out_path,
+        show_progress=False,
+    )
+    return {
+        "checkpoint": str(result.checkpoint_path),
+        "steps": result.steps,
+        "chosen_step": result.chosen_step,
+        "selection": {k: v for k, v in result.metrics.items() if isinstance(v, int | float)},
+        "arch": f"edgsp-{_checkpoint_size(result.checkpoint_path)}",
+    }
+
+
+def _checkpoint_size(path: Any) -> str:
+    from ml.checkpoints import read_checkpoint
+
+    return str(read_checkpoint(path)["model_config"].get("size", "small"))
+
+
+def score(spec: GeneratorSpec, samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """IoU, Pd, Fat, Fa (ml.metrics) of the generator `spec` on (image, points (N, 2) (x, y), union mask) samples,
+    prompted with the humans' own points."""
+    from ml.metrics import evaluate_masks
+
+    preds, gts = [], []
+    for pixels, points, mask in samples:
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if len(points):
+            out = generate_masks(pixels, points, spec)
+            union = np.zeros(mask.shape, dtype=bool)
+            for m in out.masks:
+                union |= m
+        else:
+            union = np.zeros(mask.shape, dtype=bool)
+        preds.append(union)
+        gts.append(np.asarray(mask, dtype=bool))
+    result = evaluate_masks(preds, gts)
+    return {k: float(v) for k, v in result.items()}

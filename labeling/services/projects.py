@@ -17,10 +17,29 @@ from labeling.services.audit import audit_log
 # The effective settings are these defaults overlaid (one level deep) with the project's own.
 PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
     "point_style": {"color": "#ff3b30", "radius": 4},
-    "generator": {"alpha": 0.5},
-    "retrain": {"enabled": False, "min_new_confirmed": 50},
+    "generator": {"alpha": 0.35},
+    # The learning loop (services.training): when a project is due for retraining, the time budget of a run,
+    # and the promotion gate's tolerances (percentage points of Pd and Fat the candidate may lose).
+    "retrain": {
+        "enabled": True,
+        "min_new_confirmed": 20,
+        "min_interval_minutes": 60,
+        "time_budget_s": 600,
+        "seed": 0,
+        "pd_tolerance": 0.5,
+        "fat_tolerance": 0.5,
+        "prelabel_on_promote": True,
+    },
 }
 SETTINGS_MAX_BYTES = 64 * 1024
+# Numeric retraining settings and their bounds; the training task's soft time limit covers the largest budget.
+RETRAIN_BOUNDS = (
+    ("min_interval_minutes", 0, 60 * 24 * 30),
+    ("time_budget_s", 1, 3000),
+    ("seed", 0, 2**31 - 1),
+    ("pd_tolerance", 0, 100),
+    ("fat_tolerance", 0, 100),
+)
 
 
 def project_settings(project: Project) -> dict[str, Any]:
@@ -63,6 +82,12 @@ def project_settings_validate(settings: Any) -> dict[str, Any]:
     retrain = settings.get("retrain", {})
     if "min_new_confirmed" in retrain:
         _number(retrain["min_new_confirmed"], "retrain.min_new_confirmed", 1, 1_000_000)
+    for key, low, high in RETRAIN_BOUNDS:
+        if key in retrain:
+            _number(retrain[key], f"retrain.{key}", low, high)
+    for key in ("enabled", "prelabel_on_promote"):
+        if key in retrain and not isinstance(retrain[key], bool):
+            raise ApplicationError(f"settings.retrain.{key} must be true or false.", extra={"field": f"retrain.{key}"})
     return settings
 
 

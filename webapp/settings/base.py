@@ -120,6 +120,15 @@ IMAGE_MAX_PIXELS = int(os.environ.get("LABELING_IMAGE_MAX_PIXELS", str(8192 * 81
 IMAGE_MAX_SIDE = int(os.environ.get("LABELING_IMAGE_MAX_SIDE", "16384"))
 MIDDLEWARE.insert(1, "labeling.middleware.RequestSizeLimitMiddleware")
 
+# --- Datasets (import and export) ------------------------------------------------------------------
+# Limits on an imported archive or folder: more files or more bytes refuse the whole source; a member
+# expanding more than DATASET_MAX_RATIO times (when over DATASET_RATIO_MIN_BYTES) is skipped as a zip bomb.
+DATASET_MAX_MEMBERS = int(os.environ.get("LABELING_DATASET_MAX_MEMBERS", "50000"))
+DATASET_MAX_TOTAL_BYTES = int(os.environ.get("LABELING_DATASET_MAX_TOTAL_BYTES", str(20 * 1024**3)))
+DATASET_MAX_MEMBER_BYTES = int(os.environ.get("LABELING_DATASET_MAX_MEMBER_BYTES", str(512 * 1024**2)))
+DATASET_MAX_RATIO = float(os.environ.get("LABELING_DATASET_MAX_RATIO", "200"))
+DATASET_RATIO_MIN_BYTES = int(os.environ.get("LABELING_DATASET_RATIO_MIN_BYTES", str(1024**2)))
+
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -165,6 +174,15 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
     for _sub in ("queue", "processed"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+# Redis redelivers a task whose worker died (acks_late) once it has been unacked this long: longer than the
+# longest hard time limit (training), or a live long task would be delivered twice.
+REDIS_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "4000")),
+    "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
+    "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
+}
+if CELERY_BROKER_URL.startswith("redis"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_TRANSPORT_OPTIONS
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -174,6 +192,13 @@ CELERY_TASK_DEFAULT_QUEUE = "batch"
 CELERY_TASK_ROUTES = {  # everything else goes to CELERY_TASK_DEFAULT_QUEUE ("batch")
     "labeling.tasks.image_generate": {"queue": "interactive"},
     "labeling.tasks.model_train": {"queue": "train"},
+}
+# The learning loop: every few minutes, start training for the projects that are due (services.training).
+CELERY_BEAT_SCHEDULE = {
+    "projects-retrain-check": {
+        "task": "labeling.tasks.projects_retrain_check",
+        "schedule": float(os.environ.get("LABELING_RETRAIN_CHECK_S", "300")),
+    },
 }
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "1800"))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "2100"))

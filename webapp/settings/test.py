@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 
 from webapp.settings.base import *  # noqa: F401,F403
-from webapp.settings.base import REST_FRAMEWORK
+from webapp.settings.base import REDIS_TRANSPORT_OPTIONS, REST_FRAMEWORK
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -15,7 +15,7 @@ DATABASES = {
     )
 }
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_TRANSPORT_OPTIONS  # env-driven: fault tests shorten the redelivery time
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", tempfile.mkdtemp(prefix="labeling-media-")))
 DEBUG = False
