@@ -1,0 +1,24 @@
+"""The shared task policy: retry only transient errors, and mark the Job failed when a task fails for good."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+from django.db import InterfaceError, OperationalError
+
+# Only errors that can heal by themselves are retried; everything else fails the job with its message.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+class JobTask(Task):
+    """Marks the task's Job failed (with the error) when the task fails for good."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        from labeling.choices import JobStatus
+        from labeling.models import Job
+        from labeling.services.jobs import job_finish
+
+        job = Job.objects.filter(pk=kwargs.get("job_id", args[0] if args else None)).first()
+        if job is not None:
+            job_finish(job=job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
