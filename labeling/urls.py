@@ -21,6 +21,7 @@ from labeling.apis.members import MemberDetailApi, MemberListApi
 from labeling.apis.models import AuditListApi, ModelVersionListApi
 from labeling.apis.projects import ProjectDetailApi, ProjectListApi
 from labeling.apis.targets import TargetDetailApi, TargetListApi
+from labeling.apis.training import ModelTrainApi, ModelVersionPromoteApi, ModelVersionRetireApi, ProjectPrelabelApi
 
 auth_urls = [
     path("auth/token/", AuthTokenApi.as_view(), name="auth-token"),
@@ -36,6 +37,8 @@ project_urls = [
     path("projects/<int:project_id>/images/claim/", ImageClaimApi.as_view(), name="image-claim"),
     path("projects/<int:project_id>/jobs/", JobListApi.as_view(), name="job-list"),
     path("projects/<int:project_id>/model-versions/", ModelVersionListApi.as_view(), name="model-version-list"),
+    path("projects/<int:project_id>/model-versions/train/", ModelTrainApi.as_view(), name="model-train"),
+    path("projects/<int:project_id>/prelabel/", ProjectPrelabelApi.as_view(), name="project-prelabel"),
     path("projects/<int:project_id>/audit/", AuditListApi.as_view(), name="audit-list"),
     path("projects/<int:project_id>/stats/", ProjectStatsApi.as_view(), name="project-stats"),
 ]
@@ -64,4 +67,9 @@ job_urls = [
     path("jobs/<int:job_id>/cancel/", JobCancelApi.as_view(), name="job-cancel"),
 ]
 
-urlpatterns = auth_urls + project_urls + image_urls + target_urls + job_urls
+model_version_urls = [
+    path("model-versions/<int:version_id>/promote/", ModelVersionPromoteApi.as_view(), name="model-version-promote"),
+    path("model-versions/<int:version_id>/retire/", ModelVersionRetireApi.as_view(), name="model-version-retire"),
+]
+
+urlpatterns = auth_urls + project_urls + image_urls + target_urls + job_urls + model_version_urls

@@ -1,0 +1,102 @@
+"""The learning loop by hand (manager+): start training or pre-labeling, promote (roll back to) or retire a version."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.apis.base import Serializer, require
+from labeling.apis.jobs import JobOutputSerializer
+from labeling.choices import ModelStatus
+from labeling.exceptions import ApplicationError
+from labeling.models import ModelVersion
+from labeling.permissions import MANAGE
+from labeling.selectors import project_get
+from labeling.services.prelabel import project_prelabel_request
+from labeling.services.training import model_train_request, model_version_promote, model_version_retire
+
+
+def _version_get(request: Request, version_id: int) -> ModelVersion:
+    """A project's model version, 404 unless the user is a member of its project."""
+    version = ModelVersion.objects.filter(pk=version_id, project__isnull=False).first()
+    if version is None:
+        raise ApplicationError(f"Model version {version_id} not found.", status_code=404)
+    version.project = project_get(user=request.user, project_id=version.project_id)
+    return version
+
+
+class ModelVersionOutputSerializer(Serializer):
+    id = serializers.IntegerField()
+    project_id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    arch = serializers.CharField()
+    status = serializers.ChoiceField(choices=ModelStatus.choices)
+    parent_id = serializers.IntegerField(allow_null=True)
+    metrics = serializers.DictField()
+    gate = serializers.DictField()
+    n_train = serializers.IntegerField()
+    n_val = serializers.IntegerField()
+    seed = serializers.IntegerField(allow_null=True)
+    code_revision = serializers.CharField()
+    train_ids_hash = serializers.CharField()
+    val_ids_hash = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    promoted_at = serializers.DateTimeField(allow_null=True)
+
+
+class ModelTrainApi(APIView):
+    """Start a training run now (202 with the job to poll); 409 while one is queued or running."""
+
+    @extend_schema(request=None, responses={202: JobOutputSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_get(user=request.user, project_id=project_id)
+        require(request, project, MANAGE, "start training")
+        job = model_train_request(project=project, actor=request.user)
+        return Response(JobOutputSerializer(job).data, status=202)
+
+
+class ModelVersionPromoteApi(APIView):
+    """Serve this version now; promoting an earlier version is the one-action rollback."""
+
+    @extend_schema(request=None, responses={200: ModelVersionOutputSerializer})
+    def post(self, request: Request, version_id: int) -> Response:
+        version = _version_get(request, version_id)
+        require(request, version.project, MANAGE, "promote a model version")
+        return Response(ModelVersionOutputSerializer(model_version_promote(version=version, actor=request.user)).data)
+
+
+class ModelVersionRetireApi(APIView):
+    """Take a version out of service (the cold start serves when no version is promoted)."""
+
+    @extend_schema(request=None, responses={200: ModelVersionOutputSerializer})
+    def post(self, request: Request, version_id: int) -> Response:
+        version = _version_get(request, version_id)
+        require(request, version.project, MANAGE, "retire a model version")
+        return Response(ModelVersionOutputSerializer(model_version_retire(version=version, actor=request.user)).data)
+
+
+class ProjectPrelabelApi(APIView):
+    """Pre-label the project's images that still need machine masks (or a selection): 202 with the job."""
+
+    class InputSerializer(Serializer):
+        image_ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=100_000
+        )
+        include_predicted = serializers.BooleanField(
+            default=True, help_text="also refresh masks that are still only predicted (e.g. after a promotion)"
+        )
+
+    @extend_schema(request=InputSerializer, responses={202: JobOutputSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_get(user=request.user, project_id=project_id)
+        require(request, project, MANAGE, "start pre-labeling")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = project_prelabel_request(
+            project=project,
+            actor=request.user,
+            image_ids=data.validated_data.get("image_ids"),
+            include_predicted=data.validated_data["include_predicted"],
+        )
+        return Response(JobOutputSerializer(job).data, status=202)
