@@ -4,6 +4,7 @@ from django.urls import path
 
 from labeling.apis.auth import AuthTokenApi, MeApi
 from labeling.apis.dashboard import ProjectStatsApi
+from labeling.apis.datasets import DatasetExportApi, DatasetExportDownloadApi, DatasetImportApi
 from labeling.apis.generation import ImageGenerationApi
 from labeling.apis.images import (
     ImageClaimApi,
@@ -36,6 +37,8 @@ project_urls = [
     path("projects/<int:project_id>/images/", ImageListApi.as_view(), name="image-list"),
     path("projects/<int:project_id>/images/claim/", ImageClaimApi.as_view(), name="image-claim"),
     path("projects/<int:project_id>/jobs/", JobListApi.as_view(), name="job-list"),
+    path("projects/<int:project_id>/imports/", DatasetImportApi.as_view(), name="dataset-import"),
+    path("projects/<int:project_id>/exports/", DatasetExportApi.as_view(), name="dataset-export"),
     path("projects/<int:project_id>/model-versions/", ModelVersionListApi.as_view(), name="model-version-list"),
     path("projects/<int:project_id>/model-versions/train/", ModelTrainApi.as_view(), name="model-train"),
     path("projects/<int:project_id>/prelabel/", ProjectPrelabelApi.as_view(), name="project-prelabel"),
@@ -65,6 +68,7 @@ target_urls = [
 job_urls = [
     path("jobs/<int:job_id>/", JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<int:job_id>/download/", DatasetExportDownloadApi.as_view(), name="dataset-export-download"),
 ]
 
 model_version_urls = [

@@ -1,11 +1,14 @@
 """Celery tasks, one module per area; each task has an explicit name (`labeling.tasks.<name>`) that services
 enqueue by (services never import tasks) and that CELERY_TASK_ROUTES routes to its queue."""
 
+from labeling.tasks.datasets import dataset_export, dataset_import
 from labeling.tasks.generation import image_generate
 from labeling.tasks.prelabel import project_prelabel
 from labeling.tasks.training import model_train, projects_retrain_check
 
 __all__ = [
+    "dataset_export",
+    "dataset_import",
     "image_generate",
     "model_train",
     "project_prelabel",

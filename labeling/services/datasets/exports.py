@@ -1,0 +1,423 @@
+"""Dataset export: a zip (SIRST tree, COCO, instance PNGs, manifest) written entry by entry under MEDIA_ROOT."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Prefetch
+
+from labeling import storage
+from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, MaskState, Split
+from labeling.exceptions import ApplicationError
+from labeling.models import Image, Job, Project, Target
+from labeling.services.datasets.formats import centroid_point
+from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
+
+EXPORT_DIR = "exports"
+FORMATS = ("sirst", "coco", "instances")
+CHUNK = 100  # images fetched (with their targets and masks) per query
+FORMAT_VERSION = 1
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_STORED = {"PNG", "JPEG"}  # already compressed: stored as is, which is also faster
+
+
+def export_options(*, formats: list[str] | None, confirmed_only: bool, split: str | None) -> dict[str, Any]:
+    chosen = list(formats or FORMATS)
+    unknown = sorted(set(chosen) - set(FORMATS))
+    if unknown or not chosen:
+        raise ApplicationError(f"Unknown export formats {unknown}; choose from {list(FORMATS)}.")
+    if split not in (None, "") and split not in Split.values:
+        raise ApplicationError(f"Unknown split {split!r}; one of {', '.join(Split.values)}.", extra={"split": split})
+    return {
+        "formats": [f for f in FORMATS if f in chosen],
+        "confirmed_only": bool(confirmed_only),
+        "split": split or None,
+    }
+
+
+def dataset_export_request(
+    *,
+    project: Project,
+    actor: Any,
+    formats: list[str] | None = None,
+    confirmed_only: bool = False,
+    split: str | None = None,
+    enqueue: bool = True,
+) -> Job:
+    """A `batch` Job that writes the export zip; sent to the worker after commit (the command may run it inline)."""
+    options = export_options(formats=formats, confirmed_only=confirmed_only, split=split)
+    with transaction.atomic():
+        job = job_create(project=project, kind=JobKind.EXPORT, actor=actor, payload=options, message="queued")
+        if enqueue:
+            transaction.on_commit(lambda: job_enqueue(job))
+    return job
+
+
+def export_path(job: Job) -> str:
+    """Where the job's zip lives, relative to MEDIA_ROOT."""
+    return f"{EXPORT_DIR}/{job.project_id}/export-{job.pk}.zip"
+
+
+def export_file(job: Job) -> Path:
+    """The finished export's zip on disk; 409 while running, 404 when it is not an export or its file is gone."""
+    if job.kind != JobKind.EXPORT:
+        raise ApplicationError(f"Job {job.pk} is not an export.", status_code=404)
+    if job.status != JobStatus.SUCCEEDED:
+        raise ApplicationError(
+            f"Export {job.pk} is {job.status}; download it once it has succeeded.",
+            extra={"status": job.status},
+            status_code=409,
+        )
+    path = Path(settings.MEDIA_ROOT) / export_path(job)
+    if not path.is_file():
+        raise ApplicationError(f"The file of export {job.pk} no longer exists.", status_code=404)
+    return path
+
+
+def export_stem(name: str) -> str:
+    """A file name -> a safe dataset id (idempotent, so a re-exported import keeps its names)."""
+    stem = name.rsplit("/", 1)[-1]
+    stem = stem[: stem.rfind(".")] if "." in stem else stem
+    return _UNSAFE.sub("_", stem).strip("._")[:120] or "image"
+
+
+class _Zip:
+    """The zip being written: every entry's SHA-256 goes to a side file (SHA256SUMS), never held in memory."""
+
+    def __init__(self, path: Path, sums: IO[str]):
+        self.zip = zipfile.ZipFile(path, "w", allowZip64=True)
+        self.sums = sums
+        self.files = 0
+        self.bytes = 0
+
+    def write(self, name: str, data: bytes, stored: bool = False) -> None:
+        kind = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+        info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # fixed: same content, same zip entry
+        info.compress_type, info.external_attr = kind, 0o644 << 16
+        self.zip.writestr(info, data, compress_type=kind, compresslevel=1 if kind == zipfile.ZIP_DEFLATED else None)
+        self.sums.write(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
+        self.files += 1
+        self.bytes += len(data)
+
+    def write_file(self, name: str, path: Path) -> None:
+        info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+        info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+        digest = hashlib.sha256()
+        with open(path, "rb") as src, self.zip.open(info, "w", force_zip64=True) as dst:
+            while chunk := src.read(1024 * 1024):
+                digest.update(chunk)
+                dst.write(chunk)
+                self.bytes += len(chunk)
+        self.sums.write(f"{digest.hexdigest()}  {name}\n")
+        self.files += 1
+
+
+def _images(job: Job) -> Any:
+    options = job.payload
+    queryset = Image.objects.filter(project=job.project_id)
+    if options.get("split"):
+        queryset = queryset.filter(split=options["split"])
+    if options.get("confirmed_only"):
+        queryset = queryset.filter(status=ImageStatus.CONFIRMED)
+    return queryset.order_by("id")
+
+
+def _chunks(queryset: Any) -> Any:
+    """Images in id order, CHUNK at a time, each with its targets and masks (memory bounded by CHUNK)."""
+    last = 0
+    targets = Target.objects.select_related("mask__confirmed_by", "mask__model_version", "created_by").order_by("id")
+    while True:
+        chunk = list(queryset.filter(pk__gt=last).prefetch_related(Prefetch("targets", queryset=targets))[:CHUNK])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1].pk
+
+
+def _mask_of(target: Target) -> Any:
+    try:
+        return target.mask
+    except Target.mask.RelatedObjectDoesNotExist:
+        return None
+
+
+class _Export:
+    def __init__(self, job: Job, zipf: _Zip, tmp: Path):
+        self.job, self.zip, self.tmp = job, zipf, tmp
+        self.formats = set(job.payload.get("formats") or FORMATS)
+        self.confirmed_only = bool(job.payload.get("confirmed_only"))
+        self.names: set[str] = set()
+        self.splits = {split: open(tmp / f"split-{split}", "w") for split in Split.values}  # noqa: SIM115
+        self.coco_images = open(tmp / "coco-images", "w+")  # noqa: SIM115
+        self.coco_annotations = open(tmp / "coco-annotations", "w+")  # noqa: SIM115
+        self.counts: Counter = Counter()
+        self.confirmers: dict[str, Counter] = defaultdict(Counter)
+        self.models: dict[int, dict[str, Any]] = {}
+        self.generators: Counter = Counter()
+        self.ann_id = 0
+
+    def close(self) -> None:
+        for handle in (*self.splits.values(), self.coco_images, self.coco_annotations):
+            handle.close()
+
+    def name_for(self, image: Image) -> str:
+        stem = export_stem(image.original_name)
+        if stem in self.names:
+            stem = f"{stem}_{image.pk}"
+        self.names.add(stem)
+        return stem
+
+    def add(self, image: Image) -> None:
+        stem = self.name_for(image)
+        suffix = {"PNG": "png", "TIFF": "tif", "JPEG": "jpg", "BMP": "bmp"}[image.format]
+        file_name = f"{stem}.{suffix}"
+        h, w = image.height, image.width
+        self.zip.write(f"images/{file_name}", storage.read_original(image), stored=image.format in _STORED)
+        self.splits[image.split].write(stem + "\n")
+        targets = list(image.targets.all())
+        rows = []  # (target, mask row or None, raster or None, exported as a mask?)
+        for target in targets:
+            mask = _mask_of(target)
+            usable = mask is not None and mask.state != MaskState.REJECTED
+            if self.confirmed_only and usable:
+                usable = mask.state == MaskState.CONFIRMED
+            raster = storage.mask_decode(mask.rle, h, w) if usable else None
+            rows.append((target, mask if usable else None, raster))
+        confirmed = [(t, m, r) for t, m, r in rows if m is not None and m.state == MaskState.CONFIRMED]
+        if "sirst" in self.formats:
+            self._sirst(stem, h, w, rows, confirmed)
+        if "instances" in self.formats:
+            labels = np.zeros((h, w), np.uint16)
+            for index, (_, _, raster) in enumerate(confirmed, start=1):
+                labels[raster] = index
+            self.zip.write(f"instances/{stem}.png", storage.pixels_png_encode(labels))
+        if "coco" in self.formats:
+            self._coco(image, file_name, rows)
+        self.counts["images"] += 1
+        self.counts["targets"] += len(rows)
+        self.counts["masks"] += sum(m is not None for _, m, _ in rows)
+        self.counts["confirmed_masks"] += len(confirmed)
+        self.counts[f"split_{image.split}"] += 1
+        for _, mask, _ in rows:
+            if mask is not None:
+                self._provenance(mask, stem)
+
+    def _sirst(self, stem: str, h: int, w: int, rows: list, confirmed: list) -> None:
+        union = np.zeros((h, w), bool)
+        for _, _, raster in confirmed:
+            union |= raster
+        self.zip.write(f"masks/{stem}.png", storage.mask_png_encode(union))
+        labels = {t.pk: i for i, (t, _, _) in enumerate(confirmed, start=1)}
+        points = [
+            {"x": t.x, "y": t.y, "label": labels.get(t.pk), "mask": m.state if m is not None else None}
+            for t, m, _ in rows
+        ]
+        body = {"image": stem, "width": w, "height": h, "points": points}
+        self.zip.write(f"points/{stem}.json", json.dumps(body, sort_keys=True).encode())
+        centroid, coarse = np.zeros((h, w), bool), np.zeros((h, w), bool)
+        for target, _, raster in rows:
+            cx, cy = centroid_point(raster) if raster is not None and raster.any() else (target.x, target.y)
+            centroid[_clamp(round(cy), h), _clamp(round(cx), w)] = True
+            coarse[_clamp(round(target.y), h), _clamp(round(target.x), w)] = True
+        self.zip.write(f"points/centroid/{stem}.png", storage.mask_png_encode(centroid))
+        self.zip.write(f"points/coarse/{stem}.png", storage.mask_png_encode(coarse))
+
+    def _coco(self, image: Image, file_name: str, rows: list) -> None:
+        h, w = image.height, image.width
+        entry = {
+            "id": image.pk,
+            "file_name": file_name,
+            "width": w,
+            "height": h,
+            "split": image.split,
+            "bit_depth": image.bit_depth,
+            "sha256": image.content_hash,
+        }
+        self.coco_images.write(json.dumps(entry) + ",\n")
+        empty = None
+        for target, mask, raster in rows:
+            self.ann_id += 1
+            if raster is None:
+                empty = empty or storage.mask_encode(np.zeros((h, w), bool))
+            rle, area, bbox = (mask.rle, mask.area, mask.bbox) if mask is not None else empty
+            ann = {
+                "id": self.ann_id,
+                "image_id": image.pk,
+                "category_id": 1,
+                "segmentation": {"size": [h, w], "counts": rle},
+                "area": area,
+                "bbox": bbox,
+                "iscrowd": 0,
+                "keypoints": [target.x, target.y, 2],
+                "num_keypoints": 1,
+                "attributes": _attributes(target, mask),
+            }
+            self.coco_annotations.write(json.dumps(ann) + ",\n")
+
+    def _provenance(self, mask: Any, stem: str) -> None:
+        self.generators[mask.source] += 1
+        if mask.model_version_id:
+            mv = mask.model_version
+            self.models[mv.pk] = {"id": mv.pk, "number": mv.number, "arch": mv.arch, "status": mv.status}
+        if mask.state == MaskState.CONFIRMED:
+            who = mask.confirmed_by.username if mask.confirmed_by else "(unknown)"
+            self.confirmers[who]["masks"] += 1
+
+    def finish(self, sums_path: Path) -> dict[str, Any]:
+        for split, handle in self.splits.items():
+            handle.close()
+            if os.path.getsize(handle.name):
+                self.zip.write_file(f"splits/{split}.txt", Path(handle.name))
+        if "coco" in self.formats:
+            self._coco_write()
+        manifest = self._manifest()
+        self.zip.write("manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
+        self.zip.sums.close()
+        info = zipfile.ZipInfo("SHA256SUMS", date_time=(2020, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with open(sums_path, "rb") as src, self.zip.zip.open(info, "w", force_zip64=True) as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        return manifest
+
+    def _coco_write(self) -> None:
+        path = self.tmp / "coco.json"
+        header = {
+            "info": {"description": f"project {self.job.project_id}", "version": FORMAT_VERSION},
+            "licenses": [],
+            "categories": [{"id": 1, "name": "target", "supercategory": "ir", "keypoints": ["point"], "skeleton": []}],
+        }
+        with open(path, "w") as out:
+            out.write(json.dumps(header)[:-1] + ', "images": [\n')
+            _copy_json_lines(self.coco_images, out)
+            out.write('], "annotations": [\n')
+            _copy_json_lines(self.coco_annotations, out)
+            out.write("]}\n")
+        self.zip.write_file("annotations/instances.json", path)
+
+    def _manifest(self) -> dict[str, Any]:
+        return {
+            "format": "irlabel-dataset",
+            "format_version": FORMAT_VERSION,
+            "project": {"id": self.job.project_id, "name": self.job.project.name},
+            "job": self.job.pk,
+            "exported_by": self.job.created_by.username if self.job.created_by else None,
+            "options": self.job.payload,
+            "counts": dict(sorted(self.counts.items())),
+            "layout": {
+                "images/": "originals, byte for byte",
+                "masks/": "binary PNG (0/255): the union of the frame's confirmed targets",
+                "points/<id>.json": "every target's point (x, y); (0, 0) is the centre of the top-left pixel",
+                "points/centroid/": "one 255 pixel per target at the floor of its mask's centroid (LESPS)",
+                "points/coarse/": "one 255 pixel per target at its clicked point, rounded",
+                "instances/": "16-bit label ids of the confirmed targets (points/<id>.json 'label')",
+                "annotations/instances.json": "COCO instance segmentation, RLE masks, the point as a keypoint",
+                "splits/": "one id per line",
+                "SHA256SUMS": "sha256 of every other file (sha256sum -c)",
+            },
+            "mask_sources": dict(self.generators),
+            "model_versions": [self.models[k] for k in sorted(self.models)],
+            "confirmed_by": {who: dict(c) for who, c in sorted(self.confirmers.items())},
+            "checksums": "SHA256SUMS",
+        }
+
+
+def _copy_json_lines(handle: IO[str], out: IO[str]) -> None:
+    """Lines "obj,\\n" -> a JSON array body (the last comma dropped), streamed."""
+    handle.flush()
+    handle.seek(0)
+    previous = None
+    for line in handle:
+        if previous is not None:
+            out.write(previous)
+        previous = line
+    if previous is not None:
+        out.write(previous.rstrip().rstrip(",") + "\n")
+
+
+def _clamp(value: int, size: int) -> int:
+    return min(max(value, 0), size - 1)
+
+
+def _attributes(target: Target, mask: Any) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "point": [target.x, target.y],
+        "target_version": target.version,
+        "created_by": target.created_by.username if target.created_by else None,
+    }
+    if mask is None:
+        return {**attributes, "state": None}
+    return {
+        **attributes,
+        "state": mask.state,
+        "source": mask.source,
+        "mask_version": mask.version,
+        "model_version": mask.model_version.number if mask.model_version_id else None,
+        "generator": (mask.provenance or {}).get("generator"),
+        "warnings": mask.warnings,
+        "confirmed_by": mask.confirmed_by.username if mask.confirmed_by else None,
+        "confirmed_at": mask.confirmed_at.isoformat() if mask.confirmed_at else None,
+    }
+
+
+def dataset_export(*, job_id: int) -> None:
+    """Run by the worker: write the zip to a temporary name, then move it into place (a rerun overwrites it)."""
+    job = Job.objects.select_related("project", "created_by").filter(pk=job_id).first()
+    if job is None or job.status in JOB_FINISHED:
+        return
+    final = Path(settings.MEDIA_ROOT) / export_path(job)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_suffix(".zip.part")
+    queryset = _images(job)
+    total = queryset.count()
+    job = job_update_progress(job=job, done=0, total=total, message="exporting")
+    started, last, done = time.monotonic(), 0.0, 0
+    with tempfile.TemporaryDirectory(dir=final.parent, prefix=".export-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        sums = open(tmp / "SHA256SUMS", "w")  # noqa: SIM115 - closed by finish()
+        zipf = _Zip(partial, sums)
+        export = _Export(job, zipf, tmp)
+        try:
+            for chunk in _chunks(queryset):
+                for image in chunk:
+                    export.add(image)
+                    done += 1
+                if time.monotonic() - last > 0.5:
+                    last = time.monotonic()
+                    job = job_update_progress(job=job, done=done, total=total, message=f"{done} of {total} images")
+                    if job.status in JOB_FINISHED:
+                        return  # cancelled
+            manifest = export.finish(tmp / "SHA256SUMS")
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        finally:
+            export.close()
+            zipf.zip.close()
+            sums.close()
+            if job.status in JOB_FINISHED:
+                partial.unlink(missing_ok=True)
+    os.replace(partial, final)
+    seconds = time.monotonic() - started
+    job_finish(
+        job=job,
+        message=f"{done} images exported",
+        result={
+            "path": export_path(job),
+            "size": final.stat().st_size,
+            "counts": manifest["counts"],
+            "seconds": round(seconds, 2),
+        },
+    )

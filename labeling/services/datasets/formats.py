@@ -1,0 +1,419 @@
+"""Dataset layouts: find images, masks, point labels, COCO files and split lists in a source; decode labels."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+from pycocotools import mask as coco_mask
+
+from labeling import storage
+from labeling.choices import Split
+from labeling.services.datasets.archive import Source
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+# Point-PNG folders, best first: ours (points/centroid, points/coarse), then EDGSP/LESPS names.
+POINT_DIRS = ("points/centroid", "centroid", "points/coarse", "masks_coarse", "coarse", "points")
+MASK_DIRS = ("masks", "mask", "masks_full")
+INSTANCE_DIRS = ("instances",)
+LABEL_DIRS = set(POINT_DIRS) | set(MASK_DIRS) | set(INSTANCE_DIRS)
+OWN_FILES = {"manifest.json", "sha256sums"}
+SPLIT_WORDS = (("train", Split.TRAIN), ("val", Split.VAL), ("test", Split.TEST))
+
+
+class LabelError(ValueError):
+    """A label file that cannot be used; the message names the reason (the caller adds the file)."""
+
+
+@dataclass
+class Annotation:
+    """One target to create: a point (x, y) and, when known, its instance mask."""
+
+    x: float | None
+    y: float | None
+    raster: np.ndarray | None = None
+    state: str | None = None  # a state the source declares (our COCO export's attributes), else None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImagePlan:
+    key: str  # the image's path below images/ without its suffix: the dataset id
+    path: str
+    split: str | None = None
+    mask: str | None = None
+    instances: str | None = None
+    point_png: str | None = None
+    points: list[dict[str, Any]] | None = None  # from JSON: [{"x", "y", ...}]
+    points_file: str | None = None
+    coco: list[dict[str, Any]] | None = None  # this image's COCO annotations
+    coco_file: str | None = None
+    coco_size: tuple[int, int] | None = None  # (height, width) the COCO file declares
+
+    @property
+    def labelled(self) -> bool:
+        """A mask source exists: an image without targets there is a confirmed empty frame, not an unlabelled one."""
+        return bool(self.mask or self.instances or self.coco is not None)
+
+
+@dataclass
+class Layout:
+    plans: list[ImagePlan]
+    formats: list[str]
+    skipped: list[dict[str, Any]]
+
+
+def _stem(path: str) -> str:
+    dot = path.rfind(".")
+    return path[:dot] if dot > path.rfind("/") else path
+
+
+def _under(path: str, folders: tuple[str, ...] | set[str]) -> tuple[str, str] | None:
+    """(folder, rest) when `path` lies in one of `folders` (case-insensitive, at any depth of a common root)."""
+    lower = path.lower()
+    for folder in sorted(folders, key=len, reverse=True):
+        if lower.startswith(folder + "/"):
+            return folder, path[len(folder) + 1 :]
+    return None
+
+
+def _strip_common_root(paths: list[str]) -> str:
+    """`sirst/images/a.png`, `sirst/masks/a.png` -> prefix `sirst/` (zips often hold one top folder)."""
+    firsts = {p.split("/", 1)[0] for p in paths}
+    if len(firsts) == 1 and all("/" in p for p in paths):
+        top = firsts.pop()
+        if top.lower() not in {"images", *LABEL_DIRS, "splits", "annotations"}:
+            return top + "/"
+    return ""
+
+
+def _split_of(name: str) -> str | None:
+    lower = name.lower().rsplit("/", 1)[-1]
+    for word, split in SPLIT_WORDS:
+        if word in lower:
+            return split
+    return None
+
+
+def json_load(data: bytes, path: str) -> Any:
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise LabelError(f"malformed JSON: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise LabelError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+
+
+def layout_find(source: Source) -> Layout:
+    """Classify every file of the source; JSON files are parsed here (COCO, per-image points, a points map)."""
+    paths = sorted(source.entries)
+    prefix = _strip_common_root(paths)
+    rel = {p: p[len(prefix) :] for p in paths}
+    skipped: list[dict[str, Any]] = []
+    formats: set[str] = set()
+    has_images_dir = any(r.lower().startswith("images/") for r in rel.values())
+    plans: dict[str, ImagePlan] = {}
+    masks, instances, point_pngs, point_json, splits = {}, {}, {}, {}, {}
+    jsons: list[str] = []
+
+    def skip(path: str, message: str) -> None:
+        skipped.append({"item": path, "message": f"{path}: {message}"})
+
+    for path in paths:
+        r = rel[path]
+        lower = r.lower()
+        suffix = lower[lower.rfind(".") :] if "." in lower.rsplit("/", 1)[-1] else ""
+        labelled = _under(r, LABEL_DIRS)
+        if lower in OWN_FILES:
+            formats.add("irlabel")  # our own export's manifest and checksums: read by people, not imported
+        elif suffix in IMAGE_SUFFIXES and labelled is None:
+            if has_images_dir and not lower.startswith("images/"):
+                skip(path, "an image outside images/: not imported")
+                continue
+            key = _stem(r[len("images/") :] if lower.startswith("images/") else r)
+            if key in plans:
+                skip(path, f"duplicate name: {plans[key].path} has the same id {key!r}; the first is used")
+                continue
+            split = None if has_images_dir else _split_of(r.split("/", 1)[0]) if "/" in r else None
+            plans[key] = ImagePlan(key=key, path=path, split=split)
+        elif suffix == ".png" and labelled is not None:
+            folder, rest = labelled
+            table = masks if folder in MASK_DIRS else instances if folder in INSTANCE_DIRS else point_pngs
+            table.setdefault(_stem(rest), {})[folder] = path
+        elif suffix == ".json":
+            jsons.append(path)
+        elif suffix == ".txt" and _split_of(r) is not None:
+            try:
+                text = source.read(path).decode("utf-8-sig")
+            except (ValueError, UnicodeDecodeError) as exc:
+                skip(path, f"split list not readable ({exc})")
+                continue
+            for line in text.splitlines():
+                if line.strip():
+                    splits.setdefault(_stem(line.strip()), _split_of(r))
+            formats.add("splits")
+        else:
+            skip(path, "not an image or a label file of a known layout: skipped")
+    coco_found = False
+    global_points: dict[str, list] = {}
+    for path in jsons:
+        try:
+            data = json_load(source.read(path), path)
+        except ValueError as exc:
+            skip(path, str(exc))
+            continue
+        if isinstance(data, dict) and "images" in data and "annotations" in data:
+            if coco_found:
+                skip(path, "a second COCO file: only the first is used")
+                continue
+            coco_found = True
+            formats.add("coco")
+            skipped.extend(_coco_attach(data, path, plans))
+        elif isinstance(data, dict) and isinstance(data.get("points"), list):
+            under = _under(rel[path], {"points"})
+            point_json[_stem(under[1] if under else rel[path].rsplit("/", 1)[-1])] = (path, data["points"])
+        elif isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
+            for name, points in data.items():
+                global_points[_stem(name.replace("\\", "/").removeprefix("images/"))] = (path, points)
+        else:
+            skip(path, "JSON that is neither COCO, per-image points nor a {image: points} map: skipped")
+    for key, plan in plans.items():
+        plan.split = splits.get(key, splits.get(key.rsplit("/", 1)[-1], plan.split))
+        if key in masks:
+            plan.mask = next(iter(masks[key].values()))
+            formats.add("masks")
+        if key in instances:
+            plan.instances = instances[key]["instances"]
+            formats.add("instances")
+        if key in point_pngs:
+            plan.point_png = next(point_pngs[key][d] for d in POINT_DIRS if d in point_pngs[key])
+            formats.add("point_png")
+        found = point_json.get(key) or global_points.get(key) or global_points.get(key.rsplit("/", 1)[-1])
+        if found:
+            plan.points_file, plan.points = found
+            formats.add("points_json")
+    known = set(plans)
+    for table, what in ((masks, "mask"), (instances, "instance mask"), (point_pngs, "point PNG")):
+        for key, files in table.items():
+            if key not in known:
+                for path in files.values():
+                    skip(path, f"{what} without an image of the same name: skipped")
+    for key, (path, _) in {**global_points, **point_json}.items():
+        if key not in known and key.rsplit("/", 1)[-1] not in known:
+            skip(path, f"points for {key!r}, which is not an image of the source: skipped")
+    if plans:
+        formats.add("images")
+    return Layout(plans=[plans[k] for k in sorted(plans)], formats=sorted(formats), skipped=skipped)
+
+
+def _coco_attach(data: dict, path: str, plans: dict[str, ImagePlan]) -> list[dict[str, Any]]:
+    """Hang each COCO annotation on its image's plan; report annotations whose image is unknown or absent."""
+    report: list[dict[str, Any]] = []
+    images = data.get("images")
+    annotations = data.get("annotations")
+    if not isinstance(images, list) or not isinstance(annotations, list):
+        return [{"item": path, "message": f"{path}: COCO 'images' and 'annotations' must be lists: skipped"}]
+    by_id: dict[Any, ImagePlan | None] = {}
+    by_name = {p.key: p for p in plans.values()}
+    by_base = {p.key.rsplit("/", 1)[-1]: p for p in plans.values()}
+    for entry in images:
+        if not isinstance(entry, dict) or "id" not in entry or not isinstance(entry.get("file_name"), str):
+            report.append({"item": path, "message": f"{path}: a COCO image entry without id or file_name: skipped"})
+            continue
+        key = _stem(entry["file_name"].replace("\\", "/").removeprefix("images/"))
+        plan = by_name.get(key) or by_base.get(key.rsplit("/", 1)[-1])
+        by_id[entry["id"]] = plan
+        if plan is None:
+            report.append(
+                {
+                    "item": entry["file_name"],
+                    "message": f"{path}: COCO image {entry['file_name']!r} (id {entry['id']}) is not in the source; "
+                    "its annotations are skipped",
+                }
+            )
+            continue
+        plan.coco, plan.coco_file = plan.coco or [], path
+        if isinstance(entry.get("height"), int) and isinstance(entry.get("width"), int):
+            plan.coco_size = (entry["height"], entry["width"])
+        if entry.get("split") in Split.values and plan.split is None:
+            plan.split = entry["split"]
+    for index, ann in enumerate(annotations):
+        image_id = ann.get("image_id") if isinstance(ann, dict) else None
+        if image_id not in by_id:
+            report.append(
+                {"item": path, "message": f"{path}: annotation {index} refers to image id {image_id!r}, not listed"}
+            )
+        elif by_id[image_id] is not None:
+            by_id[image_id].coco.append(ann)
+    return report
+
+
+# --- Decoding labels ----------------------------------------------------------------------------
+def _png_array(data: bytes, height: int, width: int, what: str) -> np.ndarray:
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) < 33 or data[12:16] != b"IHDR":
+        raise LabelError(f"the {what} is not a PNG")
+    png_width, png_height = struct.unpack(">II", data[16:24])
+    if (png_height, png_width) != (height, width):
+        raise LabelError(f"the {what} is {png_width}x{png_height}, its image is {width}x{height}")
+    try:
+        with PILImage.open(io.BytesIO(data), formats=["PNG"]) as img:
+            img.load()
+            if img.mode in ("I;16", "I;16B", "I;16L", "I", "L", "1"):
+                array = np.asarray(img)
+            elif "A" in img.getbands() and img.mode in ("LA", "RGBA", "PA"):
+                array = np.asarray(img.convert("RGBA"))[..., 0]
+            else:
+                array = np.asarray(img.convert("RGB"))[..., 0]  # channel 0, as the EDGSP loaders read masks
+    except (OSError, ValueError, SyntaxError, zlib.error) as exc:
+        raise LabelError(f"the {what} PNG is truncated or corrupt ({exc})") from exc
+    return array
+
+
+def binary_decode(data: bytes, height: int, width: int, what: str = "mask") -> np.ndarray:
+    """A binary PNG (0 and one other value) -> bool (H, W); LabelError for soft values or another size."""
+    array = _png_array(data, height, width, what)
+    values = np.unique(array)
+    if values.size > 2 or (values.size == 2 and values[0] != 0):
+        shown = ", ".join(str(v) for v in values[:6]) + (", ..." if values.size > 6 else "")
+        raise LabelError(f"the {what} has soft values ({shown}); only 0 and one foreground value are accepted")
+    return array > 0
+
+
+def instances_decode(data: bytes, height: int, width: int) -> list[tuple[int, np.ndarray]]:
+    """A label-id PNG (8 or 16 bit) -> [(label, bool (H, W))] in label order."""
+    array = _png_array(data, height, width, "instance mask")
+    return [(int(label), array == label) for label in np.unique(array) if label != 0]
+
+
+def points_from_png(data: bytes, height: int, width: int) -> list[tuple[float, float]]:
+    """One white pixel per target (as the EDGSP/LESPS point files): every foreground pixel is a point (x, y)."""
+    raster = binary_decode(data, height, width, "point PNG")
+    rows, cols = np.nonzero(raster)
+    return [(float(c), float(r)) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+
+
+def point_check(x: Any, y: Any, height: int, width: int) -> tuple[float, float]:
+    """A JSON point -> (x, y); pixel centres are integers, so the frame covers [-0.5, size - 0.5)."""
+    for value, axis, size in ((x, "x", width), (y, "y", height)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise LabelError(f"{axis} must be a finite number, got {value!r}")
+        if not -0.5 <= value < size - 0.5:
+            raise LabelError(f"{axis}={value} lies outside the {width}x{height} image")
+    return float(x), float(y)
+
+
+def points_from_json(points: list[Any], height: int, width: int) -> list[dict[str, Any]]:
+    """[{"x", "y", ...}] or [[x, y], ...] -> [{"x", "y", "label"?, "mask"?}] (LabelError names the entry)."""
+    out = []
+    for index, point in enumerate(points):
+        if isinstance(point, dict):
+            x, y = point.get("x"), point.get("y")
+        elif isinstance(point, list | tuple) and len(point) >= 2:
+            x, y, point = point[0], point[1], {}
+        else:
+            raise LabelError(f"point {index}: expected {{x, y}} or [x, y], got {point!r}"[:200])
+        try:
+            px, py = point_check(x, y, height, width)
+        except LabelError as exc:
+            raise LabelError(f"point {index}: {exc}") from exc
+        out.append({"x": px, "y": py, "label": point.get("label"), "mask": point.get("mask")})
+    return out
+
+
+def coco_segmentation_decode(segmentation: Any, height: int, width: int) -> np.ndarray:
+    """COCO RLE (compressed or not) or polygons -> bool (H, W); LabelError when malformed or of another size."""
+    if isinstance(segmentation, dict):
+        size, counts = segmentation.get("size"), segmentation.get("counts")
+        if list(size or []) != [height, width]:
+            raise LabelError(f"the RLE size is {size}, the image is [height, width] = [{height}, {width}]")
+        if isinstance(counts, str):
+            try:
+                return storage.mask_decode(counts, height, width)
+            except ValueError as exc:
+                raise LabelError(f"bad RLE ({exc})") from exc
+        if isinstance(counts, list) and all(isinstance(c, int) and c >= 0 for c in counts):
+            if sum(counts) != height * width:
+                raise LabelError(f"the RLE covers {sum(counts)} pixels, the image has {height * width}")
+            flat = np.repeat(np.arange(len(counts)) % 2 == 1, counts)
+            return flat.reshape((width, height)).T.copy()
+        raise LabelError("RLE counts must be a string or a list of non-negative integers")
+    if isinstance(segmentation, list) and segmentation:
+        polygons = segmentation if isinstance(segmentation[0], list) else [segmentation]
+        for polygon in polygons:
+            ok = all(isinstance(v, int | float) and math.isfinite(v) for v in polygon)
+            if not ok or len(polygon) < 6 or len(polygon) % 2:
+                raise LabelError("a polygon needs an even list of at least 6 finite numbers")
+        rles = coco_mask.frPyObjects([[float(v) for v in p] for p in polygons], height, width)
+        return coco_mask.decode(coco_mask.merge(rles)).astype(bool)
+    if segmentation in (None, [], {}):
+        return np.zeros((height, width), bool)
+    raise LabelError("segmentation must be an RLE object or a list of polygons")
+
+
+def coco_annotation(ann: dict[str, Any], height: int, width: int) -> Annotation:
+    """A COCO annotation -> Annotation: our attributes.point first, else the first keypoint, else no point."""
+    if not isinstance(ann, dict):
+        raise LabelError("an annotation must be an object")
+    raster = coco_segmentation_decode(ann.get("segmentation"), height, width)
+    attributes = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
+    x = y = None
+    point = attributes.get("point")
+    keypoints = ann.get("keypoints")
+    if isinstance(point, list) and len(point) == 2:
+        x, y = point_check(point[0], point[1], height, width)
+    elif isinstance(keypoints, list) and len(keypoints) >= 3 and keypoints[2]:
+        x, y = point_check(keypoints[0], keypoints[1], height, width)
+    return Annotation(x, y, raster if raster.any() else None, attributes.get("state"), attributes)
+
+
+def centroid_point(raster: np.ndarray) -> tuple[float, float]:
+    """The LESPS centroid prompt of a mask: floor of its pixel centroid, as (x, y)."""
+    rows, cols = np.nonzero(raster)
+    return float(math.floor(cols.mean())), float(math.floor(rows.mean()))
+
+
+def components(raster: np.ndarray) -> list[np.ndarray]:
+    """8-connected components of a bool (H, W) mask, in raster order of their first pixel."""
+    import cv2
+
+    count, labels = cv2.connectedComponents(raster.astype(np.uint8), connectivity=8)
+    return [labels == label for label in range(1, count)]
+
+
+def union_split(raster: np.ndarray, points: list[tuple[float, float]]) -> list[Annotation]:
+    """A union mask and points -> one target per point (its component, shared components split by nearest point),
+    plus one target per component without a point (at its centroid); points off every component get no mask."""
+    owners: dict[int, list[int]] = {}
+    parts = components(raster)
+    label_of = np.zeros(raster.shape, np.int32)
+    for index, part in enumerate(parts):
+        label_of[part] = index + 1
+    height, width = raster.shape
+    for i, (x, y) in enumerate(points):
+        col, row = min(max(round(x), 0), width - 1), min(max(round(y), 0), height - 1)
+        if label_of[row, col]:
+            owners.setdefault(int(label_of[row, col]) - 1, []).append(i)
+    out = [Annotation(x, y) for x, y in points]
+    for index, part in enumerate(parts):
+        mine = owners.get(index)
+        if not mine:
+            out.append(Annotation(*centroid_point(part), raster=part))
+        elif len(mine) == 1:
+            out[mine[0]].raster = part
+        else:
+            rows, cols = np.nonzero(part)
+            anchors = np.array([points[i] for i in mine])
+            d = (cols[:, None] - anchors[None, :, 0]) ** 2 + (rows[:, None] - anchors[None, :, 1]) ** 2
+            nearest = np.argmin(d, axis=1)
+            for k, i in enumerate(mine):
+                piece = np.zeros(raster.shape, bool)
+                piece[rows[nearest == k], cols[nearest == k]] = True
+                out[i].raster = piece if piece.any() else None
+    return out

@@ -1,0 +1,1 @@
+"""Dataset import and export tests."""
