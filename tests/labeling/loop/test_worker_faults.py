@@ -1,0 +1,140 @@
+"""The loop on a real Celery worker and real Redis: pre-labeling and training jobs, and a worker SIGKILLed in
+the middle of either (the message is redelivered to a new worker, which finishes the job: our documented choice)."""
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+
+from labeling import ml_adapter
+from labeling.choices import JobStatus, ModelStatus
+from labeling.models import Job, Mask, ModelVersion, Target
+from labeling.services.generation import image_generate_request, job_wait
+from labeling.services.prelabel import project_prelabel_request
+from labeling.services.training import model_train_request, model_version_promote, model_version_retire
+from labeling.services.validation import loop_samples
+from tests.celery_worker import celery_worker_process  # noqa: F401 - fixture
+from tests.factories import ImageFactory, TargetFactory
+from tests.labeling.loop.conftest import loop_project
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+QUICK_REDELIVERY = {  # a new worker takes back a dead worker's unacked message after ~2 s instead of ~70 min
+    "CELERY_VISIBILITY_TIMEOUT": "2",
+    "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+    "CELERY_UNACKED_RESTORE_THROTTLE": "1",
+}
+
+
+@pytest.fixture
+def worker(celery_worker_process, settings):  # noqa: F811 - the fixture imported above
+    settings.MEDIA_ROOT = celery_worker_process.media_root
+    return celery_worker_process
+
+
+@contextmanager
+def killed_and_replaced(worker):
+    """SIGKILL the worker (as a crashed machine would), then start a new one; afterwards restore the default."""
+    worker.kill()
+    os.environ.update(QUICK_REDELIVERY)
+    try:
+        worker.start()
+        yield
+    finally:
+        worker.stop()
+        for key in QUICK_REDELIVERY:
+            os.environ.pop(key, None)
+        worker.start()
+
+
+def _wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _crowded_image(project, seed: int):
+    """A 256x256 frame with 24 point-labelled targets and no masks: slow enough to be caught mid-batch."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:256, 0:256]
+    frame = 8000 + rng.normal(0, 40, (256, 256))
+    points = [(20.0 + (i % 6) * 40, 20.0 + (i // 6) * 50) for i in range(24)]
+    for x, y in points:
+        frame += 20000 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.6**2))
+    image = ImageFactory(project=project, pixels=frame.astype(np.uint16), original_name=f"crowd_{seed}.png")
+    for x, y in points:
+        TargetFactory(image=image, x=x, y=y)
+    return image
+
+
+def test_prelabel_job_on_the_worker_reports_progress_and_stores_predictions(worker):
+    project, manager = loop_project()
+    images = [_crowded_image(project, seed) for seed in range(3)]
+    job = job_wait(project_prelabel_request(project=project, actor=manager), 60)
+    assert job.status == JobStatus.SUCCEEDED, job.message
+    job.refresh_from_db()
+    assert (job.done, job.total, job.errors) == (3, 3, [])
+    assert Mask.objects.filter(image__in=images, state="predicted").count() == 72
+
+
+def test_worker_killed_mid_batch_the_new_worker_finishes_the_job(worker):
+    project, manager = loop_project()
+    images = [_crowded_image(project, seed) for seed in range(20)]
+    job = project_prelabel_request(project=project, actor=manager)
+    _wait_until(lambda: Job.objects.get(pk=job.pk).done >= 2, 60, "the batch to start")
+    with killed_and_replaced(worker):
+        at_kill = Job.objects.get(pk=job.pk)
+        assert at_kill.status == JobStatus.RUNNING and at_kill.done < at_kill.total, "the kill came too late"
+        job = job_wait(job, 90)
+        assert job.status == JobStatus.SUCCEEDED, job.message
+    job.refresh_from_db()
+    assert (job.done, job.total, job.errors) == (20, 20, [])
+    assert job.result["chunk_attempts"]["0"] == 2  # the killed chunk was redelivered and resumed
+    targets = Target.objects.filter(image__in=images).count()
+    assert Mask.objects.filter(image__in=images).count() == targets == 480  # each mask once, none missing
+
+
+def test_training_on_the_train_queue_then_a_worker_killed_mid_training_is_retrained(worker):
+    project, manager = loop_project(n_confirmed=5, retrain={"time_budget_s": 8})
+    job = model_train_request(project=project, actor=manager)
+
+    def training_under_way() -> bool:
+        current = Job.objects.get(pk=job.pk)
+        return current.status == JobStatus.RUNNING and current.done >= 2
+
+    _wait_until(training_under_way, 90, "training to run for 2 s")
+    with killed_and_replaced(worker):
+        version = ModelVersion.objects.get(project=project)
+        # The dead run left no servable version: still training, no checkpoint recorded, no final file.
+        assert version.status == ModelStatus.TRAINING and version.checkpoint == ""
+        assert not list(Path(default_storage.path(f"models/{project.pk}")).glob("v*.pt"))
+        job = job_wait(job, 120)
+        assert job.status == JobStatus.SUCCEEDED, job.message
+    job.refresh_from_db()
+    assert job.attempts == 2
+    version = ModelVersion.objects.get(project=project)  # the rerun reused the row: no duplicate version
+    assert version.pk == job.payload["model_version_id"] and version.status == ModelStatus.CANDIDATE
+    checkpoint = Path(default_storage.path(version.checkpoint))
+    assert checkpoint.is_file() and not list(checkpoint.parent.glob(".*partial*"))
+    sample = loop_samples([project.images.first().pk])[0]
+    spec = ml_adapter.GeneratorSpec(method=ml_adapter.EDGSP, checkpoint=str(checkpoint))
+    out = ml_adapter.generate_masks(sample.pixels, sample.points, spec)  # a complete, loadable checkpoint
+    assert len(out.masks) == len(sample.points)
+
+    # The running worker serves a version as soon as it is promoted, and the cold start again once it retires.
+    image = project.images.first()
+    model_version_promote(version=version, actor=manager)
+    served = job_wait(image_generate_request(image=image, actor=manager), 60)
+    assert (served.status, served.result["generator"], served.result["model_version"]) == (
+        JobStatus.SUCCEEDED,
+        "edgsp",
+        version.pk,
+    )
+    model_version_retire(version=version, actor=manager)
+    served = job_wait(image_generate_request(image=image, actor=manager), 60)
+    assert (served.result["generator"], served.result["model_version"]) == ("coldstart", None)
