@@ -1,19 +1,36 @@
-// Bootstrap: list the user's projects (the labeling views arrive with the browser-app issue).
+// Bootstrap and routing: #/ projects, #/p/<id> dashboard, #/p/<id>/images list, #/i/<id> labeling canvas.
 import { api } from "./api.js";
+import { showDashboard } from "./views/dashboard.js";
+import { showImages } from "./views/images.js";
+import { showLabeler } from "./views/labeler.js";
+import { showProjects } from "./views/projects.js";
 
-async function main() {
-  const root = document.getElementById("app");
+const root = document.getElementById("app");
+let cleanup = null;
+let me = null;
+
+async function route() {
+  if (cleanup) cleanup();
+  cleanup = null;
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, search = ""] = hash.split("?");
+  const params = new URLSearchParams(search);
+  const parts = path.split("/").filter(Boolean);
+  root.className = "";
   try {
-    const page = await api.projects();
-    const items = (page.results || page).map((p) => `<li data-project="${p.id}">${escapeHtml(p.name)} · ${p.role}</li>`);
-    root.innerHTML = `<h2>Projects</h2><ul class="projects">${items.join("") || "<li>No projects yet</li>"}</ul>`;
+    me = me || (await api.me());
+    if (parts[0] === "p" && parts[2] === "images") cleanup = await showImages(root, Number(parts[1]), params);
+    else if (parts[0] === "p") cleanup = await showDashboard(root, Number(parts[1]), me);
+    else if (parts[0] === "i") cleanup = await showLabeler(root, Number(parts[1]), me, params);
+    else cleanup = await showProjects(root, me);
   } catch (error) {
-    root.textContent = `Could not load projects: ${error.message}`;
+    root.innerHTML = "";
+    const p = document.createElement("p");
+    p.className = "error";
+    p.textContent = `Could not load this page: ${error.message}`;
+    root.append(p);
   }
 }
 
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-
-main();
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,170 @@
+// The project dashboard: counts by status and per annotator, jobs with live progress, model versions and their
+// training curves, members and roles (managers), upload (managers).
+import { api } from "../api.js";
+import { $, can, escapeHtml, statusLabel } from "../dom.js";
+import { isActive, watchJobs } from "../jobs.js";
+import { curveChart } from "./charts.js";
+import { uploadPanel } from "./upload.js";
+
+const STATUSES = ["new", "in_progress", "submitted", "confirmed", "rejected"];
+const ROLES = ["viewer", "annotator", "reviewer", "manager", "owner"];
+
+function statusBars(byStatus, total) {
+  return STATUSES.map((s) => {
+    const n = byStatus[s] || 0;
+    const pct = total ? (100 * n) / total : 0;
+    return `<div class="bar-row" data-status="${s}"><a href="#/p/__P__/images?status=${s}">${statusLabel(s)}</a>
+      <div class="bar"><div class="fill status-${s}" style="width:${pct.toFixed(1)}%"></div></div><span class="n">${n}</span></div>`;
+  }).join("");
+}
+
+function annotatorTable(rows) {
+  const body = rows
+    .map(
+      (r) => `<tr data-user="${escapeHtml(r.username ?? "")}"><td>${r.username ? escapeHtml(r.username) : '<span class="muted">unassigned</span>'}</td>
+      ${STATUSES.map((s) => `<td class="num" data-col="${s}">${r.counts[s] || 0}</td>`).join("")}<td class="num">${r.total}</td></tr>`,
+    )
+    .join("");
+  return `<table class="annotators"><thead><tr><th>annotator</th>${STATUSES.map((s) => `<th>${statusLabel(s)}</th>`).join("")}<th>total</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
+function jobRows(jobs) {
+  if (!jobs.length) return '<p class="muted">No jobs yet.</p>';
+  return `<ul class="jobs">${jobs
+    .map(
+      (j) => `<li class="job status-${j.status}" data-job="${j.id}"><span>#${j.id} ${escapeHtml(j.kind)}</span>
+      <progress max="100" value="${j.progress}"></progress><span class="pct">${j.progress}%</span>
+      <span class="badge">${escapeHtml(j.status)}</span><span class="muted">${escapeHtml(j.message || "")}</span>
+      ${j.errors && j.errors.length ? `<span class="error">${j.errors.length} error(s): ${escapeHtml(j.errors[0].message)}</span>` : ""}</li>`,
+    )
+    .join("")}</ul>`;
+}
+
+function modelRows(models) {
+  if (!models.length) return '<p class="muted">No model versions yet: masks come from the cold-start generator.</p>';
+  return models
+    .map((m) => {
+      const metrics = Object.entries(m.metrics || {})
+        .filter(([, v]) => typeof v === "number")
+        .map(([k, v]) => `<span class="metric">${escapeHtml(k)} ${Number(v).toFixed(3)}</span>`)
+        .join(" ");
+      return `<div class="model" data-model="${m.id}"><h4>${m.project_id ? `v${m.number}` : "base"} · ${escapeHtml(m.arch)}
+        <span class="badge">${escapeHtml(m.status)}</span></h4><div>${metrics || '<span class="muted">no metrics</span>'}</div>
+        ${m.curve && m.curve.length ? curveChart(m.curve) : ""}</div>`;
+    })
+    .join("");
+}
+
+function memberRows(members, manage, myId) {
+  return `<table class="members"><tbody>${members
+    .map(
+      (m) => `<tr data-member="${m.id}"><td>${escapeHtml(m.username)}</td><td>${
+        manage && m.user_id !== myId
+          ? `<select name="role">${ROLES.map((r) => `<option ${r === m.role ? "selected" : ""}>${r}</option>`).join("")}</select>
+             <button data-act="remove-member">Remove</button>`
+          : escapeHtml(m.role)
+      }</td></tr>`,
+    )
+    .join("")}</tbody></table>
+    ${manage ? `<form class="add-member inline-form"><input name="username" placeholder="user name" required>
+      <select name="role">${ROLES.slice(0, 4).map((r) => `<option>${r}</option>`).join("")}</select><button>Add member</button></form>` : ""}
+    <p class="error member-error" role="alert"></p>`;
+}
+
+export async function showDashboard(root, projectId, me) {
+  const project = await api.project(projectId);
+  const manage = can(project.role, "manager");
+  root.innerHTML = `<section class="dashboard">
+    <nav class="crumbs"><a href="#/">Projects</a> › ${escapeHtml(project.name)} <span class="role">${escapeHtml(project.role)}</span></nav>
+    <div class="toolbar"><a class="button" href="#/p/${projectId}/images">Images</a>
+      ${can(project.role, "annotator") ? `<a class="button primary" href="#/p/${projectId}/images?assigned_to=me">My images</a><button class="next-image primary">Label next image ▶</button>` : ""}
+      ${can(project.role, "reviewer") ? `<a class="button" href="#/p/${projectId}/images?status=submitted">Review queue</a>` : ""}</div>
+    <p class="error top-error" role="alert"></p>
+    <div class="grid">
+      <section class="card stats"><h3>Images</h3><div class="status-bars"></div><p class="totals muted"></p></section>
+      <section class="card per-annotator"><h3>Per annotator</h3><div class="annotator-table"></div></section>
+      <section class="card jobs-card"><h3>Jobs</h3><div class="job-list"></div></section>
+      <section class="card models-card"><h3>Model versions</h3><div class="model-list"></div></section>
+      <section class="card members-card"><h3>Members</h3><div class="member-list"></div></section>
+      <div class="card upload-slot" ${manage ? "" : "hidden"}></div>
+    </div></section>`;
+
+  async function loadStats() {
+    const stats = await api.stats(projectId);
+    $(root, ".status-bars").innerHTML = statusBars(stats.by_status, stats.images).replaceAll("__P__", projectId);
+    $(root, ".totals").textContent = `${stats.images} images · ${stats.targets} targets · masks: ${
+      Object.entries(stats.masks_by_state).map(([k, v]) => `${v} ${k}`).join(", ") || "none"
+    }`;
+    $(root, ".annotator-table").innerHTML = annotatorTable(stats.by_annotator);
+  }
+  async function loadMembers() {
+    $(root, ".member-list").innerHTML = memberRows(await api.members(projectId), manage, me.id);
+  }
+  async function loadModels() {
+    $(root, ".model-list").innerHTML = modelRows(await api.modelVersions(projectId));
+  }
+  await Promise.all([loadStats(), loadMembers(), loadModels()]);
+
+  let hadActive = false;
+  const watcher = watchJobs(projectId, (jobs) => {
+    $(root, ".job-list").innerHTML = jobRows(jobs);
+    const active = jobs.some(isActive);
+    if (hadActive && !active) {
+      loadStats();
+      loadModels();
+    }
+    hadActive = active;
+  });
+
+  if (manage) {
+    $(root, ".upload-slot").append(
+      uploadPanel(projectId, () => {
+        loadStats();
+        watcher.poke();
+      }),
+    );
+  }
+  const members = $(root, ".member-list");
+  members.addEventListener("change", async (event) => {
+    const row = event.target.closest("[data-member]");
+    if (!row || event.target.name !== "role") return;
+    try {
+      await api.memberRole(projectId, Number(row.dataset.member), event.target.value);
+    } catch (error) {
+      $(members, ".member-error").textContent = error.message;
+    }
+    loadMembers();
+  });
+  members.addEventListener("click", async (event) => {
+    const row = event.target.closest("[data-member]");
+    if (!row || event.target.dataset.act !== "remove-member") return;
+    try {
+      await api.memberRemove(projectId, Number(row.dataset.member));
+    } catch (error) {
+      $(members, ".member-error").textContent = error.message;
+    }
+    loadMembers();
+  });
+  members.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    try {
+      await api.memberAdd(projectId, form.username.value, form.role.value);
+      await loadMembers();
+    } catch (error) {
+      $(members, ".member-error").textContent = error.message;
+    }
+  });
+  const next = $(root, ".next-image");
+  if (next) {
+    next.addEventListener("click", async () => {
+      try {
+        location.hash = `#/i/${(await api.claim(projectId)).id}`;
+      } catch (error) {
+        $(root, ".top-error").textContent = error.status === 404 ? "No image is left to label." : error.message;
+      }
+    });
+  }
+  document.title = `${project.name} · IR label`;
+  return () => watcher.stop();
+}

@@ -1,0 +1,37 @@
+// The keyboard shortcut overlay (toggled with ?).
+export const SHORTCUTS = [
+  ["A", "point tool: click adds a target, drag moves it, right-click deletes"],
+  ["B / E / F", "brush / eraser / fill holes on the selected target's mask"],
+  ["[ / ]", "brush size down / up (down to 1 pixel)"],
+  ["Delete / Backspace", "delete the selected target"],
+  ["Tab / Shift+Tab", "select the next / previous target"],
+  ["Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y", "undo / redo (points and pixels)"],
+  ["Ctrl+S", "save mask edits (version-checked)"],
+  ["Y / X", "accept / reject the selected target's mask (reviewers)"],
+  ["W", "next warning: jump and zoom to it"],
+  ["M", "show / hide masks"],
+  ["O", "mask outline / fill"],
+  ["G", "pixel grid on / off"],
+  ["L", "magnifier loupe on / off"],
+  ["0 / 1 / + / -", "fit / 100% / zoom in / zoom out (up to 3200%)"],
+  ["Space + drag, middle drag, Shift+wheel", "pan; the wheel zooms at the cursor"],
+  ["C", "auto-contrast (percentiles)"],
+  ["I", "invert"],
+  ["K", "next colour map"],
+  ["Ctrl+Enter", "submit the image"],
+  ["N", "next image (claims one)"],
+  ["?", "this help"],
+];
+
+export function helpOverlay() {
+  const overlay = document.createElement("div");
+  overlay.className = "help-overlay";
+  overlay.hidden = true;
+  overlay.innerHTML = `<div class="help-box"><h3>Keyboard shortcuts</h3><table>${SHORTCUTS.map(
+    ([keys, what]) => `<tr><th>${keys}</th><td>${what}</td></tr>`,
+  ).join("")}</table><p class="muted">Press ? or Esc to close.</p></div>`;
+  overlay.addEventListener("click", () => {
+    overlay.hidden = true;
+  });
+  return overlay;
+}
