@@ -269,13 +269,16 @@ def _points(run: _Run, source: Any, plan: formats.ImagePlan, h: int, w: int) -> 
 
 
 def _from_instances(labels: list[tuple[int, np.ndarray]], points: list[dict[str, Any]]) -> list[formats.Annotation]:
-    by_label = {p["label"]: p for p in points if p.get("label") is not None}
-    out = []
+    """Points keep their order and take the instance their `label` names; unnamed instances get a centroid."""
+    rasters = dict(labels)
+    out, used = [], set()
+    for point in points:
+        label = point.get("label")
+        out.append(formats.Annotation(point["x"], point["y"], rasters.get(label) if label not in used else None))
+        used.add(label)
     for label, raster in labels:
-        point = by_label.get(label)
-        x, y = (point["x"], point["y"]) if point else formats.centroid_point(raster)
-        out.append(formats.Annotation(x, y, raster))
-    out.extend(formats.Annotation(p["x"], p["y"]) for p in points if p.get("label") not in {lb for lb, _ in labels})
+        if label not in used:
+            out.append(formats.Annotation(*formats.centroid_point(raster), raster=raster))
     return out
 
 

@@ -52,9 +52,11 @@ def _entries(zf) -> dict[str, bytes]:
     return {name: zf.read(name) for name in zf.namelist() if name.startswith(COMPARED)}
 
 
-def test_round_trip_is_exact(source_project):
+@pytest.mark.parametrize("formats", [None, ["sirst"], ["sirst", "instances"]], ids=["coco", "sirst", "instances"])
+def test_round_trip_is_exact(source_project, formats):
+    """Through COCO (the default import source when present), the SIRST tree alone, and the instance PNGs."""
     project, user, objects = source_project
-    job, first = run_export(project, user)
+    job, first = run_export(project, user, formats=formats)
     assert job.status == "succeeded", job.message
     target = ProjectFactory()
     MembershipFactory(project=target, role=Role.OWNER, user=user)
@@ -62,8 +64,9 @@ def test_round_trip_is_exact(source_project):
     assert imported.status == "succeeded", imported.message
     assert imported.errors == []
     assert imported.result["counts"]["images"] == 3
+    assert ("coco" in imported.result["formats"]) == (formats is None)
     assert imported.result["counts"]["targets"] == 7 and imported.result["counts"]["masks"] == 6
-    _, second = run_export(target, user)
+    _, second = run_export(target, user, formats=formats)
 
     a, b = _entries(first), _entries(second)
     assert sorted(a) == sorted(b)
