@@ -53,6 +53,7 @@ class JobKind(models.TextChoices):
     TRAIN = "train", "Training"
     IMPORT = "import", "Import"
     EXPORT = "export", "Export"
+    CALIBRATE = "calibrate", "Cold-start calibration"
 
 
 class JobStatus(models.TextChoices):
