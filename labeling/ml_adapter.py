@@ -20,7 +20,7 @@ class GeneratorSpec:
 
     method: str = COLDSTART
     alpha: float = 0.35
-    use_grabcut: bool = True
+    use_grabcut: bool = False  # ml.coldstart's default: LCG alone scored best on SIRST train
     checkpoint: str = ""
     model_version_id: int | None = None
     device: str = "cpu"
@@ -99,12 +99,13 @@ def generate_masks(
 
 
 def calibrate_alpha(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """Choose the cold start's alpha on confirmed (image, points, union mask) samples."""
+    """Choose the cold start's alpha and GrabCut on/off on confirmed (image, points (N, 2) (x, y), union mask)."""
     from ml.calibration import calibrate_alpha as _calibrate
 
     result = _calibrate(samples)
     return {
         "alpha": float(result.best_alpha),
+        "use_grabcut": bool(result.best_use_grabcut),
         "table": result.table,
         "n_images": result.n_images,
         "n_targets": result.n_targets,

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from labeling.apis.auth import AuthTokenApi, MeApi
+from labeling.apis.calibration import ProjectCalibrationApi
 from labeling.apis.dashboard import ProjectStatsApi
 from labeling.apis.datasets import DatasetExportApi, DatasetExportDownloadApi, DatasetImportApi
 from labeling.apis.generation import ImageGenerationApi
@@ -43,6 +44,7 @@ project_urls = [
     path("projects/<int:project_id>/model-versions/train/", ModelTrainApi.as_view(), name="model-train"),
     path("projects/<int:project_id>/prelabel/", ProjectPrelabelApi.as_view(), name="project-prelabel"),
     path("projects/<int:project_id>/audit/", AuditListApi.as_view(), name="audit-list"),
+    path("projects/<int:project_id>/calibration/", ProjectCalibrationApi.as_view(), name="project-calibration"),
     path("projects/<int:project_id>/stats/", ProjectStatsApi.as_view(), name="project-stats"),
 ]
 

@@ -34,7 +34,8 @@ def serving_model(project: Project) -> ModelVersion | None:
 
 
 def generator_spec(project: Project) -> ml_adapter.GeneratorSpec:
-    """Cold start until a model version is promoted for the project; then EDGSP with its checkpoint."""
+    """The project's promoted model version; else the shipped base weights when calibration found they beat the
+    cold start on the project's confirmed masks; else the (calibrated) cold start."""
     generator = project_settings(project)["generator"]
     model = serving_model(project)
     if model is not None:
@@ -47,10 +48,15 @@ def generator_spec(project: Project) -> ml_adapter.GeneratorSpec:
             model_version_id=model.pk,
             device=django_settings.EDGSP_DEVICE,
         )
+    base = ml_adapter.shipped_weights() if generator.get("base_weights") else None
+    if base is not None:
+        return ml_adapter.GeneratorSpec(
+            method=ml_adapter.EDGSP, checkpoint=str(base), device=django_settings.EDGSP_DEVICE
+        )
     return ml_adapter.GeneratorSpec(
         method=ml_adapter.COLDSTART,
         alpha=float(generator.get("alpha", 0.35)),
-        use_grabcut=bool(generator.get("use_grabcut", True)),
+        use_grabcut=bool(generator.get("use_grabcut", False)),
     )
 
 

@@ -18,6 +18,7 @@ TASK_FOR_KIND = {
     JobKind.TRAIN: "labeling.tasks.model_train",
     JobKind.IMPORT: "labeling.tasks.dataset_import",
     JobKind.EXPORT: "labeling.tasks.dataset_export",
+    JobKind.CALIBRATE: "labeling.tasks.project_calibrate",
 }
 MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded in size
 

@@ -1,6 +1,7 @@
 """Celery tasks, one module per area; each task has an explicit name (`labeling.tasks.<name>`) that services
 enqueue by (services never import tasks) and that CELERY_TASK_ROUTES routes to its queue."""
 
+from labeling.tasks.calibration import project_calibrate
 from labeling.tasks.datasets import dataset_export, dataset_import
 from labeling.tasks.generation import image_generate
 from labeling.tasks.prelabel import project_prelabel
@@ -11,6 +12,7 @@ __all__ = [
     "dataset_import",
     "image_generate",
     "model_train",
+    "project_calibrate",
     "project_prelabel",
     "projects_retrain_check",
 ]

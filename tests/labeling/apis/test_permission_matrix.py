@@ -160,6 +160,9 @@ RULES = [
     Rule("model-version-list", "get", READ, _project),
     Rule("project-stats", "get", READ, _project),
     Rule("audit-list", "get", need("manager", 200), _project),
+    Rule("project-calibration", "get", READ, _project),
+    # the world has no confirmed images: a manager is allowed but told calibration needs 15
+    Rule("project-calibration", "post", need("manager", 400), _project),
     Rule("image-detail", "get", READ, _image),
     Rule("image-detail", "patch", need("manager", 200), _image, lambda w, u: {"version": 1, "split": "val"}),
     Rule("image-detail", "delete", need("manager", 204), _image),
