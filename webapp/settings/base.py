@@ -209,7 +209,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 GENERATION_WAIT_S = float(os.environ.get("LABELING_GENERATION_WAIT_S", "1.0"))
 
 # --- ML -----------------------------------------------------------------------------------------
-EDGSP_DEVICE = os.environ.get("EDGSP_DEVICE", "cpu")
+EDGSP_DEVICE = os.environ.get("EDGSP_DEVICE", "auto")  # auto: CUDA when the worker has it
 EDGSP_WEIGHTS = os.environ.get("EDGSP_WEIGHTS", "")  # empty: the weights shipped in ml/weights/
 EDGSP_TORCH_THREADS = int(os.environ.get("EDGSP_TORCH_THREADS", "1"))
 
