@@ -114,9 +114,11 @@ export async function showLabeler(root, imageId, me) {
   display.addEventListener("input", (event) => {
     const { name } = event.target;
     if (name === "lo" || name === "hi") {
-      const lo = Number(display.querySelector("[name=lo]").value);
-      const hi = Number(display.querySelector("[name=hi]").value);
-      setPrefs({ mode: "manual", lo: Math.min(lo, hi - 1), hi: Math.max(hi, lo + 1) });
+      let lo = Number(display.querySelector("[name=lo]").value);
+      let hi = Number(display.querySelector("[name=hi]").value);
+      if (name === "lo") hi = Math.min(bitMax, Math.max(hi, lo + 1)); // the moved end pushes the other
+      else lo = Math.max(0, Math.min(lo, hi - 1));
+      setPrefs({ mode: "manual", lo: Math.min(lo, hi - 1), hi });
     } else if (name === "invert") setPrefs({ invert: event.target.checked });
     else if (name === "colormap") setPrefs({ colormap: event.target.value });
     else if (name === "masks") toggleMasks(event.target.checked);

@@ -1,0 +1,169 @@
+"""The canvas without a worker: what is drawn at each zoom and window, remembered display settings, warnings,
+the 409 path that keeps a local edit, and the controls each role gets."""
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from labeling.choices import Role
+from labeling.models import Mask
+from labeling.services.masks import mask_replace
+from tests.browser.conftest import blobs_frame, canvas_pixel, login, make_user, screenshot, to_screen
+from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def labeled(db):
+    """A project with a 16-bit frame, target A (plain mask) and target B (mask flagged `adhesion`)."""
+    owner = make_user("olga")
+    project = ProjectFactory(name="Harbour")
+    MembershipFactory(project=project, user=owner, role=Role.OWNER)
+    image = ImageFactory(project=project, pixels=blobs_frame(), original_name="harbour16.png")
+    a = TargetFactory(image=image, x=20.0, y=20.0)
+    b = TargetFactory(image=image, x=60.0, y=40.0)
+    MaskFactory(target=a)
+    MaskFactory(target=b, warnings=["adhesion"])
+    return {"owner": owner, "project": project, "image": image, "a": a, "b": b}
+
+
+def _open(page, base, image):
+    page.goto(f"{base}/#/i/{image.pk}")
+    page.wait_for_selector("canvas.stage[data-ready='1']")
+
+
+def _drawn(page, x, y, dx=0.0, dy=0.0):
+    s = to_screen(page, x, y)
+    return canvas_pixel(page, s["x"] + dx, s["y"] + dy)
+
+
+def test_window_zoom_grid_pan_and_remembered_display(labeled, live_server, new_page):
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, labeled["image"])
+    page.keyboard.press("m")  # masks off: look at the image itself
+    peak = _drawn(page, 21, 21)  # next to the point marker, still on the bright target
+    assert peak[0] > 150 and peak[0] == peak[1] == peak[2]
+
+    page.keyboard.press("i")  # invert: the bright target is drawn dark
+    assert _drawn(page, 21, 21)[0] < 100
+    page.keyboard.press("k")  # next colour map: no longer grey
+    coloured = _drawn(page, 5, 50)
+    assert not coloured[0] == coloured[1] == coloured[2]
+    # A manual window on the raw 16-bit values: everything below 30000 is black, so the background is.
+    page.evaluate(
+        """() => { const lo = document.querySelector('[name=lo]'); lo.value = 30000;
+                   lo.dispatchEvent(new Event('input', {bubbles: true})); }"""
+    )
+    window = page.get_attribute("canvas.stage", "data-window")
+    assert window.startswith("30000,")
+
+    page.reload()  # remembered per project
+    page.wait_for_selector("canvas.stage[data-ready='1']")
+    assert page.get_attribute("canvas.stage", "data-window") == window
+    assert page.is_checked("[name=invert]") and page.input_value("[name=colormap]") == "inferno"
+    page.keyboard.press("c")  # auto-contrast again
+    page.keyboard.press("i")
+    page.select_option("[name=colormap]", "gray")
+    page.keyboard.press("m")
+
+    # Zoom to 3200%: one image pixel is a 32x32 block of one colour, with grid lines on its edges.
+    page.keyboard.press("Tab")  # select target A: centred at 1600%
+    for _ in range(3):
+        page.keyboard.press("+")
+    assert float(page.get_attribute("canvas.stage", "data-scale")) == 32
+    page.keyboard.press("m")  # masks off again to read the image pixels
+    inside = [_drawn(page, 19, 21, dx, dy) for dx, dy in ((-8, -8), (8, 8), (-8, 8))]
+    assert inside[0] == inside[1] == inside[2]  # no smoothing inside a pixel
+    assert _drawn(page, 20, 21) != inside[0]  # the neighbour has its own value
+    edge = _drawn(page, 19.5, 21, dx=0.5)  # the line between the two pixels
+    assert edge not in (inside[0], _drawn(page, 20, 21))  # the pixel grid
+    before = page.evaluate("() => ({...window.__irlabel.stage.view})")
+    s = to_screen(page, 19, 21)
+    page.keyboard.down(" ")
+    page.mouse.move(s["px"], s["py"])
+    page.mouse.down()
+    page.mouse.move(s["px"] + 64, s["py"] + 32, steps=4)
+    page.mouse.up()
+    page.keyboard.up(" ")
+    after = page.evaluate("() => ({...window.__irlabel.stage.view})")
+    assert (after["ox"] - before["ox"], after["oy"] - before["oy"]) == (64, 32)
+    assert page.locator(".target-list .target").count() == 2  # panning added no point
+
+
+def test_warnings_panel_and_next_warning_key(labeled, live_server, new_page):
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, labeled["image"])
+    expect(page.locator(".warning-list li")).to_have_count(1)
+    expect(page.locator(".warning-list li")).to_contain_text("adhesion")
+    expect(page.locator(f".target[data-target='{labeled['b'].pk}'] .badge.warn")).to_have_text("adhesion")
+    page.keyboard.press("w")
+    expect(page.locator(f".target[data-target='{labeled['b'].pk}']")).to_have_class("target selected")
+    view = page.evaluate(
+        "() => { const {stage, imageToScreen} = window.__irlabel; const s = imageToScreen(stage.view, 60, 40);"
+        " return {scale: stage.view.scale, dx: s.x - stage.cssWidth / 2, dy: s.y - stage.cssHeight / 2}; }"
+    )
+    assert view["scale"] >= 16 and abs(view["dx"]) < 1 and abs(view["dy"]) < 1  # jumped and zoomed to it
+    page.keyboard.press("?")
+    expect(page.locator(".help-overlay")).to_be_visible()
+    expect(page.locator(".help-overlay")).to_contain_text("next warning")
+    screenshot(page, "help")
+    page.keyboard.press("Escape")
+    expect(page.locator(".help-overlay")).to_be_hidden()
+
+
+def test_conflict_keeps_the_local_edit_until_overwritten(labeled, live_server, new_page):
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, labeled["image"])
+    a = labeled["a"]
+    page.click(f".target[data-target='{a.pk}'] .idx")
+    page.keyboard.press("b")
+    spot = to_screen(page, 20, 24)  # below the 3x3 mask
+    page.mouse.click(spot["px"], spot["py"])
+    # Meanwhile someone else saves another edit of the same mask.
+    theirs = np.zeros((64, 80), bool)
+    theirs[18:23, 18:23] = True
+    mask = Mask.objects.get(target=a)
+    mask_replace(target=a, raster=theirs, version=mask.version, actor=labeled["owner"])
+
+    page.keyboard.press("Control+s")
+    expect(page.locator(".message")).to_contain_text("someone else changed the mask")
+    expect(page.locator("button[data-act=overwrite]")).to_be_visible()
+    assert Mask.objects.get(target=a).area == 25  # theirs, untouched
+    local = page.evaluate(
+        f"() => {{ const {{session}} = window.__irlabel; return session.masks.get({a.pk}).raster[24 * 80 + 20]; }}"
+    )
+    assert local == 1  # our edit is still here
+
+    page.click("button[data-act=overwrite]")
+    expect(page.locator(".message")).to_contain_text(f"Mask of target {a.pk} saved")
+    saved = Mask.objects.get(target=a)
+    assert saved.area == 10 and saved.state == "edited"  # the 3x3 plus our one pixel
+
+
+def test_a_viewer_gets_no_editing_controls(labeled, live_server, new_page):
+    make_user("vera")
+    from django.contrib.auth import get_user_model
+
+    MembershipFactory(project=labeled["project"], user=get_user_model().objects.get(username="vera"), role=Role.VIEWER)
+    page = new_page()
+    login(page, live_server.url, "vera")
+    _open(page, live_server.url, labeled["image"])
+    assert page.get_attribute("canvas.stage", "data-tool") == "view"
+    expect(page.locator("button[data-act=submit]")).to_have_count(0)
+    expect(page.locator("button[data-act=accept]")).to_have_count(0)
+    expect(page.locator("button[data-act=confirm]")).to_have_count(0)
+    s = to_screen(page, 40, 10)
+    page.mouse.click(s["px"], s["py"])
+    page.wait_for_timeout(200)
+    assert page.locator(".target-list .target").count() == 2
+    page.goto(f"{live_server.url}/#/p/{labeled['project'].pk}")
+    page.wait_for_selector(".dashboard .status-bars .bar-row")
+    expect(page.locator(".upload")).to_have_count(0)
+    expect(page.locator(".add-member")).to_have_count(0)
+    expect(page.locator("button.next-image")).to_have_count(0)
+    expect(page.locator(".members select")).to_have_count(0)
+    assert not page.js_errors
