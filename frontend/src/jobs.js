@@ -3,7 +3,7 @@ import { api } from "./api.js";
 
 const ACTIVE = new Set(["queued", "running"]);
 
-export function watchJobs(projectId, onJobs) {
+export function watchJobs(projectId, kinds, onJobs) {
   let stopped = false;
   let delay = 1000;
   let last = "";
@@ -11,7 +11,7 @@ export function watchJobs(projectId, onJobs) {
   async function tick() {
     if (stopped) return;
     try {
-      const page = await api.jobs(projectId, { page_size: 20 });
+      const page = await api.jobs(projectId, { page_size: 20, kind: kinds });
       const jobs = page.results;
       const text = JSON.stringify(jobs.map((j) => [j.id, j.status, j.progress]));
       delay = text === last ? Math.min(delay * 1.5, 10000) : 1000;

@@ -167,3 +167,31 @@ def test_a_viewer_gets_no_editing_controls(labeled, live_server, new_page):
     expect(page.locator("button.next-image")).to_have_count(0)
     expect(page.locator(".members select")).to_have_count(0)
     assert not page.js_errors
+
+
+def test_dashboard_models_curve_and_live_job_progress(labeled, live_server, new_page):
+    from labeling.models import Job
+    from tests.factories import JobFactory, ModelVersionFactory
+
+    project = labeled["project"]
+    curve = [{"kind": "loss", "step": s, "loss": 1.0 / (1 + s), "lr": 1e-3} for s in range(0, 200, 10)]
+    curve += [
+        {"kind": "selection", "step": s, "iou": 0.5 + s / 1000, "pd": 0.9, "fat": 0.0, "fa": 1e-5} for s in (50, 150)
+    ]
+    ModelVersionFactory(project=project, curve=curve, metrics={"iou": 0.712, "pd": 0.95}, status="promoted")
+    job = JobFactory(project=project, kind="train", status="running", progress=40, message="step 80")
+    page = new_page()
+    login(page, live_server.url, "olga")
+    page.goto(f"{live_server.url}/#/p/{project.pk}")
+    row = page.locator(f".job[data-job='{job.pk}']")
+    expect(row.locator("progress")).to_have_attribute("value", "40")
+    expect(page.locator(".model svg.curve path.loss")).to_have_count(1)
+    assert page.locator(".model svg.curve circle.iou").count() == 2  # one dot per selection evaluation
+    expect(page.locator(".model")).to_contain_text("iou 0.712")
+    expect(page.locator(".model button[data-act=retire]")).to_have_count(1)
+
+    Job.objects.filter(pk=job.pk).update(progress=80, message="step 160")  # the worker moves on
+    expect(row.locator("progress")).to_have_attribute("value", "80", timeout=10000)
+    expect(row).to_contain_text("step 160")
+    screenshot(page, "dashboard-models", full_page=True)
+    assert not page.js_errors

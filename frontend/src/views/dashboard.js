@@ -8,6 +8,8 @@ import { uploadPanel } from "./upload.js";
 
 const STATUSES = ["new", "in_progress", "submitted", "confirmed", "rejected"];
 const ROLES = ["viewer", "annotator", "reviewer", "manager", "owner"];
+const SHORT = { new: "new", in_progress: "in prog.", submitted: "subm.", confirmed: "conf.", rejected: "rej." };
+const LONG_KINDS = ["prelabel", "train", "import", "export", "calibrate"]; // per-click generation jobs are not listed
 
 function statusBars(byStatus, total) {
   return STATUSES.map((s) => {
@@ -25,22 +27,24 @@ function annotatorTable(rows) {
       ${STATUSES.map((s) => `<td class="num" data-col="${s}">${r.counts[s] || 0}</td>`).join("")}<td class="num">${r.total}</td></tr>`,
     )
     .join("");
-  return `<table class="annotators"><thead><tr><th>annotator</th>${STATUSES.map((s) => `<th>${statusLabel(s)}</th>`).join("")}<th>total</th></tr></thead><tbody>${body}</tbody></table>`;
+  return `<table class="annotators"><thead><tr><th>annotator</th>${STATUSES.map((s) => `<th title="${statusLabel(s)}">${SHORT[s]}</th>`).join("")}<th>total</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
-function jobRows(jobs) {
+function jobRows(jobs, manage) {
   if (!jobs.length) return '<p class="muted">No jobs yet.</p>';
   return `<ul class="jobs">${jobs
     .map(
       (j) => `<li class="job status-${j.status}" data-job="${j.id}"><span>#${j.id} ${escapeHtml(j.kind)}</span>
       <progress max="100" value="${j.progress}"></progress><span class="pct">${j.progress}%</span>
       <span class="badge">${escapeHtml(j.status)}</span><span class="muted">${escapeHtml(j.message || "")}</span>
-      ${j.errors && j.errors.length ? `<span class="error">${j.errors.length} error(s): ${escapeHtml(j.errors[0].message)}</span>` : ""}</li>`,
+      ${j.errors && j.errors.length ? `<span class="error">${j.errors.length} error(s): ${escapeHtml(j.errors[0].message)}</span>` : ""}
+      ${manage && j.kind === "export" && j.status === "succeeded" ? `<a class="button download" href="${api.exportDownloadUrl(j.id)}" download>Download zip</a>` : ""}
+      ${manage && isActive(j) ? '<button data-act="cancel-job">Cancel</button>' : ""}</li>`,
     )
     .join("")}</ul>`;
 }
 
-function modelRows(models) {
+function modelRows(models, manage) {
   if (!models.length) return '<p class="muted">No model versions yet: masks come from the cold-start generator.</p>';
   return models
     .map((m) => {
@@ -49,7 +53,9 @@ function modelRows(models) {
         .map(([k, v]) => `<span class="metric">${escapeHtml(k)} ${Number(v).toFixed(3)}</span>`)
         .join(" ");
       return `<div class="model" data-model="${m.id}"><h4>${m.project_id ? `v${m.number}` : "base"} · ${escapeHtml(m.arch)}
-        <span class="badge">${escapeHtml(m.status)}</span></h4><div>${metrics || '<span class="muted">no metrics</span>'}</div>
+        <span class="badge">${escapeHtml(m.status)}</span>
+        ${manage && m.project_id && m.status === "candidate" ? '<button data-act="promote">Promote</button>' : ""}
+        ${manage && m.project_id && m.status === "promoted" ? '<button data-act="retire">Retire</button>' : ""}</h4><div>${metrics || '<span class="muted">no metrics</span>'}</div>
         ${m.curve && m.curve.length ? curveChart(m.curve) : ""}</div>`;
     })
     .join("");
@@ -83,7 +89,14 @@ export async function showDashboard(root, projectId, me) {
     <div class="grid">
       <section class="card stats"><h3>Images</h3><div class="status-bars"></div><p class="totals muted"></p></section>
       <section class="card per-annotator"><h3>Per annotator</h3><div class="annotator-table"></div></section>
-      <section class="card jobs-card"><h3>Jobs</h3><div class="job-list"></div></section>
+      <section class="card jobs-card"><h3>Jobs</h3>
+        ${manage ? `<form class="export-form inline-form"><label class="check"><input type="checkbox" name="sirst" checked> SIRST</label>
+          <label class="check"><input type="checkbox" name="coco" checked> COCO</label>
+          <label class="check"><input type="checkbox" name="instances"> instance PNGs</label>
+          <label class="check"><input type="checkbox" name="confirmed_only"> confirmed only</label>
+          <button class="export primary">Export</button></form>
+          <div class="toolbar"><button data-act="prelabel">Pre-label images</button><button data-act="train">Train a model now</button></div>` : ""}
+        <p class="error job-error" role="alert"></p><div class="job-list"></div></section>
       <section class="card models-card"><h3>Model versions</h3><div class="model-list"></div></section>
       <section class="card members-card"><h3>Members</h3><div class="member-list"></div></section>
       <div class="card upload-slot" ${manage ? "" : "hidden"}></div>
@@ -101,13 +114,13 @@ export async function showDashboard(root, projectId, me) {
     $(root, ".member-list").innerHTML = memberRows(await api.members(projectId), manage, me.id);
   }
   async function loadModels() {
-    $(root, ".model-list").innerHTML = modelRows(await api.modelVersions(projectId));
+    $(root, ".model-list").innerHTML = modelRows(await api.modelVersions(projectId), manage);
   }
   await Promise.all([loadStats(), loadMembers(), loadModels()]);
 
   let hadActive = false;
-  const watcher = watchJobs(projectId, (jobs) => {
-    $(root, ".job-list").innerHTML = jobRows(jobs);
+  const watcher = watchJobs(projectId, LONG_KINDS, (jobs) => {
+    $(root, ".job-list").innerHTML = jobRows(jobs, manage);
     const active = jobs.some(isActive);
     if (hadActive && !active) {
       loadStats();
@@ -124,6 +137,48 @@ export async function showDashboard(root, projectId, me) {
       }),
     );
   }
+  const jobError = (error) => {
+    $(root, ".job-error").textContent = error ? error.message : "";
+  };
+  const exportForm = $(root, ".export-form");
+  if (exportForm) {
+    exportForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const formats = ["sirst", "coco", "instances"].filter((f) => exportForm[f].checked);
+      try {
+        jobError(null);
+        await api.exportStart(projectId, { formats, confirmed_only: exportForm.confirmed_only.checked });
+        watcher.poke();
+      } catch (error) {
+        jobError(error);
+      }
+    });
+  }
+  $(root, ".jobs-card").addEventListener("click", async (event) => {
+    const act = event.target.dataset.act;
+    if (!act) return;
+    try {
+      jobError(null);
+      if (act === "prelabel") await api.prelabel(projectId);
+      else if (act === "train") await api.train(projectId);
+      else if (act === "cancel-job") await api.jobCancel(Number(event.target.closest("[data-job]").dataset.job));
+      watcher.poke();
+    } catch (error) {
+      jobError(error);
+    }
+  });
+  $(root, ".model-list").addEventListener("click", async (event) => {
+    const act = event.target.dataset.act;
+    if (act !== "promote" && act !== "retire") return;
+    const id = Number(event.target.closest("[data-model]").dataset.model);
+    try {
+      jobError(null);
+      await (act === "promote" ? api.modelPromote(id) : api.modelRetire(id));
+      await loadModels();
+    } catch (error) {
+      jobError(error);
+    }
+  });
   const members = $(root, ".member-list");
   members.addEventListener("change", async (event) => {
     const row = event.target.closest("[data-member]");
