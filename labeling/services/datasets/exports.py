@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
+from PIL import Image as PILImage
 
 from labeling import storage
 from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, MaskState, Split
@@ -203,7 +205,7 @@ class _Export:
             labels = np.zeros((h, w), np.uint16)
             for index, (_, _, raster) in enumerate(confirmed, start=1):
                 labels[raster] = index
-            self.zip.write(f"instances/{stem}.png", storage.pixels_png_encode(labels))
+            self.zip.write(f"instances/{stem}.png", png_fast(labels))
         if "coco" in self.formats:
             self._coco(image, file_name, rows)
         self.counts["images"] += 1
@@ -219,7 +221,7 @@ class _Export:
         union = np.zeros((h, w), bool)
         for _, _, raster in confirmed:
             union |= raster
-        self.zip.write(f"masks/{stem}.png", storage.mask_png_encode(union))
+        self.zip.write(f"masks/{stem}.png", png_fast(np.where(union, 255, 0).astype(np.uint8)))
         labels = {t.pk: i for i, (t, _, _) in enumerate(confirmed, start=1)}
         points = [
             {"x": t.x, "y": t.y, "label": labels.get(t.pk), "mask": m.state if m is not None else None}
@@ -228,12 +230,12 @@ class _Export:
         body = {"image": stem, "width": w, "height": h, "points": points}
         self.zip.write(f"points/{stem}.json", json.dumps(body, sort_keys=True).encode())
         centroid, coarse = np.zeros((h, w), bool), np.zeros((h, w), bool)
-        for target, _, raster in rows:
-            cx, cy = centroid_point(raster) if raster is not None and raster.any() else (target.x, target.y)
+        for target, mask, raster in rows:
+            cx, cy = _centroid(raster, mask.bbox) if mask is not None and mask.area else (target.x, target.y)
             centroid[_clamp(round(cy), h), _clamp(round(cx), w)] = True
             coarse[_clamp(round(target.y), h), _clamp(round(target.x), w)] = True
-        self.zip.write(f"points/centroid/{stem}.png", storage.mask_png_encode(centroid))
-        self.zip.write(f"points/coarse/{stem}.png", storage.mask_png_encode(coarse))
+        self.zip.write(f"points/centroid/{stem}.png", png_fast(np.where(centroid, 255, 0).astype(np.uint8)))
+        self.zip.write(f"points/coarse/{stem}.png", png_fast(np.where(coarse, 255, 0).astype(np.uint8)))
 
     def _coco(self, image: Image, file_name: str, rows: list) -> None:
         h, w = image.height, image.width
@@ -332,6 +334,22 @@ class _Export:
             "confirmed_by": {who: dict(c) for who, c in sorted(self.confirmers.items())},
             "checksums": "SHA256SUMS",
         }
+
+
+def png_fast(array: np.ndarray) -> bytes:
+    """A lossless grey PNG (8- or 16-bit) at zlib level 1: about 5x faster than the default on sparse masks, and
+    deterministic, so a re-export gives the same bytes."""
+    buffer = io.BytesIO()
+    native = array.astype(array.dtype.newbyteorder("="), copy=False)
+    PILImage.fromarray(np.ascontiguousarray(native)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _centroid(raster: np.ndarray, bbox: list[int]) -> tuple[float, float]:
+    """centroid_point on the mask's bounding box only (a full-frame scan costs milliseconds at 512x512)."""
+    x, y, w, h = (int(v) for v in bbox) if len(bbox) == 4 else (0, 0, raster.shape[1], raster.shape[0])
+    cx, cy = centroid_point(raster[y : y + h, x : x + w])
+    return cx + x, cy + y
 
 
 def _copy_json_lines(handle: IO[str], out: IO[str]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from labeling import storage
@@ -190,6 +190,7 @@ def _import_one(run: _Run, source: Any, plan: formats.ImagePlan) -> None:
         return
     name = plan.key.rsplit("/", 1)[-1] + plan.path[plan.path.rfind(".") :]
     with transaction.atomic():
+        _commit_without_waiting()
         try:
             image = image_create(
                 project=run.job.project, file_name=name, data=data, actor=run.actor, split=plan.split or run.split
@@ -205,6 +206,14 @@ def _import_one(run: _Run, source: Any, plan: formats.ImagePlan) -> None:
             return
         annotations = _annotations(run, source, plan, image)
         _store(run, image, plan, annotations)
+
+
+def _commit_without_waiting() -> None:
+    """One transaction per image, and PostgreSQL need not wait for each commit's WAL flush (several times faster
+    on small writes). A crash may forget the last few images: the job's rerun imports them again, nothing else."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _imported_by_this_job(image_id: int | None, job: Job) -> bool:
