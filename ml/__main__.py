@@ -84,7 +84,7 @@ def _predict(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from ml.evaluation import evaluate_dirs
 
-    print(json.dumps(evaluate_dirs(args.pred, args.gt)))
+    print(json.dumps(evaluate_dirs(args.pred, args.gt, args.ids)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="print IoU/Pd/Fat/Fa JSON of predicted vs GT mask folders")
     e.add_argument("--pred", required=True)
     e.add_argument("--gt", required=True)
+    e.add_argument("--ids", default=None, help="optional split file: score only these ids (e.g. splits/val.txt)")
     e.set_defaults(func=_evaluate)
     return p
 

@@ -65,13 +65,19 @@ def evaluate_predictor(
     return out
 
 
-def evaluate_dirs(pred_dir: str | Path, gt_dir: str | Path) -> dict[str, float]:
-    """Score every GT mask in `gt_dir` against the same-id file in `pred_dir` (missing -> error)."""
+def evaluate_dirs(pred_dir: str | Path, gt_dir: str | Path, ids_file: str | Path | None = None) -> dict[str, float]:
+    """Score GT masks in `gt_dir` (all, or the ids listed in `ids_file`) against the same-id files in
+    `pred_dir`; a missing prediction is an error naming it."""
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     for d in (pred_dir, gt_dir):
         if not d.is_dir():
             raise ValueError(f"directory {d} not found")
-    ids = list_ids(gt_dir)
+    if ids_file is not None:
+        if not Path(ids_file).is_file():
+            raise ValueError(f"ids file {ids_file} not found")
+        ids = [line.strip() for line in Path(ids_file).read_text().splitlines() if line.strip()]
+    else:
+        ids = list_ids(gt_dir)
     if not ids:
         raise ValueError(f"no masks found in {gt_dir}")
     acc = SegmentationMetrics()

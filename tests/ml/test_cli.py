@@ -57,11 +57,17 @@ def test_predict_then_evaluate(method, synthetic_dir, points_file, tiny_checkpoi
         m = cv2.imread(str(out / f"{s.id}.png"), cv2.IMREAD_UNCHANGED)
         assert m.dtype == np.uint8 and m.shape == s.image.shape and set(np.unique(m)) <= {0, 255}
     assert not cv2.imread(str(out / f"{empty_id}.png"), cv2.IMREAD_UNCHANGED).any()
-    gt = tmp_path / "gt"
-    gt.mkdir()
-    for s in load_samples(synthetic_dir, "val"):
-        cv2.imwrite(str(gt / f"{s.id}.png"), s.mask.astype(np.uint8) * 255)
-    r = _run("evaluate", "--pred", str(out), "--gt", str(gt))
+    r = _run("evaluate", "--pred", str(out), "--gt", str(synthetic_dir / "masks"))
+    assert r.returncode != 0 and "no image file" in r.stderr  # train ids have no prediction
+    r = _run(
+        "evaluate",
+        "--pred",
+        str(out),
+        "--gt",
+        str(synthetic_dir / "masks"),
+        "--ids",
+        str(synthetic_dir / "splits" / "val.txt"),
+    )
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)
     assert set(metrics) >= {"iou", "pd", "fat", "fa"} and metrics["n_images"] == 3
