@@ -137,6 +137,7 @@ def dataset_import(*, job_id: int) -> None:
     try:
         source = source_open(kind=job.payload.get("source"), path=_source_path(job))
     except SourceError as exc:
+        _spent(job)
         job_finish(job=job, status=JobStatus.FAILED, message=exc.message, result={"counts": run.counts})
         return
     try:
@@ -150,17 +151,18 @@ def dataset_import(*, job_id: int) -> None:
         for done, plan in enumerate(layout.plans, start=1):
             _import_one(run, source, plan)
             if not run.progress(done, total):
-                return  # cancelled: what landed stays, the rest is not imported
-        run.progress(total, total, force=True)
+                break  # cancelled: what landed stays (and gets its masks), the rest is not imported
+        else:
+            run.progress(total, total, force=True)
         _generate(run)
     except SourceError as exc:
         run.progress(run.job.done, run.job.total, force=True)
+        _spent(job)
         job_finish(job=run.job, status=JobStatus.FAILED, message=exc.message, result={"counts": run.counts})
         return
     finally:
         source.close()
-    if job.payload.get("source") == "zip":
-        storage.delete_file(job.payload["path"])  # the upload is spent once every file has landed
+    _spent(job)
     job_finish(
         job=run.job,
         message=run._message(),
@@ -171,6 +173,12 @@ def dataset_import(*, job_id: int) -> None:
             "generation_jobs": run.generation_jobs[:100],
         },
     )
+
+
+def _spent(job: Job) -> None:
+    """An uploaded zip is removed once its job has ended (a crash keeps it, for the redelivery)."""
+    if job.payload.get("source") == "zip":
+        storage.delete_file(job.payload["path"])
 
 
 def _source_path(job: Job) -> str:

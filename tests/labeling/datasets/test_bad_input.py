@@ -107,6 +107,7 @@ def test_too_many_files_refuses_the_archive(project, importer, settings):
     assert job.status == JobStatus.FAILED
     assert "holds 5 files; the limit is 3" in job.message
     assert _landed(project) == []
+    assert not list((settings.MEDIA_ROOT / "imports").rglob("*.zip"))  # the refused upload is not kept
 
 
 def test_nested_archives_are_not_opened(project, importer):

@@ -135,3 +135,19 @@ def test_coco_rle_uncompressed_rle_and_polygons(project, importer):
     polygon = storage.mask_decode(targets[2].mask.rle, 16, 24)
     assert polygon[5, 16] and not polygon[0, 0] and polygon.sum() >= 20
     assert {t.mask.state for t in targets} == {MaskState.CONFIRMED}
+
+
+def test_commands_import_a_zip_and_export_to_a_file(project, importer, tmp_path, capsys):
+    archive = tmp_path / "in.zip"
+    archive.write_bytes(zip_bytes({"images/a.png": frame(seed=1), "masks/a.png": mask_png(raster(16, 24, (4, 4)))}))
+    call_command("importdataset", str(archive), "--project", str(project.pk), "--confirm", "--no-progress")
+    assert Mask.objects.get(image__project=project).state == MaskState.CONFIRMED
+    out = tmp_path / "out.zip"
+    call_command("exportdataset", "--project", str(project.pk), "--out", str(out), "--no-progress")
+    assert "Export job" in capsys.readouterr().out
+    import zipfile
+
+    with zipfile.ZipFile(out) as zf:
+        mask = storage.mask_png_decode(zf.read("masks/a.png"), 16, 24)
+    assert np.array_equal(mask, raster(16, 24, (4, 4)))
+    assert not list((tmp_path / "media" / "imports").rglob("*.zip"))  # the spent copy of the zip is gone
