@@ -84,12 +84,15 @@ def _chunk_begin(job: Job, chunk: int) -> tuple[Job, int, bool]:
     """Count the attempt; return (job, index to resume at, whether to give up on the chunk)."""
     locked = Job.objects.select_for_update().get(pk=job.pk)
     result = dict(locked.result or {})
+    start = int(result.get("chunk_done", {}).get(str(chunk), 0))
+    size = int(locked.payload.get("chunk_size", CHUNK_SIZE))
+    if start >= len(locked.payload.get("image_ids", [])[chunk * size : (chunk + 1) * size]):
+        return locked, start, False  # a duplicate delivery of a finished chunk: not an attempt
     attempts = dict(result.get("chunk_attempts", {}))
     attempts[str(chunk)] = attempts.get(str(chunk), 0) + 1
     result["chunk_attempts"] = attempts
     locked.result = result
     locked.save(update_fields=["result"])
-    start = int(result.get("chunk_done", {}).get(str(chunk), 0))
     return job_update_progress(job=locked), start, attempts[str(chunk)] > MAX_CHUNK_ATTEMPTS
 
 

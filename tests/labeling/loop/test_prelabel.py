@@ -87,13 +87,18 @@ def test_selection_and_chunks_resume_after_the_last_finished_image():
     project_prelabel(job_id=job.pk, chunk=1)
     job.refresh_from_db()
     assert (job.status, job.done) == (JobStatus.RUNNING, 2)
-    # A redelivered chunk (its worker died) resumes where it stopped and counts nothing twice.
-    project_prelabel(job_id=job.pk, chunk=1)
+    project_prelabel(job_id=job.pk, chunk=1)  # a duplicate delivery of a finished chunk changes nothing
     job.refresh_from_db()
-    assert job.done == 2 and job.result["chunk_attempts"] == {"1": 2}
+    assert job.done == 2 and job.result["chunk_attempts"] == {"1": 1}
+    # Chunk 0's worker died after 5 images: its redelivery resumes at the 6th and counts nothing twice.
+    Job.objects.filter(pk=job.pk).update(
+        done=7, result={**job.result, "chunk_done": {"0": 5, "1": 2}, "chunk_attempts": {"0": 1, "1": 1}}
+    )
     project_prelabel(job_id=job.pk, chunk=0)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.done == CHUNK_SIZE + 2
+    assert job.result["chunk_attempts"] == {"0": 2, "1": 1}
+    assert [Mask.objects.filter(image=i).exists() for i in images[:CHUNK_SIZE]] == [False] * 5 + [True] * 11
 
 
 def test_cancel_stops_between_images():
