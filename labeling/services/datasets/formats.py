@@ -24,6 +24,7 @@ POINT_DIRS = ("points/centroid", "centroid", "points/coarse", "masks_coarse", "c
 MASK_DIRS = ("masks", "mask", "masks_full")
 INSTANCE_DIRS = ("instances",)
 LABEL_DIRS = set(POINT_DIRS) | set(MASK_DIRS) | set(INSTANCE_DIRS)
+SIRST_MASK_SUFFIX = "_pixels0"  # YimianDai/sirst names its masks <id>_pixels0.png
 OWN_FILES = {"manifest.json", "sha256sums"}
 SPLIT_WORDS = (("train", Split.TRAIN), ("val", Split.VAL), ("test", Split.TEST))
 
@@ -95,11 +96,10 @@ def _strip_common_root(paths: list[str]) -> str:
 
 
 def _split_of(name: str) -> str | None:
+    """train/val/test named by a file or folder name; None when it names none, or several (`trainval.txt`)."""
     lower = name.lower().rsplit("/", 1)[-1]
-    for word, split in SPLIT_WORDS:
-        if word in lower:
-            return split
-    return None
+    found = {split for word, split in SPLIT_WORDS if word in lower}
+    return found.pop() if len(found) == 1 else None
 
 
 def json_load(data: bytes, path: str) -> Any:
@@ -146,7 +146,9 @@ def layout_find(source: Source) -> Layout:
         elif suffix == ".png" and labelled is not None:
             folder, rest = labelled
             table = masks if folder in MASK_DIRS else instances if folder in INSTANCE_DIRS else point_pngs
-            table.setdefault(_stem(rest), {})[folder] = path
+            key = _stem(rest)
+            key = key[: -len(SIRST_MASK_SUFFIX)] if key.endswith(SIRST_MASK_SUFFIX) else key  # SIRST's own name
+            table.setdefault(key, {})[folder] = path
         elif suffix == ".json":
             jsons.append(path)
         elif suffix == ".txt" and _split_of(r) is not None:

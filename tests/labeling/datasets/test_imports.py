@@ -151,3 +151,22 @@ def test_commands_import_a_zip_and_export_to_a_file(project, importer, tmp_path,
         mask = storage.mask_png_decode(zf.read("masks/a.png"), 16, 24)
     assert np.array_equal(mask, raster(16, 24, (4, 4)))
     assert not list((tmp_path / "media" / "imports").rglob("*.zip"))  # the spent copy of the zip is gone
+
+
+def test_original_sirst_names_and_split_lists(project, importer):
+    """YimianDai/sirst: masks/<id>_pixels0.png and idx_427/{train,val,trainval}.txt (a combined list is ignored)."""
+    data = zip_bytes(
+        {
+            "sirst/images/Misc_1.png": frame(seed=1),
+            "sirst/images/Misc_2.png": frame(seed=2),
+            "sirst/masks/Misc_1_pixels0.png": mask_png(raster(16, 24, (3, 3))),
+            "sirst/idx_427/trainval.txt": b"Misc_1\r\nMisc_2\r\n",
+            "sirst/idx_427/train.txt": b"Misc_1\r\n",
+            "sirst/idx_427/val.txt": b"Misc_2\r\n",
+        }
+    )
+    job = run_import(project, importer, data, confirm=True)
+    assert "trainval.txt: not an image or a label file" in messages(job)
+    splits = dict(Image.objects.filter(project=project).values_list("original_name", "split"))
+    assert splits == {"Misc_1.png": "train", "Misc_2.png": "val"}
+    assert Mask.objects.get(image__project=project).image.original_name == "Misc_1.png"
