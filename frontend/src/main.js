@@ -5,30 +5,41 @@ import { showImages } from "./views/images.js";
 import { showLabeler } from "./views/labeler.js";
 import { showProjects } from "./views/projects.js";
 
-const root = document.getElementById("app");
+const app = document.getElementById("app");
 let cleanup = null;
 let me = null;
+let current = 0;
 
+/** Each route renders into its own element: a slow, superseded route can never draw over a newer one. */
 async function route() {
+  const token = ++current;
   if (cleanup) cleanup();
   cleanup = null;
+  const root = document.createElement("div");
+  root.className = "view";
+  app.replaceChildren(root);
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, search = ""] = hash.split("?");
   const params = new URLSearchParams(search);
   const parts = path.split("/").filter(Boolean);
-  root.className = "";
+  let done = null;
   try {
     me = me || (await api.me());
-    if (parts[0] === "p" && parts[2] === "images") cleanup = await showImages(root, Number(parts[1]), params);
-    else if (parts[0] === "p") cleanup = await showDashboard(root, Number(parts[1]), me);
-    else if (parts[0] === "i") cleanup = await showLabeler(root, Number(parts[1]), me, params);
-    else cleanup = await showProjects(root, me);
+    if (parts[0] === "p" && parts[2] === "images") done = await showImages(root, Number(parts[1]), params);
+    else if (parts[0] === "p") done = await showDashboard(root, Number(parts[1]), me);
+    else if (parts[0] === "i") done = await showLabeler(root, Number(parts[1]), me, params);
+    else done = await showProjects(root, me);
   } catch (error) {
     root.innerHTML = "";
     const p = document.createElement("p");
     p.className = "error";
     p.textContent = `Could not load this page: ${error.message}`;
     root.append(p);
+  }
+  if (token !== current) {
+    if (done) done(); // superseded while loading: release its listeners and timers
+  } else {
+    cleanup = done;
   }
 }
 

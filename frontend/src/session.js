@@ -11,7 +11,8 @@ export class LabelSession {
     this.masks = new Map(); // target id -> {targetId, meta, raster, bbox, dirty, conflict}
     this.selected = null; // a target ref
     this.pending = 0;
-    this.lastMaskMs = null;
+    this.lastMaskMs = null; // click -> masks drawn
+    this.lastRequestMs = null; // of that: the request that answered with them
     this.masksApplied = 0;
     this.message = "";
     this.listener = listener; // (what) => void: "targets" | "masks" | "status" | "history"
@@ -26,6 +27,10 @@ export class LabelSession {
 
   async load() {
     const [targets, masks] = await Promise.all([api.targets(this.image.id), api.masks(this.image.id)]);
+    this.loadFrom(targets, masks);
+  }
+
+  loadFrom(targets, masks) {
     this.targets = targets.map((t) => ({ ref: { id: t.id }, ...pick(t) }));
     this._applyMasks(masks);
     this.emit("targets");
@@ -69,7 +74,9 @@ export class LabelSession {
       this.history.push({ undo: () => this.remove(target.ref, false), redo: () => this._readd(target) });
     }
     return this.enqueue(async () => {
+      const sent = performance.now();
       const created = await api.targetAdd(this.image.id, { x, y, tightness });
+      this.lastRequestMs = performance.now() - sent;
       ref.id = created.id;
       Object.assign(target, pick(created), { pending: false });
       this.emit("targets");
@@ -92,7 +99,9 @@ export class LabelSession {
     const started = performance.now();
     const seq = ++this._genSeq;
     return this.enqueue(async () => {
+      const sent = performance.now();
       const moved = await api.targetMove(ref.id, { version: target.version, x, y });
+      this.lastRequestMs = performance.now() - sent;
       Object.assign(target, pick(moved), { pending: false });
       this.emit("targets");
       await this._afterChange(moved.generation, seq, started);
@@ -142,9 +151,9 @@ export class LabelSession {
     }
     if (seq !== this._genSeq || !current) return;
     this._applyMasks(current.masks || []);
+    this.emit("masks"); // listeners draw synchronously, so the time below is click to masks on screen
     this.lastMaskMs = performance.now() - started;
     this.masksApplied += 1;
-    this.emit("masks");
     this.emit("status");
   }
 

@@ -46,10 +46,19 @@ const TEMPLATE = `<div class="labeler">
     <section class="workflow"></section>
   </aside></div>`;
 
+let claimed = null; // the image "next" just claimed: opening it needs no second fetch
+
 export async function showLabeler(root, imageId, me) {
-  const image = await api.image(imageId);
-  const [project, pixels] = await Promise.all([api.project(image.project_id), api.pixels(imageId)]);
-  root.className = "full";
+  const image = claimed && claimed.id === imageId ? claimed : await api.image(imageId);
+  claimed = null;
+  // Everything the screen needs, in parallel: one round trip after the image row.
+  const [project, pixels, targets, masks] = await Promise.all([
+    api.project(image.project_id),
+    api.pixels(imageId),
+    api.targets(imageId),
+    api.masks(imageId),
+  ]);
+  root.classList.add("full");
   root.innerHTML = TEMPLATE;
   const help = helpOverlay();
   root.append(help);
@@ -158,7 +167,10 @@ export async function showLabeler(root, imageId, me) {
     const gen = $(root, ".gen-status");
     gen.classList.toggle("pending", session.pending > 0);
     gen.textContent =
-      session.pending > 0 ? "generating masks…" : session.lastMaskMs != null ? `masks in ${Math.round(session.lastMaskMs)} ms` : "";
+      session.pending > 0 ? "generating masks…" : session.lastMaskMs != null
+          ? `masks in ${Math.round(session.lastMaskMs)} ms` +
+            (session.lastRequestMs != null ? ` (request ${Math.round(session.lastRequestMs)} ms)` : "")
+          : "";
     canvas.dataset.pending = String(session.pending);
     canvas.dataset.masksApplied = String(session.masksApplied);
     $(root, ".message").textContent = session.message;
@@ -268,6 +280,7 @@ export async function showLabeler(root, imageId, me) {
         await session.idle();
         const nextImage = await api.claim(project.id);
         if (nextImage.id === image.id) return session.say("This is your unfinished image: submit it first.");
+        claimed = nextImage;
         location.hash = `#/i/${nextImage.id}`;
         return;
       }
@@ -387,13 +400,16 @@ export async function showLabeler(root, imageId, me) {
   };
 
   // Tests and bench/ui.py read the drawn state through this handle.
-  window.__irlabel = { stage, session, maskLayer, imageToScreen, MAX_SCALE, pixels, image };
+  const handle = { stage, session, maskLayer, imageToScreen, MAX_SCALE, pixels, image };
+  window.__irlabel = handle;
   setTool(canAnnotate ? "point" : "view");
   renderImage();
   renderWorkflow();
   renderHistory();
   stage.setImageCanvas(imageCanvas, false);
-  await session.load();
+  session.loadFrom(targets, masks);
+  stage.draw();
+  handle.readyAt = performance.now();
   canvas.dataset.ready = "1";
   canvas.focus();
   document.title = `${image.original_name} · ${project.name}`;
@@ -401,6 +417,6 @@ export async function showLabeler(root, imageId, me) {
     closed = true;
     document.removeEventListener("keydown", onKey);
     document.removeEventListener("keyup", onKeyUp);
-    delete window.__irlabel;
+    if (window.__irlabel === handle) delete window.__irlabel;
   };
 }
