@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import re
@@ -13,19 +11,19 @@ import time
 import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
-from PIL import Image as PILImage
 
 from labeling import storage
 from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, MaskState, Split
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, Project, Target
 from labeling.services.datasets.formats import centroid_point
+from labeling.services.datasets.zipwriter import DATE, ZipWriter, json_array_copy, png_fast
 from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
 
 EXPORT_DIR = "exports"
@@ -96,37 +94,6 @@ def export_stem(name: str) -> str:
     return _UNSAFE.sub("_", stem).strip("._")[:120] or "image"
 
 
-class _Zip:
-    """The zip being written: every entry's SHA-256 goes to a side file (SHA256SUMS), never held in memory."""
-
-    def __init__(self, path: Path, sums: IO[str]):
-        self.zip = zipfile.ZipFile(path, "w", allowZip64=True)
-        self.sums = sums
-        self.files = 0
-        self.bytes = 0
-
-    def write(self, name: str, data: bytes, stored: bool = False) -> None:
-        kind = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-        info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # fixed: same content, same zip entry
-        info.compress_type, info.external_attr = kind, 0o644 << 16
-        self.zip.writestr(info, data, compress_type=kind, compresslevel=1 if kind == zipfile.ZIP_DEFLATED else None)
-        self.sums.write(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
-        self.files += 1
-        self.bytes += len(data)
-
-    def write_file(self, name: str, path: Path) -> None:
-        info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-        info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
-        digest = hashlib.sha256()
-        with open(path, "rb") as src, self.zip.open(info, "w", force_zip64=True) as dst:
-            while chunk := src.read(1024 * 1024):
-                digest.update(chunk)
-                dst.write(chunk)
-                self.bytes += len(chunk)
-        self.sums.write(f"{digest.hexdigest()}  {name}\n")
-        self.files += 1
-
-
 def _images(job: Job) -> Any:
     options = job.payload
     queryset = Image.objects.filter(project=job.project_id)
@@ -157,7 +124,7 @@ def _mask_of(target: Target) -> Any:
 
 
 class _Export:
-    def __init__(self, job: Job, zipf: _Zip, tmp: Path):
+    def __init__(self, job: Job, zipf: ZipWriter, tmp: Path):
         self.job, self.zip, self.tmp = job, zipf, tmp
         self.formats = set(job.payload.get("formats") or FORMATS)
         self.confirmed_only = bool(job.payload.get("confirmed_only"))
@@ -288,7 +255,7 @@ class _Export:
         manifest = self._manifest()
         self.zip.write("manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
         self.zip.sums.close()
-        info = zipfile.ZipInfo("SHA256SUMS", date_time=(2020, 1, 1, 0, 0, 0))
+        info = zipfile.ZipInfo("SHA256SUMS", date_time=DATE)
         info.compress_type = zipfile.ZIP_DEFLATED
         with open(sums_path, "rb") as src, self.zip.zip.open(info, "w", force_zip64=True) as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
@@ -303,9 +270,9 @@ class _Export:
         }
         with open(path, "w") as out:
             out.write(json.dumps(header)[:-1] + ', "images": [\n')
-            _copy_json_lines(self.coco_images, out)
+            json_array_copy(self.coco_images, out)
             out.write('], "annotations": [\n')
-            _copy_json_lines(self.coco_annotations, out)
+            json_array_copy(self.coco_annotations, out)
             out.write("]}\n")
         self.zip.write_file("annotations/instances.json", path)
 
@@ -336,33 +303,11 @@ class _Export:
         }
 
 
-def png_fast(array: np.ndarray) -> bytes:
-    """A lossless grey PNG (8- or 16-bit) at zlib level 1: about 5x faster than the default on sparse masks, and
-    deterministic, so a re-export gives the same bytes."""
-    buffer = io.BytesIO()
-    native = array.astype(array.dtype.newbyteorder("="), copy=False)
-    PILImage.fromarray(np.ascontiguousarray(native)).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
 def _centroid(raster: np.ndarray, bbox: list[int]) -> tuple[float, float]:
     """centroid_point on the mask's bounding box only (a full-frame scan costs milliseconds at 512x512)."""
     x, y, w, h = (int(v) for v in bbox) if len(bbox) == 4 else (0, 0, raster.shape[1], raster.shape[0])
     cx, cy = centroid_point(raster[y : y + h, x : x + w])
     return cx + x, cy + y
-
-
-def _copy_json_lines(handle: IO[str], out: IO[str]) -> None:
-    """Lines "obj,\\n" -> a JSON array body (the last comma dropped), streamed."""
-    handle.flush()
-    handle.seek(0)
-    previous = None
-    for line in handle:
-        if previous is not None:
-            out.write(previous)
-        previous = line
-    if previous is not None:
-        out.write(previous.rstrip().rstrip(",") + "\n")
 
 
 def _clamp(value: int, size: int) -> int:
@@ -405,7 +350,7 @@ def dataset_export(*, job_id: int) -> None:
     with tempfile.TemporaryDirectory(dir=final.parent, prefix=".export-") as tmp_dir:
         tmp = Path(tmp_dir)
         sums = open(tmp / "SHA256SUMS", "w")  # noqa: SIM115 - closed by finish()
-        zipf = _Zip(partial, sums)
+        zipf = ZipWriter(partial, sums)
         export = _Export(job, zipf, tmp)
         try:
             for chunk in _chunks(queryset):

@@ -18,7 +18,7 @@ from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, Mask
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import AuditLog, Image, Job, Mask, Project, Target
 from labeling.services.audit import audit_log
-from labeling.services.datasets import formats
+from labeling.services.datasets import formats, layout
 from labeling.services.datasets.archive import SourceError, looks_like_archive, source_open
 from labeling.services.generation import image_generate_request
 from labeling.services.images import image_create
@@ -143,12 +143,12 @@ def dataset_import(*, job_id: int) -> None:
     try:
         for item in source.skipped:
             run.skip(item["item"], item["message"])
-        layout = formats.layout_find(source)
-        for item in layout.skipped:
+        found = layout.layout_find(source)
+        for item in found.skipped:
             run.skip(item["item"], item["message"])
-        total = len(layout.plans)
+        total = len(found.plans)
         run.progress(0, total, force=True)
-        for done, plan in enumerate(layout.plans, start=1):
+        for done, plan in enumerate(found.plans, start=1):
             _import_one(run, source, plan)
             if not run.progress(done, total):
                 break  # cancelled: what landed stays (and gets its masks), the rest is not imported
@@ -168,7 +168,7 @@ def dataset_import(*, job_id: int) -> None:
         message=run._message(),
         result={
             "counts": run.counts,
-            "formats": layout.formats,
+            "formats": found.formats,
             "generating": len(run.to_generate),
             "generation_jobs": run.generation_jobs[:100],
         },
@@ -187,7 +187,7 @@ def _source_path(job: Job) -> str:
     return job.payload.get("path", "")
 
 
-def _import_one(run: _Run, source: Any, plan: formats.ImagePlan) -> None:
+def _import_one(run: _Run, source: Any, plan: layout.ImagePlan) -> None:
     try:
         data = source.read(plan.path)
     except (ValueError, OSError) as exc:
@@ -238,7 +238,7 @@ def _read_label(run: _Run, source: Any, path: str, decode: Any, *args: Any) -> A
         return None
 
 
-def _annotations(run: _Run, source: Any, plan: formats.ImagePlan, image: Image) -> list[formats.Annotation]:
+def _annotations(run: _Run, source: Any, plan: layout.ImagePlan, image: Image) -> list[formats.Annotation]:
     """The image's targets from the best label source it has: COCO, instance ids, a union mask, then points."""
     h, w = image.height, image.width
     if plan.coco is not None:
@@ -272,7 +272,7 @@ def _ann_id(ann: Any) -> Any:
     return ann.get("id") if isinstance(ann, dict) else "?"
 
 
-def _points(run: _Run, source: Any, plan: formats.ImagePlan, h: int, w: int) -> list[dict[str, Any]]:
+def _points(run: _Run, source: Any, plan: layout.ImagePlan, h: int, w: int) -> list[dict[str, Any]]:
     if plan.points is not None:
         try:
             return formats.points_from_json(plan.points, h, w)
@@ -308,7 +308,7 @@ def _mask_state(run: _Run, declared: str | None) -> str:
     return MaskState.EDITED
 
 
-def _store(run: _Run, image: Image, plan: formats.ImagePlan, annotations: list[formats.Annotation]) -> None:
+def _store(run: _Run, image: Image, plan: layout.ImagePlan, annotations: list[formats.Annotation]) -> None:
     now = timezone.now()
     actor = run.actor
     targets = Target.objects.bulk_create(
