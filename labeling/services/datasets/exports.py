@@ -182,7 +182,9 @@ class _Export:
         self.counts[f"split_{image.split}"] += 1
         for _, mask, _ in rows:
             if mask is not None:
-                self._provenance(mask, stem)
+                self._provenance(mask)
+        for who in {_confirmer(m) for _, m, _ in confirmed}:
+            self.confirmers[who]["images"] += 1
 
     def _sirst(self, stem: str, h: int, w: int, rows: list, confirmed: list) -> None:
         union = np.zeros((h, w), bool)
@@ -236,14 +238,13 @@ class _Export:
             }
             self.coco_annotations.write(json.dumps(ann) + ",\n")
 
-    def _provenance(self, mask: Any, stem: str) -> None:
+    def _provenance(self, mask: Any) -> None:
         self.generators[mask.source] += 1
         if mask.model_version_id:
             mv = mask.model_version
             self.models[mv.pk] = {"id": mv.pk, "number": mv.number, "arch": mv.arch, "status": mv.status}
         if mask.state == MaskState.CONFIRMED:
-            who = mask.confirmed_by.username if mask.confirmed_by else "(unknown)"
-            self.confirmers[who]["masks"] += 1
+            self.confirmers[_confirmer(mask)]["masks"] += 1
 
     def finish(self, sums_path: Path) -> dict[str, Any]:
         for split, handle in self.splits.items():
@@ -308,6 +309,10 @@ def _centroid(raster: np.ndarray, bbox: list[int]) -> tuple[float, float]:
     x, y, w, h = (int(v) for v in bbox) if len(bbox) == 4 else (0, 0, raster.shape[1], raster.shape[0])
     cx, cy = centroid_point(raster[y : y + h, x : x + w])
     return cx + x, cy + y
+
+
+def _confirmer(mask: Any) -> str:
+    return mask.confirmed_by.username if mask.confirmed_by else "(unknown)"
 
 
 def _clamp(value: int, size: int) -> int:

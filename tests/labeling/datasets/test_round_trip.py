@@ -126,7 +126,7 @@ def test_export_layout_and_points(source_project):
     assert coco_mask.decode(rle).sum() == 1 and coco_mask.decode(rle)[4, 3] == 1
     manifest = json.loads(zf.read("manifest.json"))
     assert manifest["counts"]["images"] == 3 and manifest["counts"]["confirmed_masks"] == 6
-    assert manifest["confirmed_by"] == {user.username: {"masks": 6}}
+    assert manifest["confirmed_by"] == {user.username: {"masks": 6, "images": 2}}
     import hashlib
 
     sums = dict(reversed(line.split("  ", 1)) for line in zf.read("SHA256SUMS").decode().splitlines())
