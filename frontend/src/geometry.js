@@ -1,6 +1,6 @@
 // Screen <-> image coordinates and zoom/pan math; pure. Image (0, 0) is the centre of the top-left pixel.
 export const MAX_SCALE = 32; // 3200%
-export const GRID_SCALE = 8; // a pixel grid from 800%
+export const GRID_SCALE = 12; // a pixel grid from 1200%
 
 /** A view is {scale, ox, oy}: screen = o + (image + 0.5) * scale (CSS pixels). */
 export function fitView(imageWidth, imageHeight, viewWidth, viewHeight) {

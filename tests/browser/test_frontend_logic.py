@@ -88,3 +88,30 @@ def test_geometry_and_window_level(new_page, live_server):
     assert (out["lo"], out["mid"], out["hi"], out["invLo"]) == (0, 128, 255, 255)
     assert out["brush1"] == [[4, 5]] and out["brush3"] == 9
     assert out["line"] == [[0, 0], [1, 0], [2, 1], [3, 1]]
+
+
+def test_snap_to_local_peak_and_undo_history(new_page, live_server):
+    page = _module_page(new_page, live_server)
+    out = page.evaluate(
+        """async () => {
+            const {localPeak} = await import('/static/frontend/src/canvas/pointTool.js');
+            const {History} = await import('/static/frontend/src/history.js');
+            const data = new Uint16Array(10 * 8);
+            data[3 * 10 + 6] = 900;                      // the peak at column 6, row 3
+            data[3 * 10 + 5] = 500;
+            const pixels = {width: 10, height: 8, data};
+            const near = localPeak(pixels, 4.6, 2.2);     // within 2 pixels: snaps to the peak's centre
+            const far = localPeak(pixels, 0.4, 7.3, 2);   // nothing brighter nearby: the first of equal zeros
+            const log = [];
+            const h = new History();
+            h.push({undo: () => log.push('-a'), redo: () => log.push('+a')});
+            h.push({undo: () => log.push('-b'), redo: () => log.push('+b')});
+            h.undo(); h.undo(); h.undo(); h.redo();
+            h.push({undo: () => log.push('-c'), redo: () => log.push('+c')});
+            const redoAfterPush = h.redo();
+            return {near, far, log, redoAfterPush, done: h.done.length};
+        }"""
+    )
+    assert out["near"] == {"x": 6, "y": 3}
+    assert out["far"] == {"x": 0, "y": 5}
+    assert out["log"] == ["-b", "-a", "+a"] and out["redoAfterPush"] is False and out["done"] == 2

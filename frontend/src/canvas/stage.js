@@ -110,7 +110,7 @@ export class Stage {
   _drawGrid(visible) {
     const { ctx, view } = this;
     ctx.save();
-    ctx.strokeStyle = "rgba(128, 128, 128, 0.45)";
+    ctx.strokeStyle = "rgba(128, 128, 128, 0.3)";
     ctx.lineWidth = 1;
     ctx.beginPath();
     for (let c = visible.x0; c <= visible.x1; c += 1) {

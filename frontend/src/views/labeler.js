@@ -197,7 +197,7 @@ export async function showLabeler(root, imageId, me) {
           ${meta ? `<span class="area">${meta.area} px</span>` : ""}
           ${warnings.map((w) => `<span class="badge warn">${escapeHtml(w)}</span>`).join("")}
           ${canReview && meta ? '<button data-act="accept" title="Accept (Y)">✓</button><button data-act="reject" title="Reject (X)">✗</button>' : ""}
-          ${canAnnotate ? `<label class="tight" title="Tightness (generator alpha)">α <input type="range" min="0.05" max="0.95" step="0.05" value="${t.tightness ?? project.settings?.generator?.alpha ?? 0.35}"></label>` : ""}
+          ${canAnnotate ? `<label class="tight" title="Tightness: the generator's alpha for this target (higher = tighter mask)">tightness <input type="range" min="0.05" max="0.95" step="0.05" value="${t.tightness ?? project.settings?.generator?.alpha ?? 0.35}"></label>` : ""}
         </li>`;
       })
       .join("");
