@@ -43,6 +43,10 @@ def test_window_zoom_grid_pan_and_remembered_display(labeled, live_server, new_p
     login(page, live_server.url, "olga")
     _open(page, live_server.url, labeled["image"])
     page.keyboard.press("m")  # masks off: look at the image itself
+    hover = to_screen(page, 21.2, 20.9)
+    page.mouse.move(hover["px"], hover["py"])
+    raw = int(blobs_frame()[21, 21])
+    expect(page.locator(".readout")).to_have_text(f"x 21.20  y 20.90  value {raw}")  # the raw 16-bit value
     peak = _drawn(page, 21, 21)  # next to the point marker, still on the bright target
     assert peak[0] > 150 and peak[0] == peak[1] == peak[2]
 

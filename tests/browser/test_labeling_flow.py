@@ -192,6 +192,8 @@ def test_full_labeling_session(worker, live_server, new_page, tmp_path):
     expect(page.locator(".image-info [data-status]")).to_have_attribute("data-status", "confirmed")
     image.refresh_from_db()
     assert image.status == ImageStatus.CONFIRMED
+    page.click("button[data-act=next-review]")
+    expect(page.locator(".message")).to_have_text("The review queue is empty.")
 
     # --- the dashboard counts it --------------------------------------------------------------------
     page.goto(f"{base}/#/p/{project_id}")

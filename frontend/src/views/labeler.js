@@ -28,7 +28,7 @@ const TEMPLATE = `<div class="labeler">
     <button data-act="help" title="Shortcuts (?)">?</button>
   </aside>
   <div class="stage-wrap"><canvas class="stage" tabindex="0"></canvas><canvas class="loupe" width="160" height="160" hidden></canvas>
-    <div class="gen-status" aria-live="polite"></div><div class="message" role="status"></div></div>
+    <div class="gen-status" aria-live="polite"></div><div class="readout"></div><div class="message" role="status"></div></div>
   <aside class="panel">
     <section class="image-info"></section>
     <section class="display"><h4>Display</h4>
@@ -255,6 +255,7 @@ export async function showLabeler(root, imageId, me) {
     section.innerHTML = `<h4>Image</h4>
       ${canAnnotate && ["new", "in_progress", "rejected"].includes(image.status) ? '<button data-act="submit" class="primary" title="Ctrl+Enter">Submit image</button>' : ""}
       ${canAnnotate ? '<button data-act="next" title="N">Next image ▶</button>' : ""}
+      ${canReview ? '<button data-act="next-review" title="The next submitted image">Next to review ▶</button>' : ""}
       ${reviewable ? `<div class="review"><textarea name="comment" placeholder="Comment for the annotator (on reject)"></textarea>
         <button data-act="confirm" class="primary">Confirm image</button><button data-act="reject-image">Reject image</button></div>` : ""}`;
     $(root, ".image-info").innerHTML = `<nav class="crumbs"><a href="#/p/${project.id}">${escapeHtml(project.name)}</a> ›
@@ -276,6 +277,12 @@ export async function showLabeler(root, imageId, me) {
         const comment = $(root, "[name=comment]").value;
         Object.assign(image, await api.reject(image.id, image.version, comment));
         session.say("Image rejected and sent back.");
+      } else if (act === "next-review") {
+        const page = await api.images(project.id, { status: "submitted", page_size: 2 });
+        const nextImage = page.results.find((candidate) => candidate.id !== image.id);
+        if (!nextImage) return session.say("The review queue is empty.");
+        location.hash = `#/i/${nextImage.id}`;
+        return;
       } else if (act === "next") {
         await session.idle();
         const nextImage = await api.claim(project.id);
@@ -312,7 +319,7 @@ export async function showLabeler(root, imageId, me) {
     else if (name === "help") help.hidden = !help.hidden;
     else if (name === "auto") autoContrast();
     else if (name === "next-warning") nextWarning();
-    else if (["submit", "confirm", "reject-image", "next"].includes(name)) workflow(name);
+    else if (["submit", "confirm", "reject-image", "next", "next-review"].includes(name)) workflow(name);
     if (name === "overwrite" || name === "reload") {
       $(root, "[data-act=overwrite]").hidden = true;
       $(root, "[data-act=reload]").hidden = true;
@@ -394,8 +401,15 @@ export async function showLabeler(root, imageId, me) {
     $(root, ".zoom").textContent = `${Math.round(view.scale * 100)}%`;
     canvas.dataset.scale = String(view.scale);
   };
+  const readout = $(root, ".readout");
   stage.onHover = (pos) => {
     hover = pos;
+    const col = Math.round(pos.x);
+    const row = Math.round(pos.y);
+    readout.textContent =
+      col >= 0 && row >= 0 && col < pixels.width && row < pixels.height
+        ? `x ${pos.x.toFixed(2)}  y ${pos.y.toFixed(2)}  value ${pixels.data[row * pixels.width + col]}`
+        : "";
     if (loupeOn) drawLoupe($(root, "canvas.loupe"), stage, hover);
   };
 
