@@ -199,3 +199,40 @@ def test_dashboard_models_curve_and_live_job_progress(labeled, live_server, new_
     expect(row).to_contain_text("step 160")
     screenshot(page, "dashboard-models", full_page=True)
     assert not page.js_errors
+
+
+def test_eraser_fill_undo_and_loupe(labeled, live_server, new_page):
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, labeled["image"])
+    a = labeled["a"]
+    raster = f"window.__irlabel.session.masks.get({a.pk}).raster"
+    centre = to_screen(page, 20, 20)
+    page.keyboard.press("e")  # eraser, 1 pixel: a hole in the 3x3 mask
+    page.mouse.click(centre["px"], centre["py"])
+    assert page.evaluate(f"() => Array.from({raster}.slice(19 * 80 + 19, 19 * 80 + 22))") == [1, 1, 1]
+    assert page.evaluate(f"() => {raster}[20 * 80 + 20]") == 0
+    page.keyboard.press("f")  # fill closes the hole
+    page.mouse.click(centre["px"], centre["py"])
+    assert page.evaluate(f"() => {raster}[20 * 80 + 20]") == 1
+    page.keyboard.press("Control+z")
+    assert page.evaluate(f"() => {raster}[20 * 80 + 20]") == 0
+    outside = to_screen(page, 30, 30)  # a region open to the border is not a hole: nothing is filled
+    page.mouse.click(outside["px"], outside["py"])
+    expect(page.locator(".message")).to_contain_text("open to the image border")
+    assert page.evaluate(f"() => {raster}.reduce((n, v) => n + v, 0)") == 8
+    expect(page.locator("button[data-act=save]")).to_have_text("Save (1)")
+
+    page.keyboard.press("l")  # the loupe shows the pixels under the cursor at 10x
+    page.mouse.move(centre["px"] + 30, centre["py"] + 30)
+    spot = to_screen(page, 20, 20)
+    page.mouse.move(spot["px"], spot["py"])
+    loupe = page.evaluate(
+        """() => { const l = document.querySelector('canvas.loupe');
+            const c = l.getContext('2d').getImageData(l.width / 2 + 5, l.height / 2 + 5, 1, 1).data;
+            return {hidden: l.hidden, centre: Array.from(c)}; }"""
+    )
+    image_pixel = page.evaluate(
+        "() => Array.from(window.__irlabel.stage.imageCanvas.getContext('2d').getImageData(20, 20, 1, 1).data)"
+    )
+    assert not loupe["hidden"] and loupe["centre"] == image_pixel
