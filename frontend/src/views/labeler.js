@@ -4,12 +4,15 @@ import { BrushTool } from "../canvas/brushTool.js";
 import { MaskLayer } from "../canvas/maskLayer.js";
 import { PointTool, drawPoints } from "../canvas/pointTool.js";
 import { Stage } from "../canvas/stage.js";
-import { COLORMAP_NAMES, buildLut, maxValueOf, percentiles, renderInto } from "../display.js";
-import { $, $$, can, escapeHtml, statusLabel, typing } from "../dom.js";
+import { WindowedImage } from "../canvas/windowedImage.js";
+import { COLORMAP_NAMES } from "../display.js";
+import { $, $$, can, escapeHtml, statusLabel } from "../dom.js";
 import { MAX_SCALE, centreOn, imageToScreen } from "../geometry.js";
 import { loadPrefs, savePrefs } from "../prefs.js";
 import { LabelSession } from "../session.js";
 import { helpOverlay } from "./help.js";
+import { bindShortcuts } from "./shortcuts.js";
+import { targetPanel } from "./targetPanel.js";
 import { drawLoupe } from "../canvas/loupe.js";
 
 const TEMPLATE = `<div class="labeler">
@@ -65,8 +68,7 @@ export async function showLabeler(root, imageId, me) {
   const canAnnotate = can(project.role, "annotator");
   const canReview = can(project.role, "reviewer");
   const prefs = loadPrefs(project.id);
-  const maxValue = maxValueOf(pixels.dtype);
-  const bitMax = Math.min(maxValue, 2 ** image.bit_depth - 1);
+  const bitMax = Math.min(pixels.dtype === "uint16" ? 65535 : 255, 2 ** image.bit_depth - 1);
 
   const canvas = $(root, "canvas.stage");
   const stage = new Stage(canvas);
@@ -74,12 +76,7 @@ export async function showLabeler(root, imageId, me) {
   maskLayer.resize(pixels.width, pixels.height);
   maskLayer.mode = prefs.maskMode;
   maskLayer.opacity = prefs.opacity;
-  const imageCanvas = document.createElement("canvas");
-  imageCanvas.width = pixels.width;
-  imageCanvas.height = pixels.height;
-  const imageCtx = imageCanvas.getContext("2d");
-  const imageData = imageCtx.createImageData(pixels.width, pixels.height);
-  const out32 = new Uint32Array(imageData.data.buffer);
+  const frame = new WindowedImage(pixels);
 
   const session = new LabelSession(image, (what) => onSession(what));
   const options = { snap: false, pixels, tightness: null, brushSize: 1 };
@@ -91,14 +88,9 @@ export async function showLabeler(root, imageId, me) {
   stage.layers.push((ctx, view) => drawPoints(ctx, view, session));
 
   // --- display ------------------------------------------------------------------------------------
-  function window_() {
-    if (prefs.mode === "auto") return percentiles(pixels.data, maxValue, prefs.pLow, prefs.pHigh);
-    return { lo: prefs.lo, hi: prefs.hi };
-  }
   function renderImage() {
-    const { lo, hi } = window_();
-    renderInto(out32, pixels.data, buildLut(maxValue, lo, hi, prefs.invert, prefs.colormap));
-    imageCtx.putImageData(imageData, 0, 0);
+    const { lo, hi } = frame.windowFor(prefs);
+    frame.render(lo, hi, prefs.invert, prefs.colormap);
     const form = $(root, ".display");
     Object.assign(form.querySelector("[name=lo]"), { min: 0, max: bitMax, value: lo });
     Object.assign(form.querySelector("[name=hi]"), { min: 0, max: bitMax, value: hi });
@@ -182,56 +174,17 @@ export async function showLabeler(root, imageId, me) {
     $(root, "[data-act=redo]").disabled = !session.history.undone.length;
     renderStatus();
   }
+  const renderPanel = targetPanel(root, session, {
+    canReview,
+    canAnnotate,
+    defaultAlpha: project.settings?.generator?.alpha ?? 0.35,
+    onSelect: () => refreshMasks(),
+    onJump: (target) => jumpTo(target),
+  });
   function renderTargets() {
-    const list = $(root, ".target-list");
-    list.innerHTML = session.targets
-      .map((t, index) => {
-        const mask = session.masks.get(t.ref.id);
-        const meta = mask && mask.meta;
-        const warnings = meta ? meta.warnings : [];
-        const state = mask && mask.dirty ? "edited (unsaved)" : meta ? meta.state : t.pending ? "…" : "no mask";
-        const selected = session.selected === t.ref ? " selected" : "";
-        return `<li class="target${selected}" data-target="${t.ref.id}" data-index="${index}">
-          <span class="idx">${index + 1}</span> <span class="xy">(${t.x.toFixed(2)}, ${t.y.toFixed(2)})</span>
-          <span class="state state-${escapeHtml(state.split(" ")[0])}">${escapeHtml(state)}</span>
-          ${meta ? `<span class="area">${meta.area} px</span>` : ""}
-          ${warnings.map((w) => `<span class="badge warn">${escapeHtml(w)}</span>`).join("")}
-          ${canReview && meta ? '<button data-act="accept" title="Accept (Y)">✓</button><button data-act="reject" title="Reject (X)">✗</button>' : ""}
-          ${canAnnotate ? `<label class="tight" title="Tightness: the generator's alpha for this target (higher = tighter mask)">tightness <input type="range" min="0.05" max="0.95" step="0.05" value="${t.tightness ?? project.settings?.generator?.alpha ?? 0.35}"></label>` : ""}
-        </li>`;
-      })
-      .join("");
-    const warned = session.warnings();
-    $(root, ".warning-list").innerHTML =
-      warned
-        .map(({ target, warnings }) => `<li data-target="${target.ref.id}">#${session.targets.indexOf(target) + 1}: ${warnings.map(escapeHtml).join(", ")}</li>`)
-        .join("") || '<li class="muted">none</li>';
+    renderPanel();
     canvas.dataset.targets = String(session.targets.length);
   }
-  $(root, ".target-list").addEventListener("click", (event) => {
-    const item = event.target.closest("[data-target]");
-    if (!item) return;
-    event.stopPropagation(); // the list is redrawn below: the root handler must not see a detached button
-    const target = session.targetById(Number(item.dataset.target));
-    if (!target) return;
-    session.selected = target.ref;
-    const act = event.target.dataset.act;
-    if (act === "accept") session.review(target.ref, true);
-    else if (act === "reject") session.review(target.ref, false, window.prompt("Why is this mask wrong? (optional)") || "");
-    refreshMasks();
-    renderTargets();
-  });
-  $(root, ".target-list").addEventListener("change", (event) => {
-    const item = event.target.closest("[data-target]");
-    if (item && event.target.type === "range") {
-      const target = session.targetById(Number(item.dataset.target));
-      if (target) session.setTightness(target.ref, Number(event.target.value));
-    }
-  });
-  $(root, ".warning-list").addEventListener("click", (event) => {
-    const item = event.target.closest("[data-target]");
-    if (item) jumpTo(session.targetById(Number(item.dataset.target)));
-  });
 
   function jumpTo(target) {
     if (!target) return;
@@ -338,64 +291,67 @@ export async function showLabeler(root, imageId, me) {
     options.snap = event.target.checked;
   });
 
-  function onKey(event) {
-    if (typing(event)) return;
-    const key = event.key;
-    const ctrl = event.ctrlKey || event.metaKey;
-    const selected = session.selected && session.targetById(session.selected.id);
-    let handled = true;
-    if (key === " ") stage.spaceDown = true;
-    else if (ctrl && (key === "z" || key === "Z")) event.shiftKey ? act("redo") : act("undo");
-    else if (ctrl && key === "y") act("redo");
-    else if (ctrl && key === "s") act("save");
-    else if (ctrl && key === "Enter") act("submit");
-    else if (ctrl) handled = false;
-    else if (key === "?") help.hidden = !help.hidden;
-    else if (key === "Escape") help.hidden = true;
-    else if (key === "a") setTool("point");
-    else if (key === "b") setTool("brush");
-    else if (key === "e") setTool("eraser");
-    else if (key === "f") setTool("fill");
-    else if (key === "[" || key === "]") {
-      options.brushSize = Math.min(25, Math.max(1, options.brushSize + (key === "]" ? 1 : -1)));
-      $(root, "[name=brush]").value = options.brushSize;
-    } else if ((key === "Delete" || key === "Backspace") && selected && canAnnotate) session.remove(selected.ref);
-    else if (key === "Tab") {
-      const n = session.targets.length;
-      if (n) {
-        const index = selected ? session.targets.indexOf(selected) : -1;
-        jumpTo(session.targets[(index + (event.shiftKey ? n - 1 : 1)) % n]);
-      }
-    } else if (key === "y" && selected && canReview) session.review(selected.ref, true);
-    else if (key === "x" && selected && canReview) session.review(selected.ref, false);
-    else if (key === "w") nextWarning();
-    else if (key === "m") toggleMasks();
-    else if (key === "o") {
-      maskLayer.mode = maskLayer.mode === "fill" ? "outline" : "fill";
-      setPrefs({ maskMode: maskLayer.mode });
-      refreshMasks();
-    } else if (key === "g") {
-      stage.showGrid = !stage.showGrid;
-      stage.requestDraw();
-    } else if (key === "l") {
-      loupeOn = !loupeOn;
-      $(root, "canvas.loupe").hidden = !loupeOn;
-    } else if (key === "0") stage.fit();
-    else if (key === "1") stage.setView(centreOn(stage.cssWidth, stage.cssHeight, pixels.width / 2 - 0.5, pixels.height / 2 - 0.5, 1));
-    else if (key === "+" || key === "=") stage.zoomBy(2);
-    else if (key === "-") stage.zoomBy(0.5);
-    else if (key === "c") autoContrast();
-    else if (key === "i") setPrefs({ invert: !prefs.invert });
-    else if (key === "k") setPrefs({ colormap: COLORMAP_NAMES[(COLORMAP_NAMES.indexOf(prefs.colormap) + 1) % COLORMAP_NAMES.length] });
-    else if (key === "n" && canAnnotate) act("next");
-    else handled = false;
-    if (handled) event.preventDefault();
+  const selectedTarget = () => session.selected && session.targetById(session.selected.id);
+  const stepTarget = (delta) => {
+    const n = session.targets.length;
+    if (!n) return;
+    const index = selectedTarget() ? session.targets.indexOf(selectedTarget()) : -1;
+    jumpTo(session.targets[(index + delta + n) % n]);
+  };
+  const review = (accept) => canReview && selectedTarget() && session.review(selectedTarget().ref, accept);
+  const unbindKeys = bindShortcuts(
+    {
+      help: () => (help.hidden = !help.hidden),
+      "close-help": () => (help.hidden = true),
+      "tool-point": () => setTool("point"),
+      "tool-brush": () => setTool("brush"),
+      "tool-eraser": () => setTool("eraser"),
+      "tool-fill": () => setTool("fill"),
+      "brush-smaller": () => setBrush(options.brushSize - 1),
+      "brush-bigger": () => setBrush(options.brushSize + 1),
+      delete: () => canAnnotate && selectedTarget() && session.remove(selectedTarget().ref),
+      "next-target": () => stepTarget(1),
+      "previous-target": () => stepTarget(-1),
+      accept: () => review(true),
+      reject: () => review(false),
+      "next-warning": nextWarning,
+      "toggle-masks": () => toggleMasks(),
+      "toggle-mask-mode": () => {
+        maskLayer.mode = maskLayer.mode === "fill" ? "outline" : "fill";
+        setPrefs({ maskMode: maskLayer.mode });
+        refreshMasks();
+      },
+      "toggle-grid": () => {
+        stage.showGrid = !stage.showGrid;
+        stage.requestDraw();
+      },
+      "toggle-loupe": () => {
+        loupeOn = !loupeOn;
+        $(root, "canvas.loupe").hidden = !loupeOn;
+      },
+      fit: () => stage.fit(),
+      "zoom-100": () =>
+        stage.setView(centreOn(stage.cssWidth, stage.cssHeight, pixels.width / 2 - 0.5, pixels.height / 2 - 0.5, 1)),
+      "zoom-in": () => stage.zoomBy(2),
+      "zoom-out": () => stage.zoomBy(0.5),
+      auto: autoContrast,
+      invert: () => setPrefs({ invert: !prefs.invert }),
+      "next-colormap": () =>
+        setPrefs({ colormap: COLORMAP_NAMES[(COLORMAP_NAMES.indexOf(prefs.colormap) + 1) % COLORMAP_NAMES.length] }),
+      next: () => canAnnotate && act("next"),
+      undo: () => act("undo"),
+      redo: () => act("redo"),
+      save: () => act("save"),
+      submit: () => act("submit"),
+    },
+    (held) => {
+      stage.spaceDown = held;
+    },
+  );
+  function setBrush(size) {
+    options.brushSize = Math.min(25, Math.max(1, size));
+    $(root, "[name=brush]").value = options.brushSize;
   }
-  function onKeyUp(event) {
-    if (event.key === " ") stage.spaceDown = false;
-  }
-  document.addEventListener("keydown", onKey);
-  document.addEventListener("keyup", onKeyUp);
 
   stage.onViewChange = (view) => {
     $(root, ".zoom").textContent = `${Math.round(view.scale * 100)}%`;
@@ -420,7 +376,7 @@ export async function showLabeler(root, imageId, me) {
   renderImage();
   renderWorkflow();
   renderHistory();
-  stage.setImageCanvas(imageCanvas, false);
+  stage.setImageCanvas(frame.canvas, false);
   session.loadFrom(targets, masks);
   stage.draw();
   handle.readyAt = performance.now();
@@ -429,8 +385,7 @@ export async function showLabeler(root, imageId, me) {
   document.title = `${image.original_name} · ${project.name}`;
   return () => {
     closed = true;
-    document.removeEventListener("keydown", onKey);
-    document.removeEventListener("keyup", onKeyUp);
+    unbindKeys();
     if (window.__irlabel === handle) delete window.__irlabel;
   };
 }

@@ -1,0 +1,61 @@
+// The labeler's side panel of targets (state, area, warnings, accept/reject, tightness) and the warning list.
+import { $, escapeHtml } from "../dom.js";
+
+/** Wire the panel; returns render(), to call whenever targets or masks change. */
+export function targetPanel(root, session, { canReview, canAnnotate, defaultAlpha, onSelect, onJump }) {
+  const list = $(root, ".target-list");
+  const warningList = $(root, ".warning-list");
+
+  function row(t, index) {
+    const mask = session.masks.get(t.ref.id);
+    const meta = mask && mask.meta;
+    const warnings = meta ? meta.warnings : [];
+    const state = mask && mask.dirty ? "edited (unsaved)" : meta ? meta.state : t.pending ? "…" : "no mask";
+    const selected = session.selected === t.ref ? " selected" : "";
+    const review = canReview && meta ? '<button data-act="accept" title="Accept (Y)">✓</button><button data-act="reject" title="Reject (X)">✗</button>' : "";
+    const tightness = canAnnotate
+      ? `<label class="tight" title="Tightness: the generator's alpha for this target (higher = tighter mask)">tightness
+         <input type="range" min="0.05" max="0.95" step="0.05" value="${t.tightness ?? defaultAlpha}"></label>`
+      : "";
+    return `<li class="target${selected}" data-target="${t.ref.id}" data-index="${index}">
+      <span class="idx">${index + 1}</span> <span class="xy">(${t.x.toFixed(2)}, ${t.y.toFixed(2)})</span>
+      <span class="state state-${escapeHtml(state.split(" ")[0])}">${escapeHtml(state)}</span>
+      ${meta ? `<span class="area">${meta.area} px</span>` : ""}
+      ${warnings.map((w) => `<span class="badge warn">${escapeHtml(w)}</span>`).join("")}${review}${tightness}</li>`;
+  }
+
+  function render() {
+    list.innerHTML = session.targets.map(row).join("");
+    const warned = session.warnings();
+    warningList.innerHTML =
+      warned
+        .map(({ target, warnings }) => `<li data-target="${target.ref.id}">#${session.targets.indexOf(target) + 1}: ${warnings.map(escapeHtml).join(", ")}</li>`)
+        .join("") || '<li class="muted">none</li>';
+  }
+
+  list.addEventListener("click", (event) => {
+    const item = event.target.closest("[data-target]");
+    if (!item) return;
+    event.stopPropagation(); // the list is redrawn below: the root handler must not see a detached button
+    const target = session.targetById(Number(item.dataset.target));
+    if (!target) return;
+    session.selected = target.ref;
+    const act = event.target.dataset.act;
+    if (act === "accept") session.review(target.ref, true);
+    else if (act === "reject") session.review(target.ref, false, window.prompt("Why is this mask wrong? (optional)") || "");
+    onSelect(target);
+    render();
+  });
+  list.addEventListener("change", (event) => {
+    const item = event.target.closest("[data-target]");
+    if (item && event.target.type === "range") {
+      const target = session.targetById(Number(item.dataset.target));
+      if (target) session.setTightness(target.ref, Number(event.target.value));
+    }
+  });
+  warningList.addEventListener("click", (event) => {
+    const item = event.target.closest("[data-target]");
+    if (item) onJump(session.targetById(Number(item.dataset.target)));
+  });
+  return render;
+}
