@@ -27,7 +27,9 @@ def browser() -> Iterator:
     executable = shutil.which("chromium")
     if executable is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15000)  # the CI machine is shared: allow for a slow moment, fail on a real hang
 
     # Playwright's sync API keeps an event loop on this thread; Django's ORM would refuse to run beside it,
     # although every call here is synchronous. Allowed only while the browser runs.

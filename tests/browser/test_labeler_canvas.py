@@ -236,3 +236,31 @@ def test_eraser_fill_undo_and_loupe(labeled, live_server, new_page):
         "() => Array.from(window.__irlabel.stage.imageCanvas.getContext('2d').getImageData(20, 20, 1, 1).data)"
     )
     assert not loupe["hidden"] and loupe["centre"] == image_pixel
+
+
+def test_drag_and_drop_upload_reports_each_file(labeled, live_server, new_page):
+    import base64
+
+    from tests.factories import png_bytes
+
+    project = labeled["project"]
+    good = base64.b64encode(png_bytes(blobs_frame(seed=11))).decode()
+    page = new_page()
+    login(page, live_server.url, "olga")
+    page.goto(f"{live_server.url}/#/p/{project.pk}")
+    page.wait_for_selector(".upload .dropzone")
+    page.evaluate(
+        """(good) => {
+            const bytes = Uint8Array.from(atob(good), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], 'dropped.png', {type: 'image/png'}));
+            dt.items.add(new File(['not an image'], 'notes.txt', {type: 'text/plain'}));
+            document.querySelector('.dropzone').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
+        }""",
+        good,
+    )
+    expect(page.locator(".upload-item.ok .name")).to_have_text("dropped.png")
+    expect(page.locator(".upload-item.failed .name")).to_have_text("notes.txt")
+    expect(page.locator(".upload-item.failed .result")).to_contain_text("notes.txt")
+    expect(page.locator(".bar-row[data-status=new] .n")).to_have_text("2")  # the dashboard counted it
+    assert project.images.filter(original_name="dropped.png").count() == 1

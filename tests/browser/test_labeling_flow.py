@@ -90,6 +90,16 @@ def test_full_labeling_session(worker, live_server, new_page, tmp_path):
     # --- image list with filters, then "next image" claims the 16-bit frame -------------------------
     page.click("a.button:has-text('Images')")
     expect(page.locator(".image-card")).to_have_count(2)
+    expect(page.locator(".image-card canvas.thumb")).to_have_count(2)  # contrast-stretched thumbnails
+    thumb = page.evaluate(
+        """() => { const cards = [...document.querySelectorAll('.image-card')];
+            const card = cards.find((c) => c.textContent.includes('frame16'));
+            const thumb = card.querySelector('canvas.thumb');
+            const k = Number(thumb.dataset.scale), top = (thumb.height - 64 * k) / 2;
+            const at = (x, y) => thumb.getContext('2d').getImageData((x + 0.5) * k, top + (y + 0.5) * k, 1, 1).data[0];
+            return [at(20, 20), at(5, 50)]; }"""
+    )
+    assert thumb[0] > 200 and thumb[1] < 120  # the 16-bit target stands out in its thumbnail
     screenshot(page, "images")
     page.click("button.next-image")
     page.wait_for_selector("canvas.stage[data-ready='1']")

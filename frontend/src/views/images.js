@@ -1,6 +1,7 @@
 // A project's images: filters (status, split, warnings, assignee), thumbnails, cursor pages, the review queue.
 import { api } from "../api.js";
 import { $, can, escapeHtml, statusLabel } from "../dom.js";
+import { stretchThumbnail } from "./thumbnail.js";
 
 const STATUSES = ["new", "in_progress", "submitted", "confirmed", "rejected"];
 const SPLITS = ["train", "val", "test"];
@@ -49,6 +50,10 @@ export async function showImages(root, projectId, params) {
   let next = null;
   const show = (page) => {
     grid.insertAdjacentHTML("beforeend", page.results.map(card).join(""));
+    for (const img of grid.querySelectorAll("img:not([data-wired])")) {
+      img.dataset.wired = "1";
+      img.addEventListener("load", () => stretchThumbnail(img), { once: true });
+    }
     next = page.next;
     more.hidden = !next;
     $(root, ".empty").hidden = grid.children.length > 0;
