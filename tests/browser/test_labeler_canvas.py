@@ -110,6 +110,9 @@ def test_warnings_panel_and_next_warning_key(labeled, live_server, new_page):
         " return {scale: stage.view.scale, dx: s.x - stage.cssWidth / 2, dy: s.y - stage.cssHeight / 2}; }"
     )
     assert view["scale"] >= 16 and abs(view["dx"]) < 1 and abs(view["dy"]) < 1  # jumped and zoomed to it
+    page.keyboard.press("o")  # masks filled
+    screenshot(page, "labeler-warning")
+    page.keyboard.press("o")
     page.keyboard.press("?")
     expect(page.locator(".help-overlay")).to_be_visible()
     expect(page.locator(".help-overlay")).to_contain_text("next warning")
