@@ -1,6 +1,7 @@
 """The loop on a real Celery worker and real Redis: pre-labeling and training jobs, and a worker SIGKILLed in
 the middle of either (the message is redelivered to a new worker, which finishes the job: our documented choice)."""
 
+import gc
 import os
 import time
 from contextlib import contextmanager
@@ -17,16 +18,16 @@ from labeling.services.generation import image_generate_request, job_wait
 from labeling.services.prelabel import project_prelabel_request
 from labeling.services.training import model_train_request, model_version_promote, model_version_retire
 from labeling.services.validation import loop_samples
-from tests.celery_worker import celery_worker_process  # noqa: F401 - fixture
+from tests.celery_worker import WorkerProcess, celery_worker_process  # noqa: F401 - fixture
 from tests.factories import ImageFactory, TargetFactory
 from tests.labeling.loop.conftest import loop_project
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-# A new worker takes back a dead worker's unacked message after ~5 s instead of ~70 min. It must stay longer than
+# A new worker takes back a dead worker's unacked message after ~10 s instead of ~70 min. It must stay longer than
 # any task of these tests, or a live task would be delivered twice (production: longer than the hard limits).
 QUICK_REDELIVERY = {
-    "CELERY_VISIBILITY_TIMEOUT": "5",
+    "CELERY_VISIBILITY_TIMEOUT": "10",
     "CELERY_UNACKED_RESTORE_INTERVAL": "1",
     "CELERY_UNACKED_RESTORE_THROTTLE": "1",
 }
@@ -34,8 +35,20 @@ QUICK_REDELIVERY = {
 
 @pytest.fixture
 def worker(celery_worker_process, settings):  # noqa: F811 - the fixture imported above
+    """The session worker, alone on the broker: each test module that imports the session fixture gets its own
+    worker process (pytest keeps one fixture definition per importing module), and a kill test must know which
+    process runs its task, so the other modules' workers pause meanwhile."""
     settings.MEDIA_ROOT = celery_worker_process.media_root
-    return celery_worker_process
+    others = [
+        w
+        for w in gc.get_objects()
+        if isinstance(w, WorkerProcess) and w is not celery_worker_process and w.proc and w.proc.poll() is None
+    ]
+    for other in others:
+        other.stop()
+    yield celery_worker_process
+    for other in others:
+        other.start()
 
 
 @contextmanager
@@ -86,19 +99,19 @@ def test_prelabel_job_on_the_worker_reports_progress_and_stores_predictions(work
 
 def test_worker_killed_mid_batch_the_new_worker_finishes_the_job(worker):
     project, manager = loop_project()
-    images = [_crowded_image(project, seed, n=8) for seed in range(20)]
+    images = [_crowded_image(project, seed) for seed in range(20)]
     job = project_prelabel_request(project=project, actor=manager)
     _wait_until(lambda: Job.objects.get(pk=job.pk).done >= 2, 60, "the batch to start")
     with killed_and_replaced(worker):
-        at_kill = Job.objects.get(pk=job.pk)
+        at_kill = Job.objects.get(pk=job.pk)  # nothing runs between the kill and the new worker's start
         assert at_kill.status == JobStatus.RUNNING and at_kill.done < at_kill.total, "the kill came too late"
-        job = job_wait(job, 90)
+        job = job_wait(job, 120)
         assert job.status == JobStatus.SUCCEEDED, job.message
     job.refresh_from_db()
     assert (job.done, job.total, job.errors) == (20, 20, [])
-    assert job.result["chunk_attempts"]["0"] == 2  # the killed chunk was redelivered and resumed
+    assert 2 in job.result["chunk_attempts"].values()  # the killed chunk was redelivered and resumed
     targets = Target.objects.filter(image__in=images).count()
-    assert Mask.objects.filter(image__in=images).count() == targets == 160  # each mask once, none missing
+    assert Mask.objects.filter(image__in=images).count() == targets == 480  # each mask once, none missing
 
 
 def test_training_on_the_train_queue_then_a_worker_killed_mid_training_is_retrained(worker):
@@ -115,7 +128,7 @@ def test_training_on_the_train_queue_then_a_worker_killed_mid_training_is_retrai
         # The dead run left no servable version: still training, no checkpoint recorded, no final file.
         assert version.status == ModelStatus.TRAINING and version.checkpoint == ""
         assert not list(Path(default_storage.path(f"models/{project.pk}")).glob("v*.pt"))
-        job = job_wait(job, 120)
+        job = job_wait(job, 150)
         assert job.status == JobStatus.SUCCEEDED, job.message
     job.refresh_from_db()
     assert job.attempts == 2
