@@ -177,7 +177,7 @@ def test_promote_refuses_unfinished_or_missing_checkpoints_and_non_managers():
     assert not ModelVersion.objects.filter(project=project, status=ModelStatus.PROMOTED).exists()
 
 
-def test_cancelled_training_stops_and_keeps_the_version_rejected():
+def test_cancelled_training_stops_and_keeps_the_version_rejected(monkeypatch):
     project, manager = loop_project(n_confirmed=3, retrain={"time_budget_s": 60})
     job = model_train_request(project=project, actor=manager)
     Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED)
@@ -196,12 +196,20 @@ def test_cancelled_training_stops_and_keeps_the_version_rejected():
 
         return original(*args, **{**kwargs, "progress": watched})
 
-    ml_adapter.train, saved = cancel_then_train, ml_adapter.train
-    try:
-        model_train(job_id=job.pk)
-    finally:
-        ml_adapter.train = saved
+    monkeypatch.setattr(ml_adapter, "train", cancel_then_train)
+    model_train(job_id=job.pk)
     version = ModelVersion.objects.get(project=project)
     assert version.status == ModelStatus.REJECTED and version.gate["reason"] == "training cancelled"
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
+
+
+def test_beat_runs_the_check_every_few_minutes_and_training_goes_to_the_train_queue(settings):
+    import labeling.tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
+    from webapp.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["projects-retrain-check"]
+    assert entry["task"] in app.tasks and 60 <= entry["schedule"] <= 900
+    assert app.amqp.router.route({}, "labeling.tasks.model_train")["queue"].name == "train"
+    assert app.amqp.router.route({}, "labeling.tasks.project_prelabel")["queue"].name == "batch"
+    assert app.tasks["labeling.tasks.model_train"].acks_late and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
