@@ -267,3 +267,36 @@ def test_drag_and_drop_upload_reports_each_file(labeled, live_server, new_page):
     expect(page.locator(".upload-item.failed .result")).to_contain_text("notes.txt")
     expect(page.locator(".bar-row[data-status=new] .n")).to_have_text("2")  # the dashboard counted it
     assert project.images.filter(original_name="dropped.png").count() == 1
+
+
+def test_manager_changes_a_role_and_removes_a_member(labeled, live_server, new_page):
+    from labeling.models import Membership
+
+    vera = make_user("vera")
+    membership = MembershipFactory(project=labeled["project"], user=vera, role=Role.VIEWER)
+    page = new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "olga")
+    page.fill("input[name=password]", "wrong")
+    page.click("button[type=submit]")
+    expect(page.locator(".login-form .error")).to_have_text("Wrong user name or password.")
+    login(page, live_server.url, "olga")
+    page.goto(f"{live_server.url}/#/p/{labeled['project'].pk}")
+    row = page.locator(f".members tr[data-member='{membership.pk}']")
+    row.locator("select[name=role]").select_option("annotator")
+    expect(row.locator("select[name=role]")).to_have_value("annotator")
+    page.wait_for_function(
+        "id => document.querySelector(`.members tr[data-member='${id}'] select`)?.value === 'annotator'",
+        arg=membership.pk,
+    )
+    for _ in range(50):
+        membership.refresh_from_db()
+        if membership.role == Role.ANNOTATOR:
+            break
+        page.wait_for_timeout(100)
+    assert membership.role == Role.ANNOTATOR
+    row.locator("button[data-act=remove-member]").click()
+    expect(page.locator(f".members tr[data-member='{membership.pk}']")).to_have_count(0)
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    expect(page.locator(".members tr", has_text="olga")).to_have_count(1)
+    expect(page.locator(".members tr", has_text="olga").locator("select")).to_have_count(0)  # not your own role

@@ -116,8 +116,6 @@ export async function showDashboard(root, projectId, me) {
   async function loadModels() {
     $(root, ".model-list").innerHTML = modelRows(await api.modelVersions(projectId), manage);
   }
-  await Promise.all([loadStats(), loadMembers(), loadModels()]);
-
   let hadActive = false;
   const watcher = watchJobs(projectId, LONG_KINDS, (jobs) => {
     $(root, ".job-list").innerHTML = jobRows(jobs, manage);
@@ -220,6 +218,8 @@ export async function showDashboard(root, projectId, me) {
       }
     });
   }
+  // Data last: every handler is in place before anything it serves is on the page.
+  await Promise.all([loadStats(), loadMembers(), loadModels()]);
   document.title = `${project.name} · IR label`;
   return () => watcher.stop();
 }

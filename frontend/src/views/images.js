@@ -58,7 +58,6 @@ export async function showImages(root, projectId, params) {
     more.hidden = !next;
     $(root, ".empty").hidden = grid.children.length > 0;
   };
-  show(await api.images(projectId, filters));
   more.addEventListener("click", async () => show(await api.page(next)));
   $(root, ".filters").addEventListener("change", (event) => {
     const form = event.currentTarget;
@@ -77,6 +76,7 @@ export async function showImages(root, projectId, params) {
       }
     });
   }
+  show(await api.images(projectId, filters)); // last: the handlers above are in place before the cards appear
   document.title = `Images · ${project.name}`;
   return null;
 }
