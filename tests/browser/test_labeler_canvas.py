@@ -300,3 +300,28 @@ def test_manager_changes_a_role_and_removes_a_member(labeled, live_server, new_p
     assert not Membership.objects.filter(pk=membership.pk).exists()
     expect(page.locator(".members tr", has_text="olga")).to_have_count(1)
     expect(page.locator(".members tr", has_text="olga").locator("select")).to_have_count(0)  # not your own role
+
+
+def test_reviewer_rejects_a_submitted_image_with_a_comment(labeled, live_server, new_page):
+    from labeling.choices import ImageStatus
+    from labeling.models import AuditLog
+
+    image = labeled["image"]
+    image.status = ImageStatus.SUBMITTED
+    image.save(update_fields=["status"])
+    rex = make_user("rex")
+    MembershipFactory(project=labeled["project"], user=rex, role=Role.REVIEWER)
+    page = new_page()
+    login(page, live_server.url, "rex")
+    page.goto(f"{live_server.url}/#/p/{labeled['project'].pk}")
+    page.click("a.button:has-text('Review queue')")
+    expect(page.locator(".image-card")).to_have_count(1)
+    page.click(".image-card a")
+    page.wait_for_selector("canvas.stage[data-ready='1']")
+    page.fill("textarea[name=comment]", "target 2 is two targets touching")
+    page.click("button[data-act=reject-image]")
+    expect(page.locator(".image-info [data-status]")).to_have_attribute("data-status", "rejected")
+    image.refresh_from_db()
+    assert image.status == ImageStatus.REJECTED
+    entry = AuditLog.objects.filter(object_id=str(image.pk), action__endswith="reject").latest("id")
+    assert entry.data["comment"] == "target 2 is two targets touching" and entry.actor == rex
