@@ -132,5 +132,8 @@ def to_screen(page, x: float, y: float) -> dict:
 
 
 def screenshot(page, name: str, full_page: bool = False) -> None:
+    """Refresh docs/screenshots/<name>.png when UPDATE_SCREENSHOTS=1 (a plain test run leaves the tree clean)."""
+    if os.environ.get("UPDATE_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
