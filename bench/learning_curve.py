@@ -89,7 +89,9 @@ def _score(spec, val) -> dict[str, float]:  # noqa: ANN001
     return {k: round(v, 2) for k, v in ml_adapter.score(spec, val).items() if k in ("iou", "pd", "fat", "fa")}
 
 
-def run_arm(name: str, budget: float, batch: int, train_ids: list[str], val, overrides: dict | None = None) -> dict:  # noqa: ANN001
+def run_arm(  # noqa: ANN001 - val: (image, points, mask) triples
+    name: str, budget: float, batch: int, train_ids: list[str], val, overrides: dict | None = None
+) -> dict:
     """One simulated team: returns the per-batch rows."""
     from django.contrib.auth import get_user_model
 
@@ -254,6 +256,7 @@ def main() -> None:
     result = {
         "budget_s": budget,
         "batch": args.batch,
+        "overrides": overrides,
         "arms": arms,
         "offline": offline,
         "wall_s": round(time.monotonic() - started),
