@@ -55,6 +55,20 @@ export class LabelSession {
   fail(error) {
     this.message = error instanceof ApiError ? error.message : String(error.message || error);
     this.emit("status");
+    if (error instanceof ApiError && (error.status === 409 || error.status === 404)) this._resync();
+  }
+
+  /** A target changed or vanished under us: take the server's targets (unsaved mask edits stay), drop the undo
+   * history that pointed at the old state, and say so. */
+  async _resync() {
+    const message = this.message;
+    try {
+      await this.load();
+      this.history.clear();
+      this.say(`${message} The image was reloaded with the current targets; your unsaved mask edits are kept.`);
+    } catch (error) {
+      this.say(`${message} Reloading failed: ${error.message}`);
+    }
   }
 
   say(text) {

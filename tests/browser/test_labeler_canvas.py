@@ -325,3 +325,26 @@ def test_reviewer_rejects_a_submitted_image_with_a_comment(labeled, live_server,
     assert image.status == ImageStatus.REJECTED
     entry = AuditLog.objects.filter(object_id=str(image.pk), action__endswith="reject").latest("id")
     assert entry.data["comment"] == "target 2 is two targets touching" and entry.actor == rex
+
+
+def test_a_stale_point_move_reloads_the_servers_targets(labeled, live_server, new_page):
+    from django.db.models import F
+
+    from labeling.models import Target
+
+    b = labeled["b"]
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, labeled["image"])
+    Target.objects.filter(pk=b.pk).update(x=55.25, version=F("version") + 1)  # someone else moved it meanwhile
+    start = to_screen(page, 60, 40)
+    end = to_screen(page, 62, 41)
+    page.mouse.move(start["px"], start["py"])
+    page.mouse.down()
+    page.mouse.move(end["px"], end["py"], steps=4)
+    page.mouse.up()
+    expect(page.locator(".message")).to_contain_text("reloaded with the current targets")
+    expect(page.locator(f".target[data-target='{b.pk}'] .xy")).to_have_text("(55.25, 40.00)")
+    b.refresh_from_db()
+    assert (b.x, b.y) == (55.25, 40.0)  # the stale move changed nothing
+    assert page.evaluate("() => window.__irlabel.session.history.done.length") == 0
