@@ -39,11 +39,9 @@ def worker(celery_worker_process, settings):  # noqa: F811 - the fixture importe
     worker process (pytest keeps one fixture definition per importing module), and a kill test must know which
     process runs its task, so the other modules' workers pause meanwhile."""
     settings.MEDIA_ROOT = celery_worker_process.media_root
-    others = [
-        w
-        for w in gc.get_objects()
-        if isinstance(w, WorkerProcess) and w is not celery_worker_process and w.proc and w.proc.poll() is None
-    ]
+    # type() (not isinstance) never touches the object: gc also lists dead weak proxies.
+    instances = [w for w in gc.get_objects() if type(w) is WorkerProcess and w is not celery_worker_process]
+    others = [w for w in instances if w.proc and w.proc.poll() is None]
     for other in others:
         other.stop()
     yield celery_worker_process
