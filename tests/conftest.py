@@ -8,6 +8,10 @@ from rest_framework.test import APIClient
 from labeling.choices import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
+# The real-worker fixture is registered once here, so the whole session shares ONE worker process
+# (a fixture imported into several modules would start one worker per module, all on the same queues).
+pytest_plugins = ["tests.celery_worker"]
+
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):

@@ -18,13 +18,12 @@ from tests.browser.conftest import (
     screenshot,
     to_screen,
 )
-from tests.celery_worker import celery_worker_process  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def worker(celery_worker_process, settings):  # noqa: F811 - the fixture imported above
+def worker(celery_worker_process, settings):
     settings.MEDIA_ROOT = celery_worker_process.media_root
     return celery_worker_process
 

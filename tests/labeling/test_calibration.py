@@ -8,7 +8,6 @@ from labeling.exceptions import ApplicationError
 from labeling.models import Job
 from labeling.services.calibration import MIN_CONFIRMED_IMAGES, calibration_status, project_calibration_request
 from labeling.services.generation import generator_spec, job_wait
-from tests.celery_worker import celery_worker_process  # noqa: F401 - fixture
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
 
 
@@ -55,7 +54,7 @@ def test_annotator_may_not_calibrate():
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_calibrates_to_the_projects_annotation_style(celery_worker_process, settings):  # noqa: F811
+def test_worker_calibrates_to_the_projects_annotation_style(celery_worker_process, settings):
     settings.MEDIA_ROOT = celery_worker_process.media_root
     project, manager = _confirmed_project(MIN_CONFIRMED_IMAGES)
     assert calibration_status(project)["due"] is True

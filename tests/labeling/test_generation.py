@@ -11,7 +11,6 @@ from labeling.choices import JobStatus, MaskSource, MaskState, Role
 from labeling.models import Job, Mask
 from labeling.services.generation import generator_spec, image_generate_request, job_wait
 from labeling.services.masks import mask_replace
-from tests.celery_worker import celery_worker_process  # noqa: F401 - fixture
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -30,7 +29,7 @@ def _blobs_image() -> np.ndarray:
 
 
 @pytest.fixture
-def worker(celery_worker_process, settings):  # noqa: F811 - the fixture imported above
+def worker(celery_worker_process, settings):
     settings.MEDIA_ROOT = celery_worker_process.media_root
     return celery_worker_process
 

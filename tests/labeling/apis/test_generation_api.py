@@ -6,7 +6,6 @@ from django.urls import reverse
 
 from labeling import storage
 from labeling.choices import JobStatus, Role
-from tests.celery_worker import celery_worker_process  # noqa: F401 - fixture
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory
 from tests.labeling.test_generation import _blobs_image
 
@@ -14,7 +13,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def setup(celery_worker_process, settings, client_for):  # noqa: F811
+def setup(celery_worker_process, settings, client_for):
     settings.MEDIA_ROOT = celery_worker_process.media_root
     project = ProjectFactory()
     user = MembershipFactory(project=project, role=Role.ANNOTATOR).user

@@ -1,7 +1,6 @@
 """The loop on a real Celery worker and real Redis: pre-labeling and training jobs, and a worker SIGKILLed in
 the middle of either (the message is redelivered to a new worker, which finishes the job: our documented choice)."""
 
-import gc
 import os
 import time
 from contextlib import contextmanager
@@ -18,7 +17,6 @@ from labeling.services.generation import image_generate_request, job_wait
 from labeling.services.prelabel import project_prelabel_request
 from labeling.services.training import model_train_request, model_version_promote, model_version_retire
 from labeling.services.validation import loop_samples
-from tests.celery_worker import WorkerProcess, celery_worker_process  # noqa: F401 - fixture
 from tests.factories import ImageFactory, TargetFactory
 from tests.labeling.loop.conftest import loop_project
 
@@ -34,19 +32,10 @@ QUICK_REDELIVERY = {
 
 
 @pytest.fixture
-def worker(celery_worker_process, settings):  # noqa: F811 - the fixture imported above
-    """The session worker, alone on the broker: each test module that imports the session fixture gets its own
-    worker process (pytest keeps one fixture definition per importing module), and a kill test must know which
-    process runs its task, so the other modules' workers pause meanwhile."""
+def worker(celery_worker_process, settings):
+    """The session's one worker (tests/conftest.py registers it once), so a kill hits the process running the task."""
     settings.MEDIA_ROOT = celery_worker_process.media_root
-    # type() (not isinstance) never touches the object: gc also lists dead weak proxies.
-    instances = [w for w in gc.get_objects() if type(w) is WorkerProcess and w is not celery_worker_process]
-    others = [w for w in instances if w.proc and w.proc.poll() is None]
-    for other in others:
-        other.stop()
-    yield celery_worker_process
-    for other in others:
-        other.start()
+    return celery_worker_process
 
 
 @contextmanager
