@@ -12,7 +12,6 @@ from labeling.choices import JobStatus, MaskState, Role
 from labeling.models import Mask
 from labeling.services.datasets import dataset_export_request, dataset_import_request, export_file
 from labeling.services.generation import job_wait
-from tests.celery_worker import celery_worker_process  # noqa: F401 - fixture
 from tests.factories import MembershipFactory, ProjectFactory
 from tests.labeling.datasets.helpers import frame, mask_png, raster, zip_bytes
 
@@ -20,7 +19,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def worker(celery_worker_process, settings):  # noqa: F811 - the fixture imported above
+def worker(celery_worker_process, settings):
     settings.MEDIA_ROOT = celery_worker_process.media_root
     return celery_worker_process
 
