@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Task
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 # Only errors that can heal by themselves are retried; everything else fails the job with its message.
@@ -22,3 +22,20 @@ class JobTask(Task):
         job = Job.objects.filter(pk=kwargs.get("job_id", args[0] if args else None)).first()
         if job is not None:
             job_finish(job=job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
+
+
+def job_task(name: str, *, soft_time_limit: int, time_limit: int, max_retries: int = 3) -> Any:
+    """The decorator every Job task shares: named, acks_late (a lost worker's message is redelivered; the services
+    are idempotent), results ignored, transient errors retried with backoff, the Job failed otherwise."""
+    return shared_task(
+        name=name,
+        base=JobTask,
+        bind=True,
+        acks_late=True,
+        ignore_result=True,
+        autoretry_for=TRANSIENT_ERRORS,
+        retry_backoff=True,
+        max_retries=max_retries,
+        soft_time_limit=soft_time_limit,
+        time_limit=time_limit,
+    )

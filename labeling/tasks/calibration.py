@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from celery import Task, shared_task
+from celery import Task
 
-from labeling.tasks.base import TRANSIENT_ERRORS, JobTask
+from labeling.tasks.base import job_task
 
 
-@shared_task(
-    name="labeling.tasks.project_calibrate",
-    base=JobTask,
-    bind=True,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    max_retries=3,
-    soft_time_limit=600,
-    time_limit=660,
-)
+@job_task("labeling.tasks.project_calibrate", soft_time_limit=600, time_limit=660)
 def project_calibrate(self: Task, job_id: int) -> None:
     from labeling.services.calibration import project_calibrate as service
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from celery import Task, shared_task
+from celery import Task
 
-from labeling.tasks.base import TRANSIENT_ERRORS, JobTask
+from labeling.tasks.base import job_task
 
 
-@shared_task(
-    name="labeling.tasks.project_prelabel",
-    base=JobTask,
-    bind=True,
-    acks_late=True,  # a worker lost mid-chunk -> redelivered; the chunk resumes after its last finished image
-    ignore_result=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    max_retries=3,
-    soft_time_limit=600,
-    time_limit=660,
-)
+# A worker lost mid-chunk -> the message is redelivered; the chunk resumes after its last finished image.
+@job_task("labeling.tasks.project_prelabel", soft_time_limit=600, time_limit=660)
 def project_prelabel(self: Task, job_id: int, chunk: int = 0) -> None:
     from labeling.services.prelabel import project_prelabel as service
 

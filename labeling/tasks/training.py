@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from labeling.tasks.base import TRANSIENT_ERRORS, JobTask
+from labeling.tasks.base import TRANSIENT_ERRORS, job_task
 
 
-@shared_task(
-    name="labeling.tasks.model_train",
-    base=JobTask,
-    bind=True,
-    acks_late=True,  # a worker lost mid-training -> redelivered; the service reruns it into the same version
-    ignore_result=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    max_retries=2,
-    soft_time_limit=3600,  # covers the largest project time budget (3000 s) plus the gate's scoring
-    time_limit=3900,
-)
+# A worker lost mid-training -> redelivered; the service reruns it into the same version. The soft limit
+# covers the largest project time budget (3000 s) plus the gate's scoring.
+@job_task("labeling.tasks.model_train", soft_time_limit=3600, time_limit=3900, max_retries=2)
 def model_train(self: Task, job_id: int) -> None:
     from labeling.services.training import model_train as service
 
