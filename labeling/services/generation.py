@@ -100,17 +100,25 @@ def _pixels(image: Image) -> np.ndarray:
 
 
 def _warnings(
-    masks: list[np.ndarray], index: int, others: np.ndarray, fallback: bool, adhesion: bool, large: int
+    mask: np.ndarray, own: np.ndarray, coverage: np.ndarray, fallback: bool, adhesion: bool, large: int
 ) -> list[str]:
+    """Review flags for one target. `coverage` counts the masks over each pixel, `own` is the target's mask in
+    it: their difference is the other targets' masks, read only around this mask (no full frame per target)."""
     import cv2
 
     found = []
     if fallback:
         found.append("fallback")
-    grown = cv2.dilate(masks[index].astype(np.uint8), _EIGHT.astype(np.uint8)).astype(bool)
-    if adhesion or np.any(grown & others):
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows):
+        y0, y1 = max(rows[0] - 1, 0), rows[-1] + 2
+        x0, x1 = max(cols[0] - 1, 0), cols[-1] + 2
+        grown = cv2.dilate(mask[y0:y1, x0:x1].astype(np.uint8), _EIGHT.astype(np.uint8)).astype(bool)
+        others = coverage[y0:y1, x0:x1] > own[y0:y1, x0:x1]
+        adhesion = adhesion or bool(np.any(grown & others))
+    if adhesion:
         found.append("adhesion")
-    if int(masks[index].sum()) > large:
+    if int(mask.sum()) > large:
         found.append("too_large")
     return found
 
@@ -165,12 +173,12 @@ def _store(image: Image, targets: list[Target], out: ml_adapter.GenerationOutput
     }
     model = ModelVersion.objects.filter(pk=spec.model_version_id).first() if spec.model_version_id else None
     source = MaskSource.MODEL if model is not None else MaskSource.COLDSTART
+    final = [human.get(t.pk, out.masks[j]) for j, t in enumerate(targets)]
+    coverage = np.zeros((image.height, image.width), dtype=np.uint16)  # how many masks cover each pixel
+    for mask in final:
+        coverage += mask
     stored = 0
     for i, target in enumerate(targets):
-        others = np.zeros((image.height, image.width), dtype=bool)
-        for j, other in enumerate(targets):
-            if j != i:
-                others |= human.get(other.pk, out.masks[j])
         provenance = {
             "generator": spec.method,
             "params": out.params,
@@ -180,7 +188,7 @@ def _store(image: Image, targets: list[Target], out: ml_adapter.GenerationOutput
             "target_version": target.version,
             "job": job.pk,
         }
-        warnings = _warnings(out.masks, i, others, out.fallback[i], out.adhesion[i], large)
+        warnings = _warnings(out.masks[i], final[i], coverage, out.fallback[i], out.adhesion[i], large)
         if _unchanged(existing.get(target.pk), out.masks[i], warnings, spec, target):
             continue  # same pixels, same flags, same point: no write, no revision
         with transaction.atomic():

@@ -116,3 +116,32 @@ def test_generator_is_cold_start_until_a_model_is_promoted(db):
     project = ProjectFactory(settings={"generator": {"alpha": 0.3}})
     spec = generator_spec(project)
     assert spec.method == "coldstart" and spec.alpha == 0.3
+
+
+def test_warnings_flag_adhesion_to_a_human_mask_and_large_masks(db, settings):
+    """In-process run of the worker's service (the queue is covered above): the review flags it stores."""
+    from labeling.choices import JobKind
+    from labeling.services.generation import image_generate
+    from labeling.services.jobs import job_create
+
+    project, user, image = _project_with_image()
+    project.settings = {"generator": {"large_area": 12}}
+    project.save()
+    a = TargetFactory(image=image, x=20.0, y=20.0)
+    b = TargetFactory(image=image, x=60.0, y=40.0)
+    job = job_create(project=project, kind=JobKind.GENERATE, actor=user, image=image, payload={"image_id": image.pk})
+    image_generate(job_id=job.pk)
+    first_b = Mask.objects.get(target=b)
+    assert "adhesion" not in first_b.warnings
+    # a human draws a's mask right up against b's predicted pixels
+    b_raster = storage.mask_decode(first_b.rle, image.height, image.width)
+    ys, xs = np.nonzero(b_raster)
+    human = np.zeros_like(b_raster)
+    human[ys.min() : ys.max() + 1, xs.min() - 2 : xs.min()] = True  # the column next to b
+    mask_replace(target=a, raster=human, version=Mask.objects.get(target=a).version, actor=user)
+    job = job_create(project=project, kind=JobKind.GENERATE, actor=user, image=image, payload={"image_id": image.pk})
+    image_generate(job_id=job.pk)
+    flagged = Mask.objects.get(target=b)
+    assert "adhesion" in flagged.warnings
+    assert ("too_large" in flagged.warnings) == (flagged.area > 12)
+    assert Mask.objects.get(target=a).warnings == []  # a human mask is not rewritten by the generator
