@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -186,6 +187,7 @@ def _store(image: Image, targets: list[Target], out: ml_adapter.GenerationOutput
             "clicks": [[t.x, t.y] for t in targets],
             "target_point": [target.x, target.y],
             "target_version": target.version,
+            "raster_digest": _digest(out.masks[i]),
             "job": job.pk,
         }
         warnings = _warnings(out.masks[i], final[i], coverage, out.fallback[i], out.adhesion[i], large)
@@ -212,4 +214,14 @@ def _unchanged(mask: Mask | None, raster: np.ndarray, warnings: list[str], spec:
         return False
     same_maker = mask.model_version_id == spec.model_version_id and mask.provenance.get("generator") == spec.method
     same_point = mask.provenance.get("target_version") == target.version
-    return same_maker and same_point and mask.rle == storage.mask_encode(raster)[0]
+    return same_maker and same_point and mask.provenance.get("raster_digest") == _digest(raster)
+
+
+def _digest(raster: np.ndarray) -> str:
+    """A fingerprint of a full-frame mask read from its bounding box only (cheap next to an RLE encode)."""
+    rows, cols = np.flatnonzero(raster.any(axis=1)), np.flatnonzero(raster.any(axis=0))
+    if not len(rows):
+        return "empty"
+    crop = raster[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    box = np.array([rows[0], rows[-1], cols[0], cols[-1]], dtype=np.int64).tobytes()
+    return hashlib.sha1(box + np.packbits(crop).tobytes()).hexdigest()
