@@ -25,15 +25,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.interactive import Stack, synthetic_frame  # noqa: E402 - after the path tweak
+from bench.interactive import (  # noqa: E402 - after the path tweak
+    Stack,
+    _ensure_database,
+    _free_port,
+    _percentile,
+    _png,
+    synthetic_frame,
+)
 from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
 
 PASSWORD = "bench-password"
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def _stats(values: list[float]) -> dict:
@@ -43,25 +45,6 @@ def _stats(values: list[float]) -> dict:
         "p95_ms": round(_percentile(values, 95), 1),
         "max_ms": round(max(values), 1),
     }
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _png(array: np.ndarray) -> bytes:
-    import io
-
-    from PIL import Image as PILImage
-
-    buffer = io.BytesIO()
-    PILImage.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _setup(sizes: list[int], next_images: int) -> dict:
@@ -238,14 +221,6 @@ def main() -> None:
     }
     print(json.dumps(line))
     _report(Path(args.report), args, line)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _chromium_version(executable: str) -> str:
