@@ -28,7 +28,9 @@ def _train(args: argparse.Namespace) -> None:
         threads=args.threads,
     )
     mc = ModelConfig(size=args.size, prior=not args.no_prior, edge=args.edge, normalisation=args.normalisation)
-    res = fit(args.data, tc, mc, init_checkpoint=args.init, out_path=args.out)
+    res = fit(
+        args.data, tc, mc, init_checkpoint=args.init, out_path=args.out, state_path=args.state, resume=args.resume
+    )
     print(
         json.dumps(
             {
@@ -111,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--state", default=None, help="resumable training state, rewritten at every evaluation")
+    t.add_argument("--resume", action="store_true", help="continue the run saved in --state")
     t.set_defaults(func=_train)
     r = sub.add_parser("predict", help="write <id>.png masks for the points of POINTS.json")
     r.add_argument("--images", required=True)

@@ -24,6 +24,7 @@ from ml.losses import deep_supervision_bce
 from ml.models import EDGSPNet, build_model, count_parameters
 from ml.prior import coldstart_params_from_dict, coldstart_params_to_dict
 from ml.sampling import BatchSampler, prepare_items
+from ml.train_state import load_state, restore_rng, save_state
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 MIN_SELECTION_SAMPLES = 8  # below this many training frames, no selection split: keep the last EMA
@@ -94,6 +95,8 @@ def fit(
     progress_callback: ProgressCallback | None = None,
     out_path: str | Path | None = None,
     show_progress: bool = True,
+    state_path: str | Path | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Train (or fine-tune) an EDGSP net and write a checkpoint.
 
@@ -107,6 +110,9 @@ def fit(
             with an extra "selection" entry after each evaluation.
         out_path: checkpoint file (default `<config.out_dir>/edgsp_<size>.pt`); a training-curve PNG
             is written beside it.
+        state_path: where to keep a resumable training state, rewritten at every evaluation.
+        resume: continue from `state_path` (same data and recipe; `max_steps` and `time_budget_s` may
+            grow, and the time budget counts the time spent before the stop).
 
     A selection split (config.select_fraction, fixed seed) is carved from the data; every
     `eval_every` steps the EMA weights are scored on it (centroid points, BBM) and the best, among
@@ -144,9 +150,20 @@ def fit(
     }
     history: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
-    t0 = time.monotonic()
+    step, loss_avg, elapsed_before = 0, None, 0.0
+    if resume:
+        if state_path is None:
+            raise ValueError("resume needs a state_path")
+        saved = load_state(state_path, tc.to_dict(), hash_all)
+        model.load_state_dict(saved["model"])
+        ema.load_state_dict(saved["ema"])
+        opt.load_state_dict(saved["optimizer"])
+        restore_rng(saved, rng)
+        step, loss_avg, elapsed_before = saved["step"], saved["loss_avg"], saved["elapsed_s"]
+        history, best = saved["history"], saved["best"]
+    t0 = time.monotonic() - elapsed_before
     bar = _progress_bar(tc.max_steps, show_progress)
-    step, loss_avg = 0, None
+    bar.update(step)
     while step < tc.max_steps:
         elapsed = time.monotonic() - t0
         if tc.time_budget_s is not None and elapsed >= tc.time_budget_s:
@@ -179,6 +196,10 @@ def fit(
                 best = {"step": step, "metrics": sel, "state": copy.deepcopy(ema.state_dict())}
                 _write(out_path, ema, best, meta_base, history + [record])
         history.append(record)
+        if due and state_path is not None:
+            state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict()}
+            state.update(step=step, loss_avg=loss_avg, elapsed_s=time.monotonic() - t0, history=history, best=best)
+            save_state(state_path, {**state, "train_config": tc.to_dict(), "data_hash": hash_all, "rng": rng})
         if progress_callback is not None:
             progress_callback(record)
     bar.close()

@@ -139,3 +139,16 @@ def test_evaluate_mask_of_another_size_names_the_file(tmp_path):
         cv2.imwrite(str(tmp_path / d / "a.png"), np.zeros(shape, np.uint8))
     r = _run("evaluate", "--pred", str(tmp_path / "p"), "--gt", str(tmp_path / "g"))
     assert r.returncode != 0 and "a.png" in r.stderr
+
+
+def test_train_resume_through_the_cli(synthetic_dir, tmp_path):
+    state, out = tmp_path / "run.state.pt", tmp_path / "m.pt"
+    common = ("train", "--data", str(synthetic_dir), "--out", str(out), "--state", str(state), "--batch-size", "2",
+              "--crop-size", "32", "--eval-every", "2", "--warmup", "1")  # fmt: skip
+    r = _run(*common, "--max-steps", "2", "--resume")
+    assert r.returncode == 2 and f"training state {state} not found" in r.stderr
+    r = _run(*common, "--max-steps", "2")
+    assert r.returncode == 0, r.stderr
+    r = _run(*common, "--max-steps", "4", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["steps"] == 4

@@ -81,3 +81,54 @@ def test_selection_prefers_pd100_fat0_over_higher_iou():
 def test_finetune_preset_lowers_lr_and_accepts_overrides():
     tc = TrainConfig.for_finetune(max_steps=50)
     assert tc.lr < TrainConfig().lr and tc.max_steps == 50 and tc.warmup_steps < TrainConfig().warmup_steps
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_stopped_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path, synthetic_dir):
+    """Kill after the state written at step 6, resume: bit-identical weights and history to one straight run."""
+    straight = fit(synthetic_dir, FAST, ModelConfig(size="small"), out_path=tmp_path / "a.pt", show_progress=False)
+
+    def stop_at_6(record):
+        if record["step"] == 6:
+            raise _Stop
+
+    state = tmp_path / "run.state.pt"
+    with pytest.raises(_Stop):
+        fit(synthetic_dir, FAST, ModelConfig(size="small"), out_path=tmp_path / "b.pt", show_progress=False,
+            state_path=state, progress_callback=stop_at_6)  # fmt: skip
+    assert state.is_file()
+    resumed = fit(synthetic_dir, FAST, ModelConfig(size="small"), out_path=tmp_path / "b.pt", show_progress=False,
+                  state_path=state, resume=True)  # fmt: skip
+    assert resumed.steps == straight.steps == 12
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
+    a, _ = load_checkpoint(straight.checkpoint_path)
+    b, _ = load_checkpoint(resumed.checkpoint_path)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), name
+
+
+def test_resume_refuses_a_state_from_other_settings_or_data(tmp_path, synthetic_dir):
+    state = tmp_path / "run.state.pt"
+    fit(synthetic_dir, FAST, ModelConfig(size="small"), out_path=tmp_path / "m.pt", show_progress=False,
+        state_path=state)  # fmt: skip
+    other = TrainConfig(**{**FAST.to_dict(), "lr": 1e-2})
+    with pytest.raises(ValueError, match="lr differ"):
+        fit(synthetic_dir, other, out_path=tmp_path / "m.pt", show_progress=False, state_path=state, resume=True)
+    with pytest.raises(ValueError, match="other data"):
+        fit(make_synthetic_samples(9, seed=3), FAST, out_path=tmp_path / "m.pt", show_progress=False,
+            state_path=state, resume=True)  # fmt: skip
+    state.write_bytes(b"not a state")
+    with pytest.raises(ValueError, match="corrupted"):
+        fit(synthetic_dir, FAST, out_path=tmp_path / "m.pt", show_progress=False, state_path=state, resume=True)
+
+
+def test_resume_may_extend_the_run(tmp_path, synthetic_dir):
+    state = tmp_path / "run.state.pt"
+    fit(synthetic_dir, FAST, ModelConfig(size="small"), out_path=tmp_path / "m.pt", show_progress=False,
+        state_path=state)  # fmt: skip
+    longer = TrainConfig(**{**FAST.to_dict(), "max_steps": 18})
+    res = fit(synthetic_dir, longer, out_path=tmp_path / "m.pt", show_progress=False, state_path=state, resume=True)
+    assert res.steps == 18 and [h["step"] for h in res.history if "max_steps" in h] == list(range(1, 19))
