@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "labeling.middleware.DatabaseUnavailableMiddleware",  # a database outage: 503 {message}, not a 500
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,6 +86,21 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+# --- Cache --------------------------------------------------------------------------------------
+# Login throttling counts attempts here, so every web process must see the same cache: Redis from
+# DJANGO_CACHE_URL (or REDIS_URL); without one, a file cache under var/ that the embedded mode's workers share.
+REDIS_CACHE_BACKEND = "django.core.cache.backends.redis.RedisCache"
+
+
+def cache_from_url(url: str) -> dict:
+    """A CACHES entry: Redis for redis://, rediss:// and unix:// URLs, else a file cache under var/."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return {"BACKEND": REDIS_CACHE_BACKEND, "LOCATION": url, "KEY_PREFIX": "irlabel"}
+    return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+
+
+CACHES = {"default": cache_from_url(os.environ.get("DJANGO_CACHE_URL") or os.environ.get("REDIS_URL", ""))}
+
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -92,6 +108,10 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Failed sign-ins (token API and login form) per client address and per user name within the window; past the
+# limit every attempt, even a right one, answers 429 until the window ends (labeling.services.login_attempts).
+LOGIN_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "10"))
+LOGIN_FAILURE_WINDOW_S = int(os.environ.get("DJANGO_LOGIN_FAILURE_WINDOW_S", "60"))
 
 # --- I18N ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -139,7 +159,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "webapp.exception_handler.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("DJANGO_LOGIN_RATE", "10/min")},
+    # A coarse cap on token-login requests per client address; failed attempts have their own, tighter limit.
+    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("DJANGO_LOGIN_RATE", "60/min")},
+    # Proxies in front of gunicorn: the client address is then taken from X-Forwarded-For (throttles).
+    "NUM_PROXIES": int(os.environ["DJANGO_NUM_PROXIES"]) if os.environ.get("DJANGO_NUM_PROXIES") else None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IR small-target labeling API",
