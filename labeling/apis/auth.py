@@ -1,17 +1,20 @@
-"""Token login for scripts (throttled) and the current user."""
+"""Token login for scripts (throttled: requests per client, failed attempts per client and user name) and the
+current user."""
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
 from labeling.exceptions import ApplicationError
+from labeling.services.login_attempts import login_failed, login_succeeded, login_wait_seconds
 
 
 class AuthTokenApi(APIView):
@@ -29,13 +32,27 @@ class AuthTokenApi(APIView):
     class OutputSerializer(Serializer):
         token = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, auth=[])
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(description="wrong username or password: {message, extra}"),
+            429: OpenApiResponse(description="too many attempts from this client or for this user (Retry-After)"),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        client, username = BaseThrottle().get_ident(request), serializer.validated_data["username"]
+        wait = login_wait_seconds(client=client, username=username)
+        if wait:
+            raise Throttled(wait=wait, detail=f"Too many failed sign-ins; try again in {wait} s.")
         user = authenticate(request, **serializer.validated_data)
         if user is None or not user.is_active:
+            login_failed(client=client, username=username)
             raise ApplicationError("Wrong username or password.")
+        login_succeeded(username=username)
         token, _ = Token.objects.get_or_create(user=user)
         return Response(self.OutputSerializer({"token": token.key}).data, status=status.HTTP_200_OK)
 
