@@ -161,8 +161,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "webapp.exception_handler.api_exception_handler",
     # A coarse cap on token-login requests per client address; failed attempts have their own, tighter limit.
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("DJANGO_LOGIN_RATE", "60/min")},
-    # Proxies in front of gunicorn: the client address is then taken from X-Forwarded-For (throttles).
-    "NUM_PROXIES": int(os.environ["DJANGO_NUM_PROXIES"]) if os.environ.get("DJANGO_NUM_PROXIES") else None,
+    # Proxies in front of gunicorn (throttles take the client address from the proxies' X-Forwarded-For entry).
+    # 0, not DRF's None: None trusts a client's own X-Forwarded-For, a fresh allowance per forged header.
+    "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IR small-target labeling API",
