@@ -47,7 +47,7 @@ class AuthTokenApi(APIView):
         client, username = BaseThrottle().get_ident(request), serializer.validated_data["username"]
         wait = login_wait_seconds(client=client, username=username)
         if wait:
-            raise Throttled(wait=wait, detail=f"Too many failed sign-ins; try again in {wait} s.")
+            raise Throttled(wait=wait, detail="Too many failed sign-ins.")  # DRF adds the wait
         user = authenticate(request, **serializer.validated_data)
         if user is None or not user.is_active:
             login_failed(client=client, username=username)
