@@ -1,10 +1,12 @@
 """Jobs: rows that long work (generation, training, import, export) reports its status and progress into."""
 
+import logging
 from typing import Any
 
 from celery import current_app
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from labeling.choices import JOB_FINISHED, JobKind, JobStatus
 from labeling.exceptions import ApplicationError, ConflictError
@@ -21,11 +23,32 @@ TASK_FOR_KIND = {
     JobKind.CALIBRATE: "labeling.tasks.project_calibrate",
 }
 MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded in size
+WORK_NAMES = {JobKind.GENERATE: "Mask generation", JobKind.CALIBRATE: "Calibration", JobKind.PRELABEL: "Pre-labeling"}
+BROKER_DOWN = (
+    "{work} is unavailable: the task queue cannot be reached, so this job was not started. "
+    "What you saved is kept; ask again once the queue is back."
+)
+
+logger = logging.getLogger(__name__)
 
 
 def job_enqueue(job: Job) -> None:
     """Send the job's task by name; CELERY_TASK_ROUTES puts it on its queue. Call it from transaction.on_commit."""
-    current_app.send_task(TASK_FOR_KIND[JobKind(job.kind)], args=[job.pk])
+    job_send(job, TASK_FOR_KIND[JobKind(job.kind)], [job.pk])
+
+
+def job_send(job: Job, task_name: str, args: list) -> bool:
+    """Send one task message for `job`. When the broker is down (Celery's publish retries give up within about a
+    second), the job is failed with a message saying so instead of the request failing: the caller's data is
+    already committed, and nothing would ever run a job whose message was never sent."""
+    try:
+        current_app.send_task(task_name, args=args)
+    except (BrokerUnavailable, OSError) as exc:
+        logger.warning("job %s: task %s not sent, broker unavailable: %s", job.pk, task_name, exc)
+        work = WORK_NAMES.get(job.kind, JobKind(job.kind).label)
+        job_finish(job=job, status=JobStatus.FAILED, message=BROKER_DOWN.format(work=work))
+        return False
+    return True
 
 
 @transaction.atomic
@@ -84,6 +107,19 @@ def job_update_progress(
     return job
 
 
+def job_channel(job_id: int) -> str:
+    """The PostgreSQL NOTIFY channel that says "job `job_id` has finished" (see job_wait)."""
+    return f"job_{int(job_id)}"
+
+
+def _notify_finished(job: Job) -> None:
+    # Delivered when the transaction commits, so a waiter that wakes up reads the finished row; one channel per
+    # job, so only that job's waiters wake. Other databases (SQLite on a laptop) poll instead.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+
 @transaction.atomic
 def job_finish(
     *, job: Job, status: str = JobStatus.SUCCEEDED, message: str | None = None, result: dict | None = None
@@ -105,6 +141,7 @@ def job_finish(
         job.result = result
     job.save()
     audit_log(actor=None, project=job.project_id, action=f"job.{status}", obj=job, data={"message": job.message})
+    _notify_finished(job)
     return job
 
 
@@ -117,4 +154,5 @@ def job_cancel(*, job: Job, actor: Any) -> Job:
     job.message = f"Cancelled by {actor}."
     job.save()
     audit_log(actor=actor, project=job.project_id, action="job.cancel", obj=job)
+    _notify_finished(job)
     return job

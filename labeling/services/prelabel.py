@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -23,7 +22,7 @@ from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, Mask, Project, Target
 from labeling.permissions import MANAGE, require_role
 from labeling.services.generation import _store, generator_spec
-from labeling.services.jobs import TASK_FOR_KIND, job_create, job_finish, job_update_progress
+from labeling.services.jobs import TASK_FOR_KIND, job_create, job_finish, job_send, job_update_progress
 
 CHUNK_SIZE = 16  # images per task: small enough to spread over workers, big enough to keep a model warm
 MAX_CHUNK_ATTEMPTS = 3
@@ -73,7 +72,8 @@ def project_prelabel_request(
 
     def send() -> None:
         for chunk in range(chunks):
-            current_app.send_task(TASK_FOR_KIND[JobKind.PRELABEL], args=[job.pk, chunk])
+            if not job_send(job, TASK_FOR_KIND[JobKind.PRELABEL], [job.pk, chunk]):
+                return  # the job is failed with the reason; the chunks already sent stop at its status
 
     transaction.on_commit(send)
     return job
