@@ -1,5 +1,6 @@
 """Image and mask bytes: decode/validate originals from content, read pixels, mask RLE/PNG codecs, file saving."""
 
+import errno
 import io
 import struct
 import warnings
@@ -167,6 +168,21 @@ def read_pixels(image) -> np.ndarray:
     return decode_image(read_original(image)).pixels
 
 
+class StorageFull(ApplicationError):
+    """The media volume has no room left (507 Insufficient Storage): nothing was stored, the request can be retried
+    once an operator frees space."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The media storage is full: the file was not stored. Ask an administrator to free space, then retry.",
+            extra={"reason": "storage_full"},
+            status_code=507,
+        )
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
 def save_bytes(path: str, data: bytes) -> tuple[str, bool]:
     """Save under `path`; returns (stored name, created). Content-addressed: an identical file there is reused.
 
@@ -180,8 +196,10 @@ def save_bytes(path: str, data: bytes) -> tuple[str, bool]:
     name = path
     try:
         name = default_storage.save(path, ContentFile(data))
-    except BaseException:
+    except BaseException as exc:
         delete_file(name)
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            raise StorageFull() from exc
         raise
     return name, True
 
