@@ -1,9 +1,14 @@
-"""Refuses request bodies above MAX_REQUEST_BYTES with 413 before anything reads them."""
+"""Request-level guards: bodies above MAX_REQUEST_BYTES get 413 before anything reads them; a database outage
+answers 503 {message, extra} instead of a 500."""
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
 
 
 class RequestSizeLimitMiddleware:
@@ -24,3 +29,30 @@ class RequestSizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (API or page) that cannot reach the database answers 503 with Retry-After, not a 500.
+
+    Django closes a connection that raised, and the next request opens a new one (CONN_HEALTH_CHECKS checks a
+    persistent one first), so the same server process recovers by itself once the database is back.
+    """
+
+    RETRY_AFTER_S = 5
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
+        response = JsonResponse(
+            {"message": "The database is unavailable at the moment; try again in a few seconds.", "extra": {}},
+            status=503,
+        )
+        response["Retry-After"] = str(self.RETRY_AFTER_S)
+        return response
