@@ -26,8 +26,8 @@ def _check_raster(raster: np.ndarray, image: Image) -> np.ndarray:
     return raster.astype(bool, copy=False)
 
 
-def _revision(mask: Mask, actor: Any) -> None:
-    MaskRevision.objects.create(
+def _revision(mask: Mask, actor: Any) -> MaskRevision:
+    return MaskRevision.objects.create(
         mask=mask,
         version=mask.version,
         rle=mask.rle,
@@ -60,10 +60,11 @@ def mask_replace(*, target: Target, raster: np.ndarray, version: int | None, act
     if mask is not None and mask.state == MaskState.CONFIRMED:
         require_role(actor, image.project, REVIEW, "edit a confirmed mask")
     rle, area, bbox = storage.mask_encode(raster)
+    before: dict[str, Any] = {"state": None, "version": 0, "revision": None}
     if mask is None:
         mask = Mask(target=target, image=image, version=1)
     else:
-        _revision(mask, actor)
+        before = {"state": mask.state, "version": mask.version, "revision": _revision(mask, actor).pk}
         mask.version += 1
     previous_provenance = mask.provenance or {}
     mask.rle, mask.area, mask.bbox = rle, area, bbox
@@ -76,7 +77,14 @@ def mask_replace(*, target: Target, raster: np.ndarray, version: int | None, act
         "edited_at": timezone.now().isoformat(),
     }
     mask.save()
-    audit_log(actor=actor, project=image.project_id, action="mask.replace", obj=mask, data={"area": area})
+    # The previous content is in the MaskRevision named here; the log says which state and version it replaced.
+    audit_log(
+        actor=actor,
+        project=image.project_id,
+        action="mask.replace",
+        obj=mask,
+        data={"area": area, "from": before, "to": {"state": mask.state, "version": mask.version}},
+    )
     return mask
 
 
@@ -85,12 +93,17 @@ def _review(mask: Mask, actor: Any, version: int | None, state: str, action: str
     locked = _lock(mask.target, version)
     if locked is None:  # deleted meanwhile
         raise ApplicationError("The mask no longer exists.", status_code=404)
+    before = {"state": locked.state, "version": locked.version}
     locked.state = state
     locked.confirmed_by, locked.confirmed_at = (actor, timezone.now()) if state == MaskState.CONFIRMED else (None, None)
     locked.version += 1
     locked.save(update_fields=["state", "confirmed_by", "confirmed_at", "version", "updated_at"])
     audit_log(
-        actor=actor, project=mask.image.project_id, action=f"mask.{action}", obj=locked, data={"comment": comment}
+        actor=actor,
+        project=mask.image.project_id,
+        action=f"mask.{action}",
+        obj=locked,
+        data={"comment": comment, "from": before, "to": {"state": state, "version": locked.version}},
     )
     return locked
 
