@@ -136,13 +136,26 @@ def image_update(*, image: Image, actor: Any, version: int, split: str | None = 
 
 @transaction.atomic
 def image_delete(*, image: Image, actor: Any) -> None:
+    """Delete the image with its targets and masks; the human-made masks' content stays in the audit log."""
     path = image.file.name
+    human = Mask.objects.filter(image=image, state__in=[MaskState.EDITED, MaskState.CONFIRMED]).select_related("target")
+    kept = [
+        {
+            "target_id": m.target_id,
+            "x": m.target.x,
+            "y": m.target.y,
+            "rle": m.rle,
+            "state": m.state,
+            "version": m.version,
+        }
+        for m in human.order_by("target_id")
+    ]
     audit_log(
         actor=actor,
         project=image.project,
         action="image.delete",
         obj=image,
-        data={"name": image.original_name, "hash": image.content_hash},
+        data={"name": image.original_name, "hash": image.content_hash, "status": image.status, "masks": kept},
     )
     image.delete()
     transaction.on_commit(lambda: storage.delete_file(path))
@@ -218,9 +231,18 @@ def image_confirm(*, image: Image, actor: Any, version: int | None = None) -> Im
     now = timezone.now()
     masks = Mask.objects.select_for_update().filter(image=image).filter(~Q(state=MaskState.CONFIRMED))
     for mask in masks:
+        before = {"state": mask.state, "version": mask.version}
         mask.state, mask.confirmed_by, mask.confirmed_at = MaskState.CONFIRMED, actor, now
         mask.version += 1
         mask.save(update_fields=["state", "confirmed_by", "confirmed_at", "version", "updated_at"])
+        # one row per mask, like mask_confirm: a mask's history is found under the mask itself
+        audit_log(
+            actor=actor,
+            project=image.project_id,
+            action="mask.confirm",
+            obj=mask,
+            data={"via": "image.confirm", "from": before, "to": {"state": mask.state, "version": mask.version}},
+        )
     return image
 
 
