@@ -61,18 +61,23 @@ def _require_review_if_confirmed(target: Target, actor: Any, image: Image) -> Ma
     return mask
 
 
-def _mask_invalidate(target: Target, actor: Any) -> None:
-    """A moved point: drop a purely predicted mask; keep a human-touched one, flagged "point_moved"."""
+def _mask_invalidate(target: Target, actor: Any) -> dict[str, Any] | None:
+    """A moved point: drop a purely predicted mask; keep a human-touched one, flagged "point_moved". Returns what
+    happened to a kept mask, for the move's audit row."""
     mask = Mask.objects.select_for_update().filter(target=target).first()
     if mask is None:
-        return
+        return None
     if mask.state == MaskState.PREDICTED:
         audit_log(actor=actor, project=target.image.project_id, action="mask.drop", obj=mask, data={"reason": "moved"})
         mask.delete()
-    elif POINT_MOVED not in mask.warnings:
+        return None
+    kept = {"id": mask.pk, "state": mask.state, "version": {"from": mask.version, "to": mask.version}}
+    if POINT_MOVED not in mask.warnings:
         mask.warnings = [*mask.warnings, POINT_MOVED]
         mask.version += 1
         mask.save(update_fields=["warnings", "version", "updated_at"])
+        kept["version"]["to"] = mask.version
+    return kept
 
 
 def _deleted_data(target: Target, mask: Mask | None) -> dict[str, Any]:
@@ -111,10 +116,11 @@ def target_move(
     target.updated_by = actor
     target.version += 1
     target.save()
-    _mask_invalidate(target, actor)
-    audit_log(
-        actor=actor, project=image.project_id, action="target.move", obj=target, data={"from": before, "to": after}
-    )
+    data: dict[str, Any] = {"from": before, "to": after}
+    kept = _mask_invalidate(target, actor)
+    if kept is not None:
+        data["mask"] = kept
+    audit_log(actor=actor, project=image.project_id, action="target.move", obj=target, data=data)
     _targets_changed(image, actor)
     return target
 
@@ -181,15 +187,11 @@ def targets_replace(*, image: Image, points: list[dict[str, Any]], version: int,
                 target.x, target.y, target.tightness, target.updated_by = px, py, new_tightness, actor
                 target.version += 1
                 target.save()
-                _mask_invalidate(target, actor)
-                after = {"x": px, "y": py, "tightness": new_tightness}
-                audit_log(
-                    actor=actor,
-                    project=image.project_id,
-                    action="target.move",
-                    obj=target,
-                    data={"from": before, "to": after},
-                )
+                data: dict[str, Any] = {"from": before, "to": {"x": px, "y": py, "tightness": new_tightness}}
+                kept = _mask_invalidate(target, actor)
+                if kept is not None:
+                    data["mask"] = kept
+                audit_log(actor=actor, project=image.project_id, action="target.move", obj=target, data=data)
         result.append(target)
     _targets_changed(image, actor)
     return result
@@ -204,4 +206,12 @@ def _targets_changed(image: Image, actor: Any) -> None:
         fields.append("status")
     image.version += 1
     image.save(update_fields=fields)
+    if "status" in fields:  # every status change of an image is in the audit log
+        audit_log(
+            actor=actor,
+            project=image.project_id,
+            action="image.status",
+            obj=image,
+            data={"from": ImageStatus.NEW, "to": image.status, "reason": "targets added"},
+        )
     image_generate_request(image=image, actor=actor)

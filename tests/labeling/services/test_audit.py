@@ -29,4 +29,4 @@ def test_services_write_the_log(project, manager):
     image_update(image=image, actor=manager, version=1, split="val")
     target_add(image=image, x=1, y=1, actor=manager)
     actions = list(AuditLog.objects.filter(project=project).order_by("id").values_list("action", flat=True))
-    assert actions == ["image.split", "target.add"]
+    assert actions == ["image.split", "target.add", "image.status"]  # new -> in_progress on the first target
