@@ -346,16 +346,27 @@ def _store(run: _Run, image: Image, plan: layout.ImagePlan, annotations: list[fo
     status = ImageStatus.IN_PROGRESS if targets else ImageStatus.NEW
     if run.confirm and plan.labelled and confirmed == len(targets):
         status = ImageStatus.CONFIRMED  # every target confirmed, or a confirmed empty frame
+    previous = image.status
     if status != image.status:
         image.status = status
         image.version += 1
         image.save(update_fields=["status", "version", "updated_at"])
+    # One row per imported image: its status change and which masks arrived confirmed (ids from bulk_create).
     audit_log(
         actor=actor,
         project=image.project_id,
         action="image.import",
         obj=image,
-        data={"job": run.job.pk, "file": plan.path, "targets": len(targets), "masks": len(masks)},
+        data={
+            "job": run.job.pk,
+            "file": plan.path,
+            "targets": len(targets),
+            "masks": len(masks),
+            "confirmed_masks": [m.pk for m in masks if m.state == MaskState.CONFIRMED],
+            "from": previous,
+            "to": image.status,
+            "version": image.version,
+        },
     )
     run.counts["images"] += 1
     run.counts["targets"] += len(targets)
