@@ -16,7 +16,7 @@ from PIL import Image as PILImage
 from labeling import storage
 from labeling.choices import JobStatus, Split
 from labeling.models import AuditLog, Image, Job, Mask, MaskRevision, Membership, ModelVersion, Project, Target
-from labeling.services.admin_actions import images_set_split, job_requeue
+from labeling.services.admin_actions import images_delete, images_set_split, job_requeue, projects_delete
 
 THUMBNAIL_SIDE = 96
 
@@ -38,12 +38,27 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class AuditedDeleteAdmin(admin.ModelAdmin):
+    """Deletes go through an audited service; the rows they cascade to (targets, masks, jobs) are read-only here
+    on their own, which must not block the whole delete."""
+
+    def get_deleted_objects(self, objs: object, request: HttpRequest) -> tuple:
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(AuditedDeleteAdmin):
     list_display = ["id", "name", "created_by", "created_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["created_at", "updated_at", "version"]
     inlines = [MembershipInline]
+
+    def delete_model(self, request: HttpRequest, obj: Project) -> None:
+        projects_delete(projects=Project.objects.filter(pk=obj.pk), actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        projects_delete(projects=queryset, actor=request.user)
 
 
 @admin.register(Membership)
@@ -75,7 +90,7 @@ def _move(modeladmin: ImageAdmin, request: HttpRequest, queryset: QuerySet[Image
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(AuditedDeleteAdmin):
     list_display = ["id", "thumbnail", "original_name", "project", "width", "height", "bit_depth", "split", "status"]
     list_filter = ["status", "split", "format", "bit_depth", "project"]
     search_fields = ["original_name", "content_hash"]
@@ -90,6 +105,7 @@ class ImageAdmin(admin.ModelAdmin):
         "channels",
         "file_size",
         "content_hash",
+        "status",  # only the review workflow (audited) changes it
         "created_at",
         "updated_at",
         "version",
@@ -108,6 +124,12 @@ class ImageAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view(self.thumbnail_view)
         return [path("<int:pk>/thumbnail.png", view, name="labeling_image_thumbnail"), *super().get_urls()]
 
+    def delete_model(self, request: HttpRequest, obj: Image) -> None:
+        images_delete(images=Image.objects.filter(pk=obj.pk), actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
+        images_delete(images=queryset, actor=request.user)
+
     def thumbnail_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         image = get_object_or_404(Image, pk=pk)
         response = HttpResponse(thumbnail_png(storage.read_pixels(image)), content_type="image/png")
@@ -115,21 +137,27 @@ class ImageAdmin(admin.ModelAdmin):
         return response
 
 
-@admin.register(Target)
-class TargetAdmin(admin.ModelAdmin):
-    list_display = ["id", "image", "x", "y", "tightness", "created_by", "created_at"]
-    search_fields = ["image__original_name"]
-    raw_id_fields = ["image", "created_by", "updated_by"]
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that only services write: staff can look, not edit."""
+    """Rows that only services write: staff can look, not edit or delete (that would bypass versions and the
+    audit log, e.g. a confirmed mask or an audit row vanishing without a trace)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Target)
+class TargetAdmin(ReadOnlyAdmin):
+    """Targets change through the API (version-checked, audited, masks regenerated), not in the admin."""
+
+    list_display = ["id", "image", "x", "y", "tightness", "created_by", "created_at"]
+    search_fields = ["image__original_name"]
+    raw_id_fields = ["image", "created_by", "updated_by"]
 
 
 @admin.register(Mask)
