@@ -117,7 +117,7 @@ def _notify_finished(job: Job) -> None:
     # job, so only that job's waiters wake. Other databases (SQLite on a laptop) poll instead.
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+            cursor.execute("SELECT pg_notify(%s, '')", [job_channel(job.pk)])
 
 
 @transaction.atomic

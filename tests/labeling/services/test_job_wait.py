@@ -1,0 +1,82 @@
+"""job_wait on PostgreSQL: a job that finishes (or is cancelled) wakes its waiter by NOTIFY when it commits."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections, transaction
+
+from labeling.choices import JobStatus
+from labeling.models import Job
+from labeling.services import generation
+from labeling.services.jobs import job_cancel, job_finish
+from tests.factories import JobFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _later(delay_s: float, action) -> threading.Thread:
+    """Run `action` on another thread (its own database connection) after `delay_s`."""
+
+    def run() -> None:
+        time.sleep(delay_s)
+        try:
+            action()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _listening() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_listening_channels()")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.fixture
+def no_recheck(monkeypatch):
+    """Only a notification can end a wait early: the periodic re-read would come after the whole timeout."""
+    monkeypatch.setattr(generation, "NOTIFY_RECHECK_S", 60.0)
+
+
+def test_finish_wakes_the_waiter(no_recheck):
+    job = JobFactory()
+    thread = _later(0.3, lambda: job_finish(job=Job.objects.get(pk=job.pk), result={"stored": 2}))
+    started = time.monotonic()
+    waited = generation.job_wait(job, 20)
+    elapsed = time.monotonic() - started
+    thread.join()
+    assert waited.status == JobStatus.SUCCEEDED and waited.result == {"stored": 2}
+    assert 0.25 <= elapsed < 10, elapsed  # the 20 s timeout had it not been woken; generous for a loaded CI
+    assert _listening() == []
+
+
+def test_cancel_wakes_the_waiter(no_recheck):
+    job, user = JobFactory(), UserFactory()
+    thread = _later(0.3, lambda: job_cancel(job=Job.objects.get(pk=job.pk), actor=user))
+    started = time.monotonic()
+    waited = generation.job_wait(job, 20)
+    thread.join()
+    assert waited.status == JobStatus.CANCELLED and time.monotonic() - started < 10
+
+
+def test_timeout_returns_the_unfinished_job_and_stops_listening():
+    job = JobFactory()
+    started = time.monotonic()
+    waited = generation.job_wait(job, 0.5)
+    assert waited.status == JobStatus.QUEUED and 0.5 <= time.monotonic() - started < 5
+    assert _listening() == []
+
+
+def test_inside_a_transaction_it_polls():
+    # LISTEN inside a transaction takes effect only at its commit: there the wait reads the row instead
+    job = JobFactory()
+    thread = _later(0.3, lambda: job_finish(job=Job.objects.get(pk=job.pk)))
+    with transaction.atomic():
+        waited = generation.job_wait(job, 20)
+        assert _listening() == []
+    thread.join()
+    assert waited.status == JobStatus.SUCCEEDED
