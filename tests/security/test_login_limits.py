@@ -130,3 +130,13 @@ def test_the_block_ends_with_the_window(shared_cache, settings):
     assert _token(user.username, "pw", ip="10.6.0.1").status_code == 429
     time.sleep(1.5)
     assert _token(user.username, "pw", ip="10.6.0.1").status_code == 200
+
+
+@pytest.mark.django_db
+def test_login_form_never_redirects_off_site(shared_cache, client):
+    user = UserFactory()
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example/"):
+        page = client.post(reverse("login"), {"username": user.username, "password": "pw", "next": target})
+        assert (page.status_code, page["Location"]) == (302, "/"), target
+    page = client.post(reverse("login"), {"username": user.username, "password": "pw", "next": "/admin/"})
+    assert page["Location"] == "/admin/"
