@@ -24,11 +24,23 @@ def _purge_broker() -> None:
 
 
 class WorkerProcess:
-    def __init__(self, queues: str, log_path: Path):
+    """`broker_url` and `env` default to the session's broker and environment; fault tests pass a private broker
+    (and, e.g., a short redelivery time) so that killing it touches no one else."""
+
+    def __init__(
+        self,
+        queues: str,
+        log_path: Path,
+        broker_url: str | None = None,
+        media_root: Path | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.queues = queues
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
-        self.media_root = Path(settings.MEDIA_ROOT)
+        self.media_root = Path(media_root or settings.MEDIA_ROOT)
+        self.broker_url = broker_url or settings.CELERY_BROKER_URL
+        self.extra_env = env or {}
 
     def start(self, timeout: float = 90.0) -> None:
         db = connection.settings_dict
@@ -38,8 +50,9 @@ class WorkerProcess:
             "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{db['NAME']}",
             "DJANGO_MEDIA_ROOT": str(self.media_root),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CELERY_BROKER_URL": self.broker_url,
             "EDGSP_TORCH_THREADS": "1",
+            **self.extra_env,
         }
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
