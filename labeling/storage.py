@@ -220,15 +220,24 @@ def mask_encode(raster: np.ndarray) -> tuple[str, int, list[int]]:
     return rle["counts"].decode("ascii"), area, bbox
 
 
-def rle_counts_parse(counts: str) -> list[int]:
-    """Run lengths of COCO compressed RLE counts (pure Python; validates before pycocotools sees the string)."""
+_RLE_MAX_NUMBER_CHARS = 13  # 65 bits: more than any run of an image this app accepts
+
+
+def rle_counts_parse(counts: str, max_total: int | None = None) -> list[int]:
+    """Run lengths of COCO compressed RLE counts (pure Python; validates before pycocotools sees the string).
+
+    With `max_total` (the mask's pixel count) parsing stops as soon as the runs cannot fit it: more runs than pixels
+    (+1 for a leading empty run) or more pixels than that, so a long hostile string costs time and memory
+    bounded by the image, not by the string."""
     runs: list[int] = []
-    pos = 0
+    pos, total = 0, 0
     while pos < len(counts):
-        value, shift, more = 0, 0, True
+        value, shift, more, start = 0, 0, True, pos
         while more:
             if pos >= len(counts):
                 raise ValueError("RLE counts end in the middle of a number")
+            if pos - start >= _RLE_MAX_NUMBER_CHARS:
+                raise ValueError("RLE counts hold a number too large for any image")
             code = ord(counts[pos]) - 48
             if not 0 <= code < 64:
                 raise ValueError(f"RLE counts hold an invalid character {counts[pos]!r}")
@@ -243,12 +252,20 @@ def rle_counts_parse(counts: str) -> list[int]:
         if value < 0:
             raise ValueError("RLE counts hold a negative run")
         runs.append(value)
+        total += value
+        if max_total is not None and (total > max_total or len(runs) > max_total + 1):
+            raise ValueError(f"the RLE covers more than the mask's {max_total} pixels")
     return runs
 
 
 def mask_decode(rle: str, height: int, width: int) -> np.ndarray:
-    """COCO compressed RLE counts -> bool (H, W); ValueError when the runs do not cover exactly H x W pixels."""
-    runs = rle_counts_parse(rle)
+    """COCO compressed RLE counts -> bool (H, W); ValueError when the runs do not cover exactly H x W pixels.
+
+    A size over the image limits is refused before anything is allocated (callers pass an image's size, but a
+    codec must not trust them)."""
+    if height < 0 or width < 0 or height * width > settings.IMAGE_MAX_PIXELS:
+        raise ValueError(f"a {height}x{width} mask is over the limit of {settings.IMAGE_MAX_PIXELS} pixels")
+    runs = rle_counts_parse(rle, max_total=height * width)
     total = sum(runs)
     if total != height * width:
         raise ValueError(f"the RLE covers {total} pixels, the image {height}x{width} has {height * width}")
