@@ -106,7 +106,7 @@ def coco_segmentation_decode(segmentation: Any, height: int, width: int) -> np.n
     """COCO RLE (compressed or not) or polygons -> bool (H, W); LabelError when malformed or of another size."""
     if isinstance(segmentation, dict):
         size, counts = segmentation.get("size"), segmentation.get("counts")
-        if list(size or []) != [height, width]:
+        if not isinstance(size, list | tuple) or list(size) != [height, width]:
             raise LabelError(f"the RLE size is {size}, the image is [height, width] = [{height}, {width}]")
         if isinstance(counts, str):
             try:
