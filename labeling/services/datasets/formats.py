@@ -15,6 +15,8 @@ from pycocotools import mask as coco_mask
 
 from labeling import storage
 
+POLYGON_MAX_PERIMETER_FRAMES = 8  # a target's outline is far shorter than this many times round the frame
+
 
 class LabelError(ValueError):
     """A label file that cannot be used; the message names the reason (the caller adds the file)."""
@@ -121,15 +123,38 @@ def coco_segmentation_decode(segmentation: Any, height: int, width: int) -> np.n
         raise LabelError("RLE counts must be a string or a list of non-negative integers")
     if isinstance(segmentation, list) and segmentation:
         polygons = segmentation if isinstance(segmentation[0], list) else [segmentation]
-        for polygon in polygons:
-            ok = all(isinstance(v, int | float) and math.isfinite(v) for v in polygon)
-            if not ok or len(polygon) < 6 or len(polygon) % 2:
-                raise LabelError("a polygon needs an even list of at least 6 finite numbers")
+        _polygons_check(polygons, height, width)
         rles = coco_mask.frPyObjects([[float(v) for v in p] for p in polygons], height, width)
         return coco_mask.decode(coco_mask.merge(rles)).astype(bool)
     if segmentation in (None, [], {}):
         return np.zeros((height, width), bool)
     raise LabelError("segmentation must be an RLE object or a list of polygons")
+
+
+def _polygons_check(polygons: list[Any], height: int, width: int) -> None:
+    """Refuse what pycocotools would turn into an unbounded allocation (or a crash) before it sees it.
+
+    Its polygon rasteriser walks every edge at 5x resolution and allocates for the whole walk: a vertex at 1e8
+    asks for gigabytes, 1e300 overflows its C ints, and a long list of frame-sized edges does the same slowly. So
+    every vertex must lie within one frame size of the image, and the polygons' total edge length (Chebyshev) must
+    stay under POLYGON_MAX_PERIMETER_FRAMES times the frame's perimeter."""
+    limit = POLYGON_MAX_PERIMETER_FRAMES * 2 * (height + width)
+    length = 0.0
+    for polygon in polygons:
+        if not isinstance(polygon, list) or len(polygon) < 6 or len(polygon) % 2:
+            raise LabelError("a polygon needs an even list of at least 6 finite numbers")
+        for i, v in enumerate(polygon):
+            size = width if i % 2 == 0 else height
+            # Comparisons, not math.isfinite(): a JSON integer may be too large to become a float. NaN fails them.
+            if isinstance(v, bool) or not isinstance(v, int | float) or not -size <= v <= 2 * size:
+                raise LabelError(f"a polygon vertex coordinate {str(v)[:20]} is not a number within the frame")
+        xs, ys = polygon[0::2], polygon[1::2]
+        for k in range(len(xs)):
+            length += max(abs(xs[k] - xs[k - 1]), abs(ys[k] - ys[k - 1])) + 1
+        if length > limit:
+            raise LabelError(
+                f"the polygons are longer than {limit} pixels in all ({POLYGON_MAX_PERIMETER_FRAMES}x the frame)"
+            )
 
 
 def coco_annotation(ann: dict[str, Any], height: int, width: int) -> Annotation:
