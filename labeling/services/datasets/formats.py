@@ -100,7 +100,10 @@ def points_from_json(points: list[Any], height: int, width: int) -> list[dict[st
             px, py = point_check(x, y, height, width)
         except LabelError as exc:
             raise LabelError(f"point {index}: {exc}") from exc
-        out.append({"x": px, "y": py, "label": point.get("label"), "mask": point.get("mask")})
+        label = point.get("label")
+        if isinstance(label, bool) or not isinstance(label, int | None):
+            raise LabelError(f"point {index}: label must be an instance id (an integer), got {label!r}"[:200])
+        out.append({"x": px, "y": py, "label": label, "mask": point.get("mask")})
     return out
 
 
