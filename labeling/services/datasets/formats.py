@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import struct
 import zlib
@@ -166,6 +167,10 @@ def coco_annotation(ann: dict[str, Any], height: int, width: int) -> Annotation:
         raise LabelError("an annotation must be an object")
     raster = coco_segmentation_decode(ann.get("segmentation"), height, width)
     attributes = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
+    try:  # they are kept in the mask's provenance: PostgreSQL's JSON refuses NaN and Infinity (Python's allows)
+        json.dumps(attributes, allow_nan=False)
+    except ValueError as exc:
+        raise LabelError(f"the attributes hold a value JSON cannot store ({exc})") from exc
     x = y = None
     point = attributes.get("point")
     keypoints = ann.get("keypoints")
