@@ -203,8 +203,10 @@ def _coco_attach(data: dict, path: str, plans: dict[str, ImagePlan]) -> list[dic
     by_name = {p.key: p for p in plans.values()}
     by_base = {p.key.rsplit("/", 1)[-1]: p for p in plans.values()}
     for entry in images:
-        if not isinstance(entry, dict) or "id" not in entry or not isinstance(entry.get("file_name"), str):
-            report.append({"item": path, "message": f"{path}: a COCO image entry without id or file_name: skipped"})
+        if not isinstance(entry, dict) or not _is_id(entry.get("id")) or not isinstance(entry.get("file_name"), str):
+            report.append(
+                {"item": path, "message": f"{path}: a COCO image entry without an id (number or text) or file_name"}
+            )
             continue
         key = _stem(entry["file_name"].replace("\\", "/").removeprefix("images/"))
         plan = by_name.get(key) or by_base.get(key.rsplit("/", 1)[-1])
@@ -225,10 +227,16 @@ def _coco_attach(data: dict, path: str, plans: dict[str, ImagePlan]) -> list[dic
             plan.split = entry["split"]
     for index, ann in enumerate(annotations):
         image_id = ann.get("image_id") if isinstance(ann, dict) else None
-        if image_id not in by_id:
+        if not _is_id(image_id) or image_id not in by_id:
+            shown = repr(image_id)[:40]
             report.append(
-                {"item": path, "message": f"{path}: annotation {index} refers to image id {image_id!r}, not listed"}
+                {"item": path, "message": f"{path}: annotation {index} refers to image id {shown}, not listed"}
             )
         elif by_id[image_id] is not None:
             by_id[image_id].coco.append(ann)
     return report
+
+
+def _is_id(value: Any) -> bool:
+    """A COCO id is a number or a string; anything else (a list, an object) cannot key a table."""
+    return isinstance(value, int | float | str) and not isinstance(value, bool)
