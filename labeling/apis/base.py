@@ -4,7 +4,8 @@ import re
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +25,9 @@ class Serializer(serializers.Serializer):
             cls.Meta = type("Meta", (), {"ref_name": name})
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
 def require(request: Request, project: Project, minimum: str, action: str) -> None:
     """403 unless the requesting member has at least `minimum` (selectors already gave non-members 404)."""
     require_role(request.user, project, minimum, action)
@@ -36,6 +40,14 @@ class IdCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """DRF trusts the position inside the (client-held, base64) cursor and filters `id__gt` with it: a forged
+        `p=abc` would reach the ORM and fail there (500). The position of an id ordering is an integer: 404 else."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None and not _INTEGER.fullmatch(cursor.position):
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 class NewestFirstPagination(IdCursorPagination):
