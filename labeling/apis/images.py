@@ -94,7 +94,7 @@ class ImageListApi(APIView):
                 filters["assigned_to"] = None
             elif assigned == "me":
                 filters["assigned_to"] = request.user.pk
-            elif assigned.isdigit():
+            elif assigned.isascii() and assigned.isdigit():  # "²" is a digit to isdigit(), not to int()
                 filters["assigned_to"] = int(assigned)
             else:
                 raise ApplicationError("assigned_to must be a user id, `me` or `none`.")
