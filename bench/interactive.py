@@ -68,13 +68,26 @@ def _ensure_database(url: str) -> None:
 
 
 class Stack:
-    """gunicorn + one Celery worker on the interactive queue, as child processes of this script."""
+    """gunicorn + a Celery worker on the interactive queue, as child processes of this script (each in its own
+    process group, so `procs[0].pid` / `procs[1].pid` are the web / worker group ids)."""
 
-    def __init__(self, env: dict[str, str], port: int, logs: Path):
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int,
+        logs: Path,
+        web_workers: int = 2,
+        web_threads: int = 4,
+        worker_concurrency: int = 1,
+        web_args: tuple[str, ...] = (),
+    ):
         self.env, self.port, self.logs, self.procs = env, port, logs, []
+        self.web_workers, self.web_threads, self.worker_concurrency = web_workers, web_threads, worker_concurrency
+        self.web_args = web_args
 
     def start(self) -> None:
-        web = ["gunicorn", "webapp.wsgi", "-b", f"127.0.0.1:{self.port}", "-w", "2", "--threads", "4"]
+        web = ["gunicorn", "webapp.wsgi", "-b", f"127.0.0.1:{self.port}", "-w", str(self.web_workers)]
+        web += ["--threads", str(self.web_threads), *self.web_args]
         worker = [
             sys.executable,
             "-m",
@@ -85,7 +98,7 @@ class Stack:
             "-Q",
             "interactive",
             "-c",
-            "1",
+            str(self.worker_concurrency),
             "--pool",
             "prefork",
             "-l",
