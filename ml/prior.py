@@ -13,7 +13,8 @@ def coldstart_params_from_dict(data: dict[str, Any] | None) -> ColdStartParams:
     """Rebuild ColdStartParams from a checkpoint dict (None -> current defaults)."""
     if not data:
         return ColdStartParams()
-    data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    # A checkpoint that predates the size rule was trained on priors made without it.
+    data = {"size_alpha_factor": None, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}}
     try:
         return ColdStartParams(**data)
     except TypeError as exc:
