@@ -22,10 +22,11 @@ _GC_MIN_SIDE = 8
 class ColdStartParams:
     """Knobs of the generator; defaults were chosen on SIRST v1 train only (bench/reports/coldstart.md).
 
-    ``separate`` and ``edge_free`` are additions to cold-start.md §2: the first keeps neighbouring
-    instances from touching (their union would read as one target), the second stops a blob from
-    leaking along clutter to an image border far from its peak (a window clipped by the image has no
-    edge there, so the leak was never detected). ``use_grabcut`` defaults to off: on train, LCG alone
+    ``separate``, ``edge_free`` and the size rule (``size_alpha_factor``) are additions to cold-start.md §2:
+    the first keeps neighbouring instances from touching (their union would read as one target), the
+    second stops a blob from leaking along clutter to an image border far from its peak (a window clipped
+    by the image has no edge there, so the leak was never detected), the third redoes small and large
+    blobs at a lower alpha (``_size_rule``). ``use_grabcut`` defaults to off: on train, LCG alone
     ties LCG ∪ GrabCut and is about 5x faster; GrabCut stays available per project or per target.
     """
 
@@ -44,6 +45,13 @@ class ColdStartParams:
     gc_merge: str = "union"  # "union" | "intersection" (GrabCut trims a loose LCG blob)
     separate: bool = True  # keep a 1-px gap between instances so their union keeps one component each
     edge_free: int | None = 8  # an image edge counts as a leak unless the peak is within this many px (None: never)
+    # Size rule: a blob below small_area px or at least large_area px at alpha is redone at alpha * factor
+    # (None: off). Small targets are annotated wider than their iso-contour, large ones (ships, planes) are
+    # hot spots on a dimmer body; chosen by cross-validation on train (bench/reports/coldstart.md).
+    size_alpha_factor: float | None = 0.7
+    small_area: int = 15
+    large_area: int = 100
+    small_growth: float = 1.5  # a small blob redone at the lower alpha may grow at most this much (leak guard)
 
 
 @dataclass
@@ -265,15 +273,56 @@ def _lcg(
         last = i == len(params.scales) - 1
         a = alpha
         while True:
-            cand = (win >= b + a * (v - b)) & cell
-            cand[pr - y0, pc - x0] = True
-            blob = _component_at(cand, pr - y0, pc - x0)
-            if not _touches_inner_edge(blob, y0, y1, x0, x1, h, w, _edge_leaks(peak, h, w, params.edge_free)):
+            blob = _blob(win, cell, (pr - y0, pc - x0), b + a * (v - b))
+            leaks = _edge_leaks(peak, h, w, params.edge_free)
+            if not _touches_inner_edge(blob, y0, y1, x0, x1, h, w, leaks):
+                blob = _size_rule(
+                    blob, win, cell, (pr - y0, pc - x0), b, v, alpha, params, (y0, y1, x0, x1, h, w, leaks)
+                )
                 return _Crop(y0, x0, _fill_holes(blob)), False
             a += params.alpha_step
             if not last or a > params.alpha_max + 1e-9:
                 break
     return _fallback_crop(signed, clicks[k], b, v, params), True
+
+
+def _blob(win: np.ndarray, cell: np.ndarray, at: tuple[int, int], threshold: float) -> np.ndarray:
+    """The 8-connected component of window pixels >= threshold (in the Voronoi cell) holding ``at``."""
+    cand = (win >= threshold) & cell
+    cand[at] = True
+    return _component_at(cand, *at)
+
+
+def _size_rule(
+    blob: np.ndarray,
+    win: np.ndarray,
+    cell: np.ndarray,
+    at: tuple[int, int],
+    b: float,
+    v: float,
+    alpha: float,
+    params: ColdStartParams,
+    geom: tuple,
+) -> np.ndarray:
+    """Redo a small or large blob at ``alpha * size_alpha_factor``; keep the first when the redo leaks.
+
+    Why: on SIRST train the masks of targets under ~15 px are drawn wider than the b + alpha (v - b)
+    iso-contour, and big extended targets are a hot spot on a dimmer body that a peak-relative threshold
+    cuts off; medium targets fit alpha. A redo that reaches the window edge, or a small blob that grows
+    by more than ``small_growth``, is a leak into clutter and is refused.
+    """
+    if params.size_alpha_factor is None:
+        return blob
+    area = int(np.count_nonzero(blob))
+    small, large = area < params.small_area, area >= params.large_area
+    if not (small or large):
+        return blob
+    redo = _blob(win, cell, at, b + alpha * params.size_alpha_factor * (v - b))
+    if _touches_inner_edge(redo, *geom):
+        return blob
+    if small and np.count_nonzero(redo) > params.small_growth * area:
+        return blob
+    return redo
 
 
 def _edge_leaks(peak: np.ndarray, h: int, w: int, edge_free: int | None) -> tuple[bool, bool, bool, bool]:

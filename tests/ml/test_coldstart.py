@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from ml.coldstart import ColdStartParams, ColdStartResult, _Crop, _merge, point_prompt_masks
+from ml.prior import coldstart_params_from_dict
 
 LCG_ONLY = ColdStartParams(use_grabcut=False)
+PLAIN = dataclasses.replace(LCG_ONLY, size_alpha_factor=None)  # one alpha for every blob (no size rule)
 LCG_GC = ColdStartParams(use_grabcut=True)
 BG, AMP, SIGMA = 60.0, 150.0, 2.0
 
@@ -45,7 +47,7 @@ def test_gaussian_blob_matches_analytic_iso_contour(alpha: float, sigma: float) 
     # sigma 3 also pins that the smallest window's ring lies on background: a +-4 window (ring on the
     # target's skirt) raises b and returns half the analytic area.
     img, _ = blob_image(sigma=sigma)
-    mask = point_prompt_masks(img, pts((32, 32)), LCG_ONLY, alphas=[alpha]).masks[0]
+    mask = point_prompt_masks(img, pts((32, 32)), PLAIN, alphas=[alpha]).masks[0]
     # Analytic: AMP * exp(-r^2 / 2s^2) >= alpha * AMP  <=>  r <= s * sqrt(2 ln(1/alpha)).
     radius = sigma * np.sqrt(2 * np.log(1 / alpha))
     yy, xx = np.mgrid[:64, :64]
@@ -54,6 +56,58 @@ def test_gaussian_blob_matches_analytic_iso_contour(alpha: float, sigma: float) 
     wrong = mask ^ expected
     assert mask.sum() > 1
     assert np.all(np.abs(r[wrong] - radius) <= 1.0), f"pixels off the contour by > 1 px: {r[wrong]}"
+
+
+@pytest.mark.parametrize("sigma", [1.2, 2.0, 6.0])
+def test_size_rule_redoes_small_and_large_blobs_at_lower_alpha(sigma: float) -> None:
+    # sigma 1.2: 9 px at alpha (< small_area); 2.0: 25 px (medium, untouched); 6.0: 122 px (>= large_area).
+    img, _ = blob_image(size=96, centers=((48, 48),), sigma=sigma)
+    plain = point_prompt_masks(img, pts((48, 48)), PLAIN).masks[0]
+    lower = point_prompt_masks(img, pts((48, 48)), PLAIN, alphas=[LCG_ONLY.alpha * LCG_ONLY.size_alpha_factor])
+    rule = point_prompt_masks(img, pts((48, 48)), LCG_ONLY).masks[0]
+    area = int(plain.sum())
+    if LCG_ONLY.small_area <= area < LCG_ONLY.large_area:
+        np.testing.assert_array_equal(rule, plain)
+    else:
+        assert rule.sum() > area
+        np.testing.assert_array_equal(rule, lower.masks[0])
+
+
+def test_size_rule_small_blob_is_the_iso_contour_at_the_lower_alpha() -> None:
+    img, _ = blob_image(sigma=1.2)
+    mask = point_prompt_masks(img, pts((32, 32)), LCG_ONLY).masks[0]
+    radius = 1.2 * np.sqrt(2 * np.log(1 / (LCG_ONLY.alpha * LCG_ONLY.size_alpha_factor)))
+    yy, xx = np.mgrid[:64, :64]
+    r = np.hypot(xx - 32, yy - 32)
+    wrong = mask ^ (r <= radius)
+    assert np.all(np.abs(r[wrong] - radius) <= 1.0)
+
+
+@pytest.mark.parametrize("shelf", [28, 20])
+def test_size_rule_refuses_a_redo_that_leaks(shelf: int) -> None:
+    # A point target on a clutter shelf: at the lower alpha the 28-high shelf joins the blob (a leak, refused);
+    # the 20-high shelf stays below both thresholds, so the redo is kept.
+    yy, xx = np.mgrid[:64, :64].astype(np.float64)
+    img = np.full((64, 64), 50.0)
+    img[28:37, 22:43] += shelf
+    img += 80 * np.exp(-((xx - 32) ** 2 + (yy - 32) ** 2) / (2 * 0.8**2))
+    img = np.rint(img + np.random.default_rng(0).normal(0, 0.5, img.shape)).astype(np.uint8)
+    plain = point_prompt_masks(img, pts((32, 32)), PLAIN).masks[0]
+    lower = point_prompt_masks(img, pts((32, 32)), PLAIN, alphas=[0.245]).masks[0]
+    rule = point_prompt_masks(img, pts((32, 32)), LCG_ONLY).masks[0]
+    assert plain.sum() < LCG_ONLY.small_area
+    if shelf == 28:
+        assert lower.sum() > 100 and lower.sum() > LCG_ONLY.small_growth * plain.sum()
+        np.testing.assert_array_equal(rule, plain)
+    else:
+        np.testing.assert_array_equal(rule, lower)
+
+
+def test_checkpoint_settings_without_the_size_rule_load_with_it_off() -> None:
+    # Weights trained before the rule existed must keep seeing the prior they were trained with.
+    assert coldstart_params_from_dict({"alpha": 0.35}).size_alpha_factor is None
+    assert coldstart_params_from_dict({"alpha": 0.35, "size_alpha_factor": 0.7}).size_alpha_factor == 0.7
+    assert coldstart_params_from_dict(None) == ColdStartParams()
 
 
 def test_alpha_is_tightness() -> None:
