@@ -79,9 +79,19 @@ def job_wait(job: Job, timeout_s: float) -> Job:
     """Wait until the job finishes or `timeout_s` passes; the caller never blocks for long. On PostgreSQL the
     worker's commit wakes the waiter (LISTEN/NOTIFY, sent by job_finish): under load, fifty waiting requests
     polling the job row every few ms cost more CPU than the clicks themselves."""
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if _can_listen():
         return _job_wait_notified(job, timeout_s)
     return _job_wait_polling(job, timeout_s)
+
+
+def _can_listen() -> bool:
+    # LISTEN belongs to the session: not inside a transaction (it would start only at commit), nor behind a
+    # transaction-mode pooler such as PgBouncer's, which Django setups mark with DISABLE_SERVER_SIDE_CURSORS.
+    return (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    )
 
 
 def _job_wait_notified(job: Job, timeout_s: float) -> Job:

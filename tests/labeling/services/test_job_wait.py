@@ -80,3 +80,15 @@ def test_inside_a_transaction_it_polls():
         assert _listening() == []
     thread.join()
     assert waited.status == JobStatus.SUCCEEDED
+
+
+def test_behind_a_transaction_pooler_it_polls(monkeypatch):
+    # PgBouncer in transaction mode hands each statement any server session: LISTEN there would go astray
+    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
+    job = JobFactory()
+    thread = _later(0.3, lambda: job_finish(job=Job.objects.get(pk=job.pk)))
+    listened = []
+    monkeypatch.setattr(generation, "_job_wait_notified", lambda *a: listened.append(a))
+    waited = generation.job_wait(job, 20)
+    thread.join()
+    assert waited.status == JobStatus.SUCCEEDED and listened == []
