@@ -79,7 +79,7 @@ def decode_image(data: bytes) -> DecodedImage:
         raise InvalidImage("not an image (PNG, TIFF, JPEG or BMP expected)")
     try:
         if fmt == "TIFF":
-            return _decode_tiff(data)
+            return _decode_tiff_checked(data)
         if fmt == "PNG":
             _check_png_header(data)
             with PILImage.open(io.BytesIO(data), formats=["PNG"]) as png:
@@ -91,6 +91,17 @@ def decode_image(data: bytes) -> DecodedImage:
         raise InvalidImage(f"the image is too large to decode safely ({exc})", status_code=413) from exc
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, IndexError, KeyError) as exc:
         raise InvalidImage(f"the {fmt} file is truncated or corrupt ({exc})") from exc
+
+
+def _decode_tiff_checked(data: bytes) -> DecodedImage:
+    """tifffile parses hostile bytes with plain Python and fails in many ways (a damaged tag gave TypeError:
+    '<' not supported between 'tuple' and 'int'); any of them is a corrupt file, not a server error."""
+    try:
+        return _decode_tiff(data)
+    except (InvalidImage, MemoryError):
+        raise
+    except Exception as exc:
+        raise InvalidImage(f"the TIFF file is truncated or corrupt ({type(exc).__name__}: {exc})"[:300]) from exc
 
 
 def _check_png_header(data: bytes) -> None:
