@@ -94,6 +94,10 @@ class RedisServer:
     def kill(self) -> None:
         _stop_group(self.proc, signal.SIGKILL)
 
+    def freeze(self, frozen: bool = True) -> None:
+        """SIGSTOP / SIGCONT: a hung broker (connections stay open, nothing answers), as a network partition is."""
+        os.kill(self.proc.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
 
 class WebServer:
     """gunicorn serving webapp.wsgi with the test settings; `env` names the database, broker and media."""
@@ -113,6 +117,7 @@ class WebServer:
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "-m", "gunicorn", "webapp.wsgi", "-b", f"127.0.0.1:{self.port}"]
         cmd += ["-w", str(self.workers), "--threads", str(self.threads), "--timeout", "60", "--graceful-timeout", "5"]
+        cmd += ["--no-control-socket"]  # its default path is shared by every gunicorn of this user
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -143,6 +143,34 @@ def test_points_are_saved_while_redis_is_down_and_generation_resumes_when_it_is_
     assert set(outage_jobs.values_list("status", flat=True)) == {JobStatus.FAILED}
 
 
+def test_a_hung_redis_costs_a_save_seconds_not_a_hang_and_generation_resumes(stack, team):
+    project, http = team
+    points = [(16.0, 16.0), (48.0, 40.0), (24.0, 56.0)]
+    image = ImageFactory(project=project, pixels=blob_frame(points, 64))
+    add = stack.web.url(f"/api/v1/images/{image.pk}/targets/")
+    assert http.post(add + "?wait=5", json={"x": 16.0, "y": 16.0}, timeout=30).status_code == 201
+
+    stack.redis.freeze()
+    try:
+        started = time.monotonic()
+        response = http.post(add + "?wait=1", json={"x": 48.0, "y": 40.0}, timeout=20)
+        elapsed = time.monotonic() - started
+    finally:
+        stack.redis.freeze(False)
+    assert response.status_code == 201, response.text
+    assert elapsed < 8, f"the save took {elapsed:.1f} s with the broker hung"  # bounded by the socket timeout
+    job = response.json()["generation"]["job"]
+    assert job["status"] == JobStatus.FAILED and "Mask generation is unavailable" in job["message"], job
+
+    after = http.post(add + "?wait=5", json={"x": 24.0, "y": 56.0}, timeout=30)
+    assert after.status_code == 201, after.text
+    final = wait_for(lambda: (g := _generation(stack, http, image.pk, 2))["done"] and g, 60, "generation to resume")
+    assert final["job"]["status"] == JobStatus.SUCCEEDED, final["job"]
+    assert {m["target_id"] for m in final["masks"]} == set(
+        Target.objects.filter(image=image).values_list("pk", flat=True)
+    )
+
+
 def test_worker_killed_mid_generation_serves_no_partial_result_and_the_rerun_completes_it(stack, team):
     project, http = team
     points = [(20.0 + 40 * (i % 10), 20.0 + 40 * (i // 10)) for i in range(10 * 10)]

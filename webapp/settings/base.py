@@ -204,7 +204,14 @@ REDIS_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "4000")),
     "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
     "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
+    # A hung or partitioned Redis must not hang a web request: without these a publish waits forever on its socket.
+    # Workers drop socket_timeout (webapp/celery.py): with kombu 5.7 a timed-out ack wedges a worker for good.
+    "socket_timeout": float(os.environ.get("CELERY_REDIS_SOCKET_TIMEOUT", "2")),
+    "socket_connect_timeout": float(os.environ.get("CELERY_REDIS_SOCKET_TIMEOUT", "2")),
 }
+# One reconnect-and-retry per publish (it heals a connection Redis dropped); a broker still down after that fails the
+# job with a message (labeling.services.jobs.job_send): a save waits at most ~2 socket timeouts for the broker.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 if CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_TRANSPORT_OPTIONS
 CELERY_RESULT_BACKEND = None
