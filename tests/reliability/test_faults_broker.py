@@ -4,7 +4,8 @@ Redis killed while annotators add points: each point is saved (201) within a few
 is failed at once with a message saying generation is unavailable (a message that never reached the broker
 would never run, so the job is not left `queued`). Once Redis is back, the next click is published on a new
 connection, the worker reconnects by itself, and that job makes the masks of every target of the image, the
-outage's points included. A worker SIGKILLed while it stores an image's masks leaves only whole masks, the
+outage's points included. A hung Redis (SIGSTOP) costs a save a few seconds (the web's broker socket timeout),
+not a hang. A worker SIGKILLed while it stores an image's masks leaves only whole masks, the
 generation stays "not done", and the redelivered message finishes exactly the masks that were missing.
 """
 
