@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.apis.base import Serializer, require
+from labeling.apis.base import JSONField, Serializer, require
 from labeling.permissions import MANAGE, OWN
 from labeling.selectors import project_get, project_list, project_stats
 from labeling.services import project_create, project_delete, project_settings, project_update
@@ -32,7 +32,7 @@ class ProjectListApi(APIView):
     class CreateInputSerializer(Serializer):
         name = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, allow_blank=True, default="")
-        settings = serializers.JSONField(required=False, default=dict)
+        settings = JSONField(required=False, default=dict)
 
     @extend_schema(responses={200: ProjectOutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
@@ -57,7 +57,7 @@ class ProjectDetailApi(APIView):
         version = serializers.IntegerField(min_value=1)
         name = serializers.CharField(max_length=200, required=False)
         description = serializers.CharField(required=False, allow_blank=True)
-        settings = serializers.JSONField(required=False)
+        settings = JSONField(required=False)
 
     def _output(self, request: Request, project) -> dict:
         project.image_counts = project_stats(user=request.user, project=project)

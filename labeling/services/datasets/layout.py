@@ -86,6 +86,8 @@ def json_load(data: bytes, path: str) -> Any:
         raise LabelError(f"malformed JSON: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise LabelError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:  # `[` * 100000: json.loads gives up with RecursionError, not a ValueError
+        raise LabelError("malformed JSON: nested too deeply") from exc
 
 
 def layout_find(source: Source) -> Layout:
