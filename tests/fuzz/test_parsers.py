@@ -691,6 +691,48 @@ def test_points_from_json_only_label_errors(points):
         assert math.isfinite(point["y"]) and -0.5 <= point["y"] < H - 0.5
 
 
+# --- JSON nesting -------------------------------------------------------------------------------
+DEEP = 100_000  # far past Python's recursion limit: json.loads raises RecursionError, not ValueError
+
+
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("post", "/api/v1/projects/", "[" * DEEP + "]" * DEEP),
+        ("post", "/api/v1/projects/", '{"name": "p", "settings": ' + "[" * DEEP + "]" * DEEP + "}"),
+        ("post", "/api/v1/images/{image_id}/targets/", '{"x": ' + "[" * DEEP + "]" * DEEP + "}"),
+        ("put", "/api/v1/targets/{target_id}/mask/", "{" + '"a":{' * DEEP + "}" * DEEP + "}"),
+    ],
+)
+def test_deeply_nested_json_body_is_a_400(world, owner_client, method, path, body):
+    before = row_counts()
+    url = path.format(image_id=world.image_id, target_id=world.target_id)
+    response = getattr(owner_client, method)(url, data=body, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    assert set(response.json()) == {"message", "extra"}
+    assert row_counts() == before
+
+
+def test_deeply_nested_json_form_field_is_a_400(world, owner_client):
+    """A JSON field sent as form data is parsed by the field itself."""
+    before = row_counts()
+    data = {"name": "p", "settings": "[" * DEEP + "]" * DEEP}
+    response = owner_client.post("/api/v1/projects/", data, format="multipart")
+    assert response.status_code == 400, response.content[:300]
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("name", ["annotations/coco.json", "points/a.json"])
+def test_deeply_nested_json_in_an_import_is_reported(world, name):
+    def run():
+        job = _import(world, {"images/a.png": FRAME, name: ("[" * DEEP + "]" * DEEP).encode()})
+        assert job.status == JobStatus.SUCCEEDED, (job.status, job.message)
+        assert any(name in error["message"] for error in job.errors), job.errors
+        assert Image.objects.filter(project_id=world.project_id, original_name="a.png").exists()
+
+    rolled_back(run)
+
+
 # --- Query parameters of list endpoints ---------------------------------------------------------
 def _cursor(position) -> str:
     return base64.b64encode(urlencode({"p": position, "o": "0"}).encode()).decode()
