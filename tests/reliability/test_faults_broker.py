@@ -159,7 +159,8 @@ def test_a_hung_redis_costs_a_save_seconds_not_a_hang_and_generation_resumes(sta
     finally:
         stack.redis.freeze(False)
     assert response.status_code == 201, response.text
-    assert elapsed < 8, f"the save took {elapsed:.1f} s with the broker hung"  # bounded by the socket timeout
+    # Bounded by the web's 2 s broker socket timeout: a publish, a reconnect and one retry time out (~6 s in all).
+    assert elapsed < 10, f"the save took {elapsed:.1f} s with the broker hung"
     job = response.json()["generation"]["job"]
     assert job["status"] == JobStatus.FAILED and "Mask generation is unavailable" in job["message"], job
 
