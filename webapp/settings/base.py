@@ -215,7 +215,7 @@ REDIS_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": float(os.environ.get("CELERY_REDIS_SOCKET_TIMEOUT", "2")),
 }
 # One reconnect-and-retry per publish (it heals a connection Redis dropped); a broker still down after that fails the
-# job with a message (labeling.services.jobs.job_send): a save waits at most ~2 socket timeouts for the broker.
+# job with a message (labeling.services.jobs.job_send): a hung broker costs a save ~3 socket timeouts (~6 s).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 if CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_TRANSPORT_OPTIONS
