@@ -105,8 +105,9 @@ def _job_wait_notified(job: Job, timeout_s: float) -> Job:
             remaining = deadline - time.monotonic()
             if job.status in JOB_FINISHED or remaining <= 0:
                 return job
-            for _ in connection.connection.notifies(timeout=min(remaining, NOTIFY_RECHECK_S), stop_after=1):
-                pass
+            with connection.wrap_database_errors:  # a dropped connection raises Django's error, as a query would
+                for _ in connection.connection.notifies(timeout=min(remaining, NOTIFY_RECHECK_S), stop_after=1):
+                    pass
     finally:
         try:
             with connection.cursor() as cursor:

@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 
 from labeling.choices import JobStatus
 from labeling.models import Job
@@ -92,3 +92,21 @@ def test_behind_a_transaction_pooler_it_polls(monkeypatch):
     waited = generation.job_wait(job, 20)
     thread.join()
     assert waited.status == JobStatus.SUCCEEDED and listened == []
+
+
+def test_a_dropped_connection_raises_djangos_error(no_recheck):
+    # e.g. PostgreSQL restarting during the wait: the same error as any query's, so it is handled the same way
+    job = JobFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+
+    def terminate() -> None:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    thread = _later(0.3, terminate)
+    with pytest.raises(OperationalError):
+        generation.job_wait(job, 20)
+    thread.join()
+    connection.close()
