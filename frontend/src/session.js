@@ -164,6 +164,7 @@ export class LabelSession {
       current = await api.generation(this.image.id, 2);
     }
     if (seq !== this._genSeq || !current) return;
+    if (current.job && current.job.status === "failed") this.say(current.job.message || "Mask generation failed.");
     this._applyMasks(current.masks || []);
     this.emit("masks"); // listeners draw synchronously, so the time below is click to masks on screen
     this.lastMaskMs = performance.now() - started;

@@ -1,6 +1,8 @@
 """The canvas without a worker: what is drawn at each zoom and window, remembered display settings, warnings,
 the 409 path that keeps a local edit, and the controls each role gets."""
 
+import time
+
 import numpy as np
 import pytest
 from playwright.sync_api import expect
@@ -348,3 +350,26 @@ def test_a_stale_point_move_reloads_the_servers_targets(labeled, live_server, ne
     b.refresh_from_db()
     assert (b.x, b.y) == (55.25, 40.0)  # the stale move changed nothing
     assert page.evaluate("() => window.__irlabel.session.history.done.length") == 0
+
+
+def test_a_failed_generation_says_why(labeled, live_server, new_page):
+    """No worker here: the click's job stays queued while the page polls; when it fails, the page says why."""
+    from labeling.choices import JobStatus
+    from labeling.models import Job, Target
+
+    image = labeled["image"]
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, image)
+    before = set(Job.objects.filter(image=image).values_list("pk", flat=True))
+    spot = to_screen(page, 40, 10)
+    page.mouse.click(spot["px"], spot["py"])
+    expect(page.locator(".target")).to_have_count(3)
+    deadline = time.monotonic() + 15
+    while not (new := Job.objects.filter(image=image).exclude(pk__in=before).first()) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the page shows the point at once; the server saves it a moment later
+    assert new is not None and Target.objects.filter(image=image).count() == 3
+    message = "Mask generation is unavailable: the task queue cannot be reached."
+    unfinished = Job.objects.filter(pk=new.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+    assert unfinished.update(status=JobStatus.FAILED, message=message) == 1, "a worker ran the job: run without one"
+    expect(page.locator(".message")).to_contain_text(message, timeout=15000)
