@@ -19,7 +19,7 @@ from ml.prior import coldstart_params_from_dict, prior_fingerprint
 
 # Cold-start knobs added after the shipped model was trained, at the values that reproduce the prior
 # it was trained with (checked with prior_fingerprint against the training-time code).
-_NEUTRAL_NEW_KNOBS = {"gc_merge": "union", "separate": False, "edge_free": None}
+_NEUTRAL_NEW_KNOBS = {"gc_merge": "union", "separate": False, "edge_free": None, "size_alpha_factor": None}
 MARGIN_IOU = 3.0
 KEYS = ("iou", "pd", "fat", "fa", "ms_median", "ms_p95", "n_fallback", "n_adhesion")
 
