@@ -23,7 +23,7 @@ import tifffile
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image as PILImage
@@ -44,9 +44,9 @@ H, W = 16, 24  # the world's image (tests/fuzz/conftest.py)
 # derandomized defaults (the whole file < 40 s).
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 FIXED = os.environ.get("FUZZ_RANDOM") != "1"
-PURE = settings(max_examples=60 * SCALE, deadline=None, derandomize=FIXED, database=None)
+PURE = settings(max_examples=100 * SCALE, deadline=None, derandomize=FIXED, database=None)
 DB = settings(
-    max_examples=20 * SCALE,
+    max_examples=30 * SCALE,
     deadline=None,
     derandomize=FIXED,
     database=None,
@@ -594,7 +594,7 @@ def _stored_labels_are_sane(world) -> None:
             json.dumps(stored.provenance, allow_nan=False)  # what PostgreSQL holds is strict JSON
 
 
-IMPORT = settings(DB, max_examples=12 * SCALE)
+IMPORT = settings(DB, max_examples=15 * SCALE)
 FRAME = png_bytes(gradient(H, W, seed=11))
 INSTANCES = png_bytes(np.pad(np.array([[1, 1], [2, 2]], np.uint8), ((2, 12), (2, 20))))
 
@@ -689,6 +689,54 @@ def test_points_from_json_only_label_errors(points):
     for point in parsed:
         assert math.isfinite(point["x"]) and -0.5 <= point["x"] < W - 0.5
         assert math.isfinite(point["y"]) and -0.5 <= point["y"] < H - 0.5
+
+
+# --- Upload file names ---------------------------------------------------------------------------
+HOSTILE_NAMES = ["../../etc/passwd", "..\\..\\win.ini", "/abs/path.png", "a\x00b.png", "<script>x</script>.html"]
+HOSTILE_NAMES += [".", "é" * 300, "CON", "x.png\r\nX-Injected: 1"]
+file_names = st.text(max_size=300) | st.sampled_from(HOSTILE_NAMES)
+
+
+BOUNDARY = "fuzzboundary7d1f"
+
+
+def _multipart(file_name: str, data: bytes) -> bytes:
+    """A multipart body written by hand: the file name goes out raw (the test client would refuse some)."""
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{file_name}"\r\n'
+    head += "Content-Type: text/html\r\n\r\n"
+    return head.encode("utf-8", "surrogatepass") + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+@DB
+@given(name=file_names)
+def test_upload_file_names_are_never_paths_or_html(world, owner_client, name):
+    """Whatever the client calls its file, the stored path is the content hash, and it comes back as an image
+    attachment with nosniff, under a cleaned name."""
+
+    def run():
+        blob = png_bytes(gradient(H, W, seed=99))
+        before = row_counts()
+        response = owner_client.post(
+            f"/api/v1/projects/{world.project_id}/images/",
+            data=_multipart(name, blob),
+            content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        )
+        event(f"upload answered {response.status_code}")
+        if response.status_code == 400:  # a name that leaves nothing (or breaks the part): no file, nothing stored
+            assert set(response.json()) == {"message", "extra"} and row_counts() == before
+            return
+        assert response.status_code == 201, response.content[:300]
+        image = Image.objects.get(pk=response.json()["created"][0]["id"])
+        digest = image.content_hash
+        assert image.file.name == f"projects/{world.project_id}/images/{digest[:2]}/{digest}.png"
+        assert not any(c in image.original_name for c in "/\\\x00") and len(image.original_name) <= 255
+        got = owner_client.get(f"/api/v1/images/{image.pk}/file/")
+        assert got["Content-Type"] == "image/png" and got["X-Content-Type-Options"] == "nosniff"
+        disposition = got["Content-Disposition"]
+        assert disposition.startswith("attachment;") and "/" not in disposition and "\\" not in disposition
+        assert b"".join(got.streaming_content if got.streaming else [got.content]) == blob
+
+    rolled_back(run)
 
 
 # --- JSON nesting -------------------------------------------------------------------------------
