@@ -117,9 +117,40 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) 
     Tests using it need transactional_db (the worker sees only committed rows) and must point
     settings.MEDIA_ROOT at `worker.media_root` (the worker reads originals from there).
     """
+    global _session_worker
     with django_db_blocker.unblock():
         _purge_broker()
         worker = WorkerProcess("interactive,batch,train", tmp_path_factory.mktemp("worker") / "worker.log")
         worker.start()
+    _session_worker = worker
     yield worker
+    _session_worker = None
     worker.stop()
+
+
+_session_worker: WorkerProcess | None = None
+SESSION_QUEUES = ("interactive", "batch", "train")
+
+
+@pytest.fixture(autouse=True)
+def _session_worker_idle(_django_db_marker) -> Iterator[None]:
+    """Once a test is over, the session worker must not touch its rows while the database is flushed.
+
+    Any test that saves a point enqueues generation; with the session worker running, it would pick that
+    job up and hold row locks while pytest-django TRUNCATEs the tables (a deadlock PostgreSQL resolves by
+    failing the flush). Teardown runs before the flush (this fixture depends on the db marker): drop the
+    test's queued messages, then wait for the worker to finish (ack) what it already took.
+    """
+    yield
+    worker = _session_worker
+    if worker is None or worker.proc is None or worker.proc.poll() is not None:
+        return
+    import redis
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    for queue in SESSION_QUEUES:
+        for key in broker.scan_iter(match=f"{queue}*"):
+            broker.delete(key)
+    deadline = time.monotonic() + 30
+    while broker.hlen("unacked") and time.monotonic() < deadline:
+        time.sleep(0.05)
