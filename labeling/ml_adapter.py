@@ -73,6 +73,25 @@ def shipped_weights() -> Path | None:
     return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
 
 
+def shipped_weights_seen() -> frozenset[str]:
+    """SHA-256 of every frame the shipped weights were trained or selected on (empty when unknown or absent).
+
+    A model fine-tuned from them has effectively seen these frames, so scoring it on them would leak.
+    """
+    path = shipped_weights()
+    if path is None:
+        return frozenset()
+    key = (str(path), path.stat().st_mtime_ns)
+    if _seen_cache.get("key") != key:
+        from ml.checkpoints import read_checkpoint
+
+        _seen_cache.update(key=key, seen=frozenset(read_checkpoint(path)["meta"].get("seen_sha256", [])))
+    return _seen_cache["seen"]
+
+
+_seen_cache: dict[str, Any] = {}
+
+
 def generate_masks(
     pixels: np.ndarray, points: np.ndarray, spec: GeneratorSpec, tightness: list[float | None] | None = None
 ) -> GenerationOutput:

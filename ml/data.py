@@ -104,6 +104,18 @@ def load_samples(root: str | Path, split: str | None = None, with_masks: bool = 
     return out
 
 
+def file_sha256s(root: str | Path, split: str | None = None) -> list[str]:
+    """SHA-256 of every image file of a split, sorted: lets an app recognise frames the weights have seen.
+
+    Hashes the original file bytes (not the decoded pixels), the way an upload is fingerprinted.
+    """
+    root = Path(root)
+    return sorted(
+        hashlib.sha256(find_file(root / "images", image_id).read_bytes()).hexdigest()
+        for image_id in read_split(root, split)
+    )
+
+
 def data_hash(samples: list[Sample]) -> str:
     """SHA-256 (first 16 hex digits) over ids, image bytes and mask bytes, in order."""
     h = hashlib.sha256()

@@ -12,7 +12,7 @@ from typing import Any
 
 from ml.checkpoints import read_checkpoint, update_checkpoint_meta
 from ml.coldstart import ColdStartParams
-from ml.data import load_samples
+from ml.data import file_sha256s, load_samples
 from ml.evaluation import choose_threshold, evaluate_predictor
 from ml.inference import ColdStartPredictor, Predictor
 from ml.prior import coldstart_params_from_dict, prior_fingerprint
@@ -76,7 +76,11 @@ def release(checkpoint: Path, data: Path, out: Path, tta_gain: float = 1.0) -> d
         "default_method": "edgsp" if beats else "coldstart",
     }
     fingerprint = prior_fingerprint(coldstart_params_from_dict(params)) if cfg.get("prior") else None
-    update_checkpoint_meta(out, {"verdict": verdict, "val_scores": scores, "prior_fingerprint": fingerprint})
+    # Every train-split frame (trained on or used for selection): an app must not validate these weights on them.
+    seen = file_sha256s(data, "train")
+    update_checkpoint_meta(
+        out, {"verdict": verdict, "val_scores": scores, "prior_fingerprint": fingerprint, "seen_sha256": seen}
+    )
     metrics = {
         "checkpoint": out.name,
         "model_version": meta.get("model_version"),
@@ -87,6 +91,7 @@ def release(checkpoint: Path, data: Path, out: Path, tta_gain: float = 1.0) -> d
         "chosen_step": meta.get("chosen_step"),
         "data_hash": meta.get("data_hash"),
         "prior_fingerprint": fingerprint,
+        "n_seen_sha256": len(seen),
     }
     out.with_name(out.stem + ".metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     return metrics

@@ -50,6 +50,27 @@ def project_calibration_request(*, project: Project, actor: Any, regenerate: boo
     return job
 
 
+def _base_weights_figures(loop: list, calibrated_spec: ml_adapter.GeneratorSpec) -> dict[str, Any]:
+    """Base weights vs the calibrated cold start, on the confirmed frames the base weights never saw.
+
+    On frames they were trained on (e.g. a project importing the public dataset they were made from) they
+    would win by memory, not by skill.
+    """
+    base = ml_adapter.shipped_weights()
+    if base is None:
+        return {}
+    seen = ml_adapter.shipped_weights_seen()
+    hashes = dict(Image.objects.filter(pk__in=[s.image_id for s in loop]).values_list("pk", "content_hash"))
+    fresh = [(s.pixels, s.points, s.mask) for s in loop if hashes.get(s.image_id) not in seen]
+    out: dict[str, Any] = {"base_weights_seen_images": len(loop) - len(fresh)}
+    if not fresh:
+        return out
+    out["calibrated_unseen"] = ml_adapter.score(calibrated_spec, fresh)
+    base_spec = ml_adapter.GeneratorSpec(method=ml_adapter.EDGSP, checkpoint=str(base))
+    out["base_weights"] = ml_adapter.score(base_spec, fresh)
+    return out
+
+
 def project_calibrate(*, job_id: int) -> None:
     """Run by a batch worker: calibrate on the confirmed images, store the choice and its figures."""
     job = Job.objects.select_related("project", "created_by").filter(pk=job_id).first()
@@ -61,7 +82,8 @@ def project_calibrate(*, job_id: int) -> None:
         .order_by("-pk")
         .values_list("pk", flat=True)[:MAX_SAMPLES]
     )
-    samples = [(s.pixels, s.points, s.mask) for s in loop_samples(ids) if len(s.points)]
+    loop = [s for s in loop_samples(ids) if len(s.points)]
+    samples = [(s.pixels, s.points, s.mask) for s in loop]
     job_update_progress(job=job, done=1, message=f"calibrating on {len(samples)} confirmed images")
     chosen = ml_adapter.calibrate_alpha(samples)
     default_spec = ml_adapter.GeneratorSpec()
@@ -71,15 +93,11 @@ def project_calibrate(*, job_id: int) -> None:
         "calibrated": ml_adapter.score(calibrated_spec, samples),
     }
     job_update_progress(job=job, done=2, message="scoring the base weights")
-    base = ml_adapter.shipped_weights()
-    if base is not None:
-        figures["base_weights"] = ml_adapter.score(
-            ml_adapter.GeneratorSpec(method=ml_adapter.EDGSP, checkpoint=str(base)), samples
-        )
+    figures.update(_base_weights_figures(loop, calibrated_spec))
     use_base = "base_weights" in figures and (
-        figures["base_weights"]["iou"] >= figures["calibrated"]["iou"] + BASE_WEIGHTS_MARGIN
-        and figures["base_weights"]["pd"] >= figures["calibrated"]["pd"]
-        and figures["base_weights"]["fat"] <= figures["calibrated"]["fat"]
+        figures["base_weights"]["iou"] >= figures["calibrated_unseen"]["iou"] + BASE_WEIGHTS_MARGIN
+        and figures["base_weights"]["pd"] >= figures["calibrated_unseen"]["pd"]
+        and figures["base_weights"]["fat"] <= figures["calibrated_unseen"]["fat"]
     )
     calibration = {
         "alpha": chosen["alpha"],

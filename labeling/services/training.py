@@ -277,17 +277,22 @@ def _gate(job: Job, version: ModelVersion, val_ids: list[int], policy: dict[str,
         model_version_id=version.pk,
         device=django_settings.EDGSP_DEVICE,
     )
-    val = loop_samples(val_ids)
+    seen = ml_adapter.shipped_weights_seen()  # every version descends from the shipped weights when they exist
+    leaked = set(Image.objects.filter(pk__in=val_ids, content_hash__in=seen).values_list("pk", flat=True))
+    val = loop_samples([pk for pk in val_ids if pk not in leaked])
     candidate = gate_score(candidate_spec, val)
     in_service = gate_score(serving_spec, val)
     pd_tol, fat_tol = float(policy["pd_tolerance"]), float(policy["fat_tolerance"])
     promote, reason = gate_decide(candidate, in_service, len(val), pd_tol, fat_tol) if val else (False, "")
     if not val:
         reason = "no validation images yet; not promoted"
+    if leaked:
+        reason += f" ({len(leaked)} validation images left out: the shipped base weights were trained on them)"
     gate = {
         "promoted": promote,
         "reason": reason,
         "n_val": len(val),
+        "n_val_seen_by_base": len(leaked),
         "candidate": candidate,
         "serving": in_service,
         "serving_version": serving.pk if serving else None,

@@ -72,3 +72,32 @@ def test_worker_calibrates_to_the_projects_annotation_style(celery_worker_proces
     assert generator_spec(project).alpha == calibration["alpha"]  # new clicks use it at once
     assert Job.objects.filter(pk=job.result["prelabel_job"]).exists()  # the offer to regenerate was taken
     assert calibration_status(project)["due"] is False  # not again until the confirmed set doubles
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seen_share", [0, 1])
+def test_base_weights_are_never_judged_on_frames_they_were_trained_on(seen_share, monkeypatch, tmp_path):
+    """Importing the dataset the base weights came from must not make them win by memory (run in process)."""
+    from labeling import ml_adapter
+    from labeling.models import Image
+    from labeling.services.calibration import project_calibrate
+    from ml.checkpoints import update_checkpoint_meta
+
+    project, manager = _confirmed_project(MIN_CONFIRMED_IMAGES)
+    base = tmp_path / "base.pt"
+    base.write_bytes(ml_adapter.shipped_weights().read_bytes())
+    seen = sorted(Image.objects.filter(project=project).values_list("content_hash", flat=True)) if seen_share else []
+    update_checkpoint_meta(base, {"seen_sha256": seen})
+    monkeypatch.setattr(ml_adapter, "shipped_weights", lambda: base)
+    job = project_calibration_request(project=project, actor=manager, regenerate=False)
+
+    project_calibrate(job_id=job.pk)
+
+    project.refresh_from_db()
+    figures = project.settings["calibration"]["figures"]
+    assert figures["base_weights_seen_images"] == len(seen)
+    if seen_share:  # nothing left to judge them on: they are not used
+        assert "base_weights" not in figures and project.settings["calibration"]["base_weights_win"] is False
+    else:
+        assert set(figures["base_weights"]) >= {"iou", "pd", "fat"}
+        assert figures["calibrated_unseen"] == pytest.approx(figures["calibrated"])

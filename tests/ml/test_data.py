@@ -67,3 +67,13 @@ def test_selection_split_is_fixed_and_disjoint():
     tr2, sel2 = split_selection(list(reversed(s)), 0.15, 5)
     assert {x.id for x in sel1} == {x.id for x in sel2} and len(sel1) == 3
     assert not {x.id for x in tr1} & {x.id for x in sel1} and len(tr1) + len(sel1) == 20
+
+
+def test_file_sha256s_fingerprint_the_original_bytes(synthetic_dir):
+    import hashlib
+
+    from ml.data import file_sha256s, find_file, read_split
+
+    ids = read_split(synthetic_dir, "train")
+    want = sorted(hashlib.sha256(find_file(synthetic_dir / "images", i).read_bytes()).hexdigest() for i in ids)
+    assert file_sha256s(synthetic_dir, "train") == want and len(want) == len(ids) > 0

@@ -19,6 +19,9 @@ def test_shipped_weights_load_with_metadata():
     assert 0.0 < p.threshold < 1.0
     side = json.loads(DEFAULT_WEIGHTS.with_name("edgsp_small.metrics.json").read_text())
     assert side["verdict"] == p.meta["verdict"]
+    seen = p.meta["seen_sha256"]  # the frames an app must not validate these weights on
+    assert len(seen) == side["n_seen_sha256"] == p.meta["n_train"] + len(p.meta["selection_ids"])
+    assert all(len(h) == 64 and int(h, 16) >= 0 for h in seen) and seen == sorted(set(seen))
 
 
 def test_prior_matches_the_one_the_weights_were_trained_with():

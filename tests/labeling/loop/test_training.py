@@ -10,7 +10,7 @@ from django.utils import timezone
 from labeling import ml_adapter
 from labeling.choices import JobKind, JobStatus, ModelStatus, Role
 from labeling.exceptions import ApplicationError, ConflictError
-from labeling.models import Job, ModelVersion
+from labeling.models import Image, Job, ModelVersion
 from labeling.services.generation import generator_spec
 from labeling.services.training import (
     model_train,
@@ -213,3 +213,31 @@ def test_beat_runs_the_check_every_few_minutes_and_training_goes_to_the_train_qu
     assert app.amqp.router.route({}, "labeling.tasks.model_train")["queue"].name == "train"
     assert app.amqp.router.route({}, "labeling.tasks.project_prelabel")["queue"].name == "batch"
     assert app.tasks["labeling.tasks.model_train"].acks_late and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+
+
+def test_gate_leaves_out_validation_frames_the_shipped_weights_were_trained_on(monkeypatch, tmp_path):
+    """A candidate fine-tuned from the shipped weights has seen their training frames: scoring it there leaks."""
+    from ml.checkpoints import update_checkpoint_meta
+
+    project, manager = loop_project(n_confirmed=0, retrain={"pd_tolerance": 0.0, "fat_tolerance": 0.0})
+    seed = 0
+    while len(confirmed_ids(project)["val"]) < 12:
+        confirmed_image(project, seed)
+        seed += 1
+        images_assign_loop_split(project=project)
+    val_ids = confirmed_ids(project)["val"]
+    seen_images = Image.objects.filter(pk__in=val_ids[:4])
+    base = tmp_path / "base.pt"
+    base.write_bytes(ml_adapter.shipped_weights().read_bytes())
+    update_checkpoint_meta(base, {"seen_sha256": sorted(i.content_hash for i in seen_images)})
+    monkeypatch.setattr(ml_adapter, "shipped_weights", lambda: base)
+
+    job, version = _run_training(project, manager)
+    assert job.status == JobStatus.SUCCEEDED, job.message
+    gate = version.gate
+    assert gate["n_val_seen_by_base"] == 4 and gate["n_val"] == len(val_ids) - 4
+    assert "4 validation images left out" in gate["reason"]
+    unseen = loop_samples(val_ids[4:])
+    assert gate["serving"] == pytest.approx(gate_score(generator_spec(project), unseen))
+    if len(val_ids) - 4 < 10:
+        assert not gate["promoted"] and "too small" in gate["reason"]
