@@ -156,7 +156,13 @@ def _summary(calibration: dict[str, Any]) -> str:
         f"alpha {calibration['alpha']:.2f}, GrabCut {'on' if calibration['use_grabcut'] else 'off'}: IoU "
         f"{figures['default']['iou']:.1f} -> {figures['calibrated']['iou']:.1f} on {calibration['n_images']} images"
     )
+    seen = figures.get("base_weights_seen_images", 0)
     if "base_weights" in figures:
         verdict = "used" if calibration["base_weights_win"] else "not used"
-        text += f"; base weights {figures['base_weights']['iou']:.1f} ({verdict})"
+        base, cold = figures["base_weights"]["iou"], figures["calibrated_unseen"]["iou"]
+        text += f"; base weights {base:.1f} vs {cold:.1f} ({verdict})"
+        if seen:
+            text += f", judged on the {calibration['n_images'] - seen} images they were not trained on"
+    elif seen:
+        text += f"; base weights not used: they were trained on all {seen} of these images"
     return text

@@ -96,8 +96,11 @@ def test_base_weights_are_never_judged_on_frames_they_were_trained_on(seen_share
     project.refresh_from_db()
     figures = project.settings["calibration"]["figures"]
     assert figures["base_weights_seen_images"] == len(seen)
+    job.refresh_from_db()
     if seen_share:  # nothing left to judge them on: they are not used
         assert "base_weights" not in figures and project.settings["calibration"]["base_weights_win"] is False
+        assert f"base weights not used: they were trained on all {len(seen)} of these images" in job.message
     else:
         assert set(figures["base_weights"]) >= {"iou", "pd", "fat"}
         assert figures["calibrated_unseen"] == pytest.approx(figures["calibrated"])
+        assert "base weights" in job.message and "not trained on" not in job.message
