@@ -67,6 +67,30 @@ def _ensure_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def stack_env(database_url: str, broker_url: str, prefix: str, torch_threads: str = "1") -> tuple[dict, Path]:
+    """A fresh database, an empty broker db and a scratch directory for one bench run; the environment the
+    stack's processes (and this one, for Django) run with. Returns (env, scratch directory)."""
+    import redis
+
+    _ensure_database(database_url)
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings.base",
+        "DJANGO_DEBUG": "false",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "DJANGO_MEDIA_ROOT": str(work / "media"),
+        "DJANGO_STATIC_ROOT": str(work / "static"),
+        "DJANGO_VAR_DIR": str(work),
+        "EDGSP_TORCH_THREADS": torch_threads,
+        "EDGSP_DEVICE": "cpu",
+    }
+    os.environ.update(env)
+    redis.Redis.from_url(broker_url).flushdb()
+    return env, work
+
+
 class Stack:
     """gunicorn + a Celery worker on the interactive queue, as child processes of this script (each in its own
     process group, so `procs[0].pid` / `procs[1].pid` are the web / worker group ids)."""
@@ -221,23 +245,7 @@ def main() -> None:
     parser.add_argument("--report", default=str(ROOT / "bench" / "reports" / "interactive.md"))
     args = parser.parse_args()
 
-    _ensure_database(args.database_url)
-    media = Path(tempfile.mkdtemp(prefix="bench-interactive-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "webapp.settings.base",
-        "DJANGO_DEBUG": "false",
-        "DATABASE_URL": args.database_url,
-        "CELERY_BROKER_URL": args.broker_url,
-        "DJANGO_MEDIA_ROOT": str(media / "media"),
-        "DJANGO_VAR_DIR": str(media),
-        "EDGSP_TORCH_THREADS": args.torch_threads,
-        "EDGSP_DEVICE": "cpu",
-    }
-    os.environ.update(env)
-    import redis
-
-    redis.Redis.from_url(args.broker_url).flushdb()
+    env, media = stack_env(args.database_url, args.broker_url, "bench-interactive-", args.torch_threads)
     token, images = _setup(args.methods, args.sizes)
     stack = Stack(env, _free_port(), media)
     stack.start()

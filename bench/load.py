@@ -23,7 +23,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.interactive import Stack, _ensure_database, _free_port, _percentile, _png, synthetic_frame  # noqa: E402
+from bench.interactive import Stack, _free_port, _percentile, _png, stack_env, synthetic_frame  # noqa: E402
 
 GENERATION = {"POST targets (click)", "PATCH target (move)", "GET generation (poll)"}
 WAIT = 3  # seconds, as the browser asks (frontend/src/api.js)
@@ -604,23 +603,7 @@ def main() -> None:
     parser.add_argument("--report", default=str(ROOT / "bench" / "reports" / "load.md"))
     args = parser.parse_args()
 
-    _ensure_database(args.database_url)
-    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "webapp.settings.base",
-        "DJANGO_DEBUG": "false",
-        "DATABASE_URL": args.database_url,
-        "CELERY_BROKER_URL": args.broker_url,
-        "DJANGO_MEDIA_ROOT": str(work / "media"),
-        "DJANGO_VAR_DIR": str(work),
-        "EDGSP_TORCH_THREADS": "1",
-        "EDGSP_DEVICE": "cpu",
-    }
-    os.environ.update(env)
-    import redis
-
-    redis.Redis.from_url(args.broker_url).flushdb()
+    env, work = stack_env(args.database_url, args.broker_url, "bench-load-")
     import django
 
     django.setup()

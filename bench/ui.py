@@ -17,7 +17,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.interactive import (  # noqa: E402 - after the path tweak
     Stack,
-    _ensure_database,
     _free_port,
     _percentile,
     _png,
+    stack_env,
     synthetic_frame,
 )
 from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
@@ -158,24 +157,7 @@ def main() -> None:
     if executable is None:
         raise SystemExit("Debian's chromium is needed (apt-get install chromium); no browser is downloaded")
 
-    _ensure_database(args.database_url)
-    work = Path(tempfile.mkdtemp(prefix="bench-ui-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "webapp.settings.base",
-        "DJANGO_DEBUG": "false",
-        "DATABASE_URL": args.database_url,
-        "CELERY_BROKER_URL": args.broker_url,
-        "DJANGO_MEDIA_ROOT": str(work / "media"),
-        "DJANGO_STATIC_ROOT": str(work / "static"),
-        "DJANGO_VAR_DIR": str(work),
-        "EDGSP_TORCH_THREADS": "1",
-        "EDGSP_DEVICE": "cpu",
-    }
-    os.environ.update(env)
-    import redis
-
-    redis.Redis.from_url(args.broker_url).flushdb()
+    env, work = stack_env(args.database_url, args.broker_url, "bench-ui-")
     projects = _setup(args.sizes, args.next_images)
     stack = Stack(env, _free_port(), work)
     stack.start()
