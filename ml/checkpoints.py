@@ -15,10 +15,18 @@ from ml.models import EDGSPNet, build_model
 CHECKPOINT_FORMAT = "edgsp-checkpoint/1"
 
 
-def save_checkpoint(path: str | Path, model: EDGSPNet, meta: dict[str, Any] | None = None) -> Path:
-    """Write model weights (fp32, CPU), its ModelConfig and JSON-like `meta` atomically to `path`."""
+def save_atomically(payload: dict[str, Any], path: str | Path) -> Path:
+    """torch.save through a temporary file and a rename: a reader or a kill mid-write never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def save_checkpoint(path: str | Path, model: EDGSPNet, meta: dict[str, Any] | None = None) -> Path:
+    """Write model weights (fp32, CPU), its ModelConfig and JSON-like `meta` atomically to `path`."""
     payload = {
         "format": CHECKPOINT_FORMAT,
         "ml_version": ML_VERSION,
@@ -27,10 +35,7 @@ def save_checkpoint(path: str | Path, model: EDGSPNet, meta: dict[str, Any] | No
         "state_dict": {k: v.detach().to("cpu", torch.float32).clone() for k, v in model.state_dict().items()},
         "meta": meta or {},
     }
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_atomically(payload, path)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -72,6 +77,4 @@ def update_checkpoint_meta(
     payload["meta"] = {**payload.get("meta", {}), **updates}
     if model_config is not None:
         payload["model_config"] = {**payload["model_config"], **model_config}
-    tmp = Path(path).with_name(Path(path).name + f".tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_atomically(payload, path)

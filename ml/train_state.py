@@ -7,13 +7,14 @@ is written atomically every evaluation to one fixed path, and `fit(..., resume=T
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from ml.checkpoints import save_atomically
 
 STATE_FORMAT = "edgsp-train-state/1"
 # Settings that may change between the stop and the resume (how long to go on, where to run).
@@ -22,8 +23,6 @@ RESUMABLE_CHANGES = frozenset({"max_steps", "time_budget_s", "device", "threads"
 
 def save_state(path: str | Path, state: dict[str, Any]) -> Path:
     """Write a training state atomically (a kill mid-write leaves the previous state intact)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": STATE_FORMAT,
         **state,
@@ -33,10 +32,7 @@ def save_state(path: str | Path, state: dict[str, Any]) -> Path:
             "numpy": state["rng"].bit_generator.state,
         },
     }
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_atomically(payload, path)
 
 
 def load_state(path: str | Path, train_config: dict[str, Any], data_hash: str) -> dict[str, Any]:
