@@ -1,8 +1,6 @@
 """CLI in a subprocess: predict (edgsp and coldstart) and evaluate on a tiny synthetic directory; errors."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -11,15 +9,9 @@ import pytest
 
 from ml.data import load_samples
 from ml.points import centroid_points
+from tests.ml.cli import run_ml
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "ml", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120
-    )
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +28,7 @@ def points_file(synthetic_dir, tmp_path_factory):
 def test_predict_then_evaluate(method, synthetic_dir, points_file, tiny_checkpoint, tmp_path):
     path, empty_id = points_file
     out = tmp_path / "pred"
-    r = _run(
+    r = run_ml(
         "predict",
         "--images",
         str(synthetic_dir / "images"),
@@ -57,9 +49,9 @@ def test_predict_then_evaluate(method, synthetic_dir, points_file, tiny_checkpoi
         m = cv2.imread(str(out / f"{s.id}.png"), cv2.IMREAD_UNCHANGED)
         assert m.dtype == np.uint8 and m.shape == s.image.shape and set(np.unique(m)) <= {0, 255}
     assert not cv2.imread(str(out / f"{empty_id}.png"), cv2.IMREAD_UNCHANGED).any()
-    r = _run("evaluate", "--pred", str(out), "--gt", str(synthetic_dir / "masks"))
+    r = run_ml("evaluate", "--pred", str(out), "--gt", str(synthetic_dir / "masks"))
     assert r.returncode != 0 and "no image file" in r.stderr  # train ids have no prediction
-    r = _run(
+    r = run_ml(
         "evaluate",
         "--pred",
         str(out),
@@ -76,7 +68,7 @@ def test_predict_then_evaluate(method, synthetic_dir, points_file, tiny_checkpoi
 
 
 def test_evaluate_identical_folders_is_perfect(synthetic_dir):
-    r = _run("evaluate", "--pred", str(synthetic_dir / "masks"), "--gt", str(synthetic_dir / "masks"))
+    r = run_ml("evaluate", "--pred", str(synthetic_dir / "masks"), "--gt", str(synthetic_dir / "masks"))
     m = json.loads(r.stdout)
     assert (m["iou"], m["pd"], m["fat"], m["fa"]) == (100.0, 100.0, 0.0, 0.0)
 
@@ -85,7 +77,7 @@ def test_point_outside_the_image_is_one_clear_line(synthetic_dir, tmp_path, tiny
     sid = sorted(p.stem for p in (synthetic_dir / "images").iterdir())[0]
     pts = tmp_path / "p.json"
     pts.write_text(json.dumps({sid: [[500.0, 3.0]]}))
-    r = _run(
+    r = run_ml(
         "predict",
         "--images",
         str(synthetic_dir / "images"),
@@ -105,7 +97,7 @@ def test_unreadable_image_and_bad_weights_are_one_clear_line(tmp_path, tiny_chec
     (tmp_path / "imgs" / "x.png").write_bytes(b"nope")
     pts = tmp_path / "p.json"
     pts.write_text(json.dumps({"x": [[1.0, 1.0]]}))
-    r = _run(
+    r = run_ml(
         "predict",
         "--images",
         str(tmp_path / "imgs"),
@@ -119,7 +111,7 @@ def test_unreadable_image_and_bad_weights_are_one_clear_line(tmp_path, tiny_chec
     assert r.returncode != 0 and "x.png" in r.stderr and r.stderr.strip().count("\n") == 0
     bad = tmp_path / "bad.pt"
     bad.write_text("junk")
-    r = _run(
+    r = run_ml(
         "predict",
         "--images",
         str(tmp_path / "imgs"),
@@ -137,7 +129,7 @@ def test_evaluate_mask_of_another_size_names_the_file(tmp_path):
     for d, shape in (("p", (4, 5)), ("g", (4, 6))):
         (tmp_path / d).mkdir()
         cv2.imwrite(str(tmp_path / d / "a.png"), np.zeros(shape, np.uint8))
-    r = _run("evaluate", "--pred", str(tmp_path / "p"), "--gt", str(tmp_path / "g"))
+    r = run_ml("evaluate", "--pred", str(tmp_path / "p"), "--gt", str(tmp_path / "g"))
     assert r.returncode != 0 and "a.png" in r.stderr
 
 
@@ -145,10 +137,10 @@ def test_train_resume_through_the_cli(synthetic_dir, tmp_path):
     state, out = tmp_path / "run.state.pt", tmp_path / "m.pt"
     common = ("train", "--data", str(synthetic_dir), "--out", str(out), "--state", str(state), "--batch-size", "2",
               "--crop-size", "32", "--eval-every", "2", "--warmup", "1")  # fmt: skip
-    r = _run(*common, "--max-steps", "2", "--resume")
+    r = run_ml(*common, "--max-steps", "2", "--resume")
     assert r.returncode == 2 and f"training state {state} not found" in r.stderr
-    r = _run(*common, "--max-steps", "2")
+    r = run_ml(*common, "--max-steps", "2")
     assert r.returncode == 0, r.stderr
-    r = _run(*common, "--max-steps", "4", "--resume")
+    r = run_ml(*common, "--max-steps", "4", "--resume")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["steps"] == 4

@@ -40,38 +40,16 @@ def test_shipped_weights_segment_a_synthetic_target(rng):
 
 
 def test_cli_predict_defaults_to_the_shipped_weights(synthetic_dir, tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     import cv2
 
     from ml.data import load_samples
     from ml.points import centroid_points
+    from tests.ml.cli import run_ml
 
-    root = Path(__file__).resolve().parents[2]
     val = load_samples(synthetic_dir, "val")
     pts = tmp_path / "p.json"
     pts.write_text(json.dumps({s.id: centroid_points(s.mask).tolist() for s in val}))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ml",
-            "predict",
-            "--images",
-            str(synthetic_dir / "images"),
-            "--points",
-            str(pts),
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)},
-    )
+    r = run_ml("predict", "--images", str(synthetic_dir / "images"), "--points", str(pts), "--out", str(tmp_path / "o"))
     assert r.returncode == 0, r.stderr
     for s in val:
         m = cv2.imread(str(tmp_path / "o" / f"{s.id}.png"), cv2.IMREAD_UNCHANGED)
