@@ -1,7 +1,6 @@
 """CLI in a subprocess: predict (edgsp and coldstart) and evaluate on a tiny synthetic directory; errors."""
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,8 +9,6 @@ import pytest
 from ml.data import load_samples
 from ml.points import centroid_points
 from tests.ml.cli import run_ml
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
