@@ -16,14 +16,11 @@ from labeling.choices import Role
 from labeling.models import Image, Job, Target
 from tests.factories import (
     ImageFactory,
-    JobFactory,
-    MaskFactory,
     MembershipFactory,
     ProjectFactory,
-    TargetFactory,
     UserFactory,
 )
-from tests.labeling.apis.test_permission_matrix import ROLES, RULES, World
+from tests.labeling.apis.test_permission_matrix import ROLES, RULES, World, make_world
 
 # Every kind of object id a URL may carry; a URL with another kind fails test_every_url_id_is_known.
 OBJECT_KWARGS = {"project_id", "membership_id", "image_id", "target_id", "job_id", "version_id"}
@@ -72,28 +69,13 @@ class TwoProjects:
     dual: Any  # owner of A and of B: a nested id of B through A's URL must still be refused
 
 
-def _world(project) -> World:
-    users = {role: MembershipFactory(project=project, role=role).user for role in ROLES[2:]}
-    image = ImageFactory(project=project)
-    target = TargetFactory(image=image)
-    return World(
-        project=project,
-        users=users,
-        image=image,
-        target=target,
-        mask=MaskFactory(target=target),
-        job=JobFactory(project=project),
-        victim=MembershipFactory(project=project, role=Role.ANNOTATOR),
-    )
-
-
 @pytest.fixture
 def two(db) -> TwoProjects:
     a, b = ProjectFactory(name="A"), ProjectFactory(name="B")
     alice, dual = UserFactory(username="alice"), UserFactory(username="dual")
     MembershipFactory(project=a, user=alice, role=Role.OWNER)
     MembershipFactory(project=a, user=dual, role=Role.OWNER)
-    world_b = _world(b)
+    world_b = make_world(b)
     MembershipFactory(project=b, user=dual, role=Role.OWNER)
     return TwoProjects(a=a, b=world_b, alice=alice, dual=dual)
 

@@ -202,9 +202,8 @@ RULES = [
 ]
 
 
-@pytest.fixture
-def world(db) -> World:
-    project = ProjectFactory()
+def make_world(project) -> World:
+    """One member per role, a non-member, and one object of every kind in `project`."""
     users = {role: MembershipFactory(project=project, role=role).user for role in MEMBER_ROLES}
     users["nonmember"] = UserFactory()
     users["anonymous"] = None
@@ -219,6 +218,11 @@ def world(db) -> World:
         job=JobFactory(project=project),
         victim=MembershipFactory(project=project, role=Role.ANNOTATOR),
     )
+
+
+@pytest.fixture
+def world(db) -> World:
+    return make_world(ProjectFactory())
 
 
 CELLS = [(rule, index, role) for rule in RULES for index, role in enumerate(ROLES)]
