@@ -17,8 +17,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tests.factories import ProjectFactory, UserFactory
-from tests.labeling.apis.test_permission_matrix import ROLES, RULES
-from tests.security.test_cross_project import _world, media_files, snapshot
+from tests.labeling.apis.test_permission_matrix import ROLES, RULES, make_world
+from tests.security.test_cross_project import media_files, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("SECURITY_TEST_CACHE_URL", "redis://127.0.0.1:6379/10")
@@ -156,7 +156,7 @@ def test_browser_gets_secure_cookies_and_headers(production_security):
 @pytest.mark.django_db
 def test_every_session_write_needs_the_csrf_token():
     """Every write endpoint of the matrix, as a signed-in owner using the session but no CSRF token: 403, no change."""
-    world = _world(ProjectFactory())
+    world = make_world(ProjectFactory())
     owner = world.users["owner"]
     session = APIClient(enforce_csrf_checks=True)
     session.force_login(owner)
