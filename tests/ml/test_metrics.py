@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ml.metrics import SegmentationMetrics, evaluate_masks
+from ml.metrics import SegmentationMetrics, accumulate, evaluate_masks, iou_gain_bootstrap
 
 
 def _mask(shape, *boxes):
@@ -56,3 +56,50 @@ def test_one_prediction_matches_at_most_one_target():
 def test_accumulator_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="differs"):
         SegmentationMetrics().update(np.zeros((3, 3)), np.zeros((3, 4)))
+
+
+def _counts(inter, union):
+    acc = SegmentationMetrics()
+    acc.image_inter, acc.image_union = list(inter), list(union)
+    return acc
+
+
+def test_accumulator_keeps_per_image_counts_that_sum_to_the_pooled_iou():
+    gt1, pr1 = _mask((10, 10), (0, 2, 0, 2)), _mask((10, 10), (0, 2, 0, 1))
+    gt2 = _mask((10, 10), (0, 6, 0, 6))
+    acc = accumulate([pr1, gt2], [gt1, gt2])
+    assert (acc.image_inter, acc.image_union) == ([2, 36], [4, 36])
+    assert acc.result()["iou"] == pytest.approx(100 * sum(acc.image_inter) / sum(acc.image_union))
+
+
+def test_bootstrap_is_sure_of_a_gain_seen_on_every_image():
+    rng = np.random.default_rng(3)
+    union = rng.integers(20, 200, 40)
+    better = _counts((union * 0.85).astype(int), union)
+    worse = _counts((union * 0.80).astype(int), union)
+    out = iou_gain_bootstrap(better, worse)
+    assert out["gain"] == pytest.approx(100 * (sum(better.image_inter) - sum(worse.image_inter)) / union.sum())
+    assert 0 < out["lower"] < out["gain"] and out["p_better"] == 1.0 and out["n_images"] == 40
+    flipped = iou_gain_bootstrap(worse, better)
+    assert flipped["gain"] == pytest.approx(-out["gain"]) and flipped["lower"] < 0 and flipped["p_better"] == 0.0
+
+
+def test_bootstrap_is_not_sure_of_a_small_gain_that_one_large_target_carries():
+    """Wins and losses that cancel but for one large frame: the point estimate is positive, the bound is not."""
+    union = [30] * 47 + [400]
+    a_inter = [24, 21] * 23 + [24] + [340]
+    b_inter = [21, 24] * 23 + [24] + [330]
+    out = iou_gain_bootstrap(_counts(a_inter, union), _counts(b_inter, union))
+    assert 0 < out["gain"] < 1.0
+    assert out["lower"] < 0 < out["p_better"] < 0.95
+    loose = iou_gain_bootstrap(_counts(a_inter, union), _counts(b_inter, union), confidence=0.5)
+    assert loose["lower"] > out["lower"]
+
+
+def test_bootstrap_is_reproducible_and_refuses_unpaired_input():
+    a, b = _counts([5, 6, 7], [10, 10, 10]), _counts([4, 6, 8], [10, 10, 10])
+    assert iou_gain_bootstrap(a, b, seed=1) == iou_gain_bootstrap(a, b, seed=1)
+    with pytest.raises(ValueError, match="same images"):
+        iou_gain_bootstrap(a, _counts([1], [2]))
+    with pytest.raises(ValueError, match="confidence"):
+        iou_gain_bootstrap(a, b, confidence=1.0)
