@@ -67,10 +67,26 @@ def _predictor(checkpoint: str, device: str) -> Any:
 
 
 def shipped_weights() -> Path | None:
-    """The base weights committed in ml/weights/, if present."""
+    """The base weights: the EDGSP_WEIGHTS setting when set (a site's own, e.g. trained on its other data), else
+    the ones committed in ml/weights/, if present. A set path that is missing fails the `weights` system check."""
+    from django.conf import settings
+
     from ml.inference import DEFAULT_WEIGHTS
 
+    configured = getattr(settings, "EDGSP_WEIGHTS", "")
+    if configured:
+        return Path(configured)
     return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
+
+
+def check_base_weights() -> str | None:
+    """Why the configured EDGSP_WEIGHTS cannot serve (None when unset or a file); cheap: no torch import."""
+    from django.conf import settings
+
+    configured = getattr(settings, "EDGSP_WEIGHTS", "")
+    if configured and not Path(configured).is_file():
+        return f"EDGSP_WEIGHTS={configured} is not a file"
+    return None
 
 
 def shipped_weights_seen() -> frozenset[str]:
@@ -187,22 +203,40 @@ def _checkpoint_size(path: Any) -> str:
     return str(read_checkpoint(path)["model_config"].get("size", "small"))
 
 
-def score(spec: GeneratorSpec, samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """IoU, Pd, Fat, Fa (ml.metrics) of the generator `spec` on (image, points (N, 2) (x, y), union mask) samples,
+def _accumulate(spec: GeneratorSpec, samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Any:
+    """ml.metrics' accumulator of the generator `spec` on (image, points (N, 2) (x, y), union mask) samples,
     prompted with the humans' own points."""
-    from ml.metrics import evaluate_masks
+    from ml.metrics import accumulate
 
     preds, gts = [], []
     for pixels, points, mask in samples:
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        union = np.zeros(mask.shape, dtype=bool)
         if len(points):
-            out = generate_masks(pixels, points, spec)
-            union = np.zeros(mask.shape, dtype=bool)
-            for m in out.masks:
+            for m in generate_masks(pixels, points, spec).masks:
                 union |= m
-        else:
-            union = np.zeros(mask.shape, dtype=bool)
         preds.append(union)
         gts.append(np.asarray(mask, dtype=bool))
-    result = evaluate_masks(preds, gts)
-    return {k: float(v) for k, v in result.items()}
+    return accumulate(preds, gts)
+
+
+def _figures(acc: Any) -> dict[str, float]:
+    return {k: float(v) for k, v in acc.result().items()}
+
+
+def score(spec: GeneratorSpec, samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """IoU, Pd, Fat, Fa (ml.metrics) of the generator `spec` on (image, points, union mask) samples."""
+    return _figures(_accumulate(spec, samples))
+
+
+def compare(
+    candidate: GeneratorSpec,
+    serving: GeneratorSpec,
+    samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    confidence: float,
+) -> dict[str, Any]:
+    """Both generators' figures on the same samples, and the paired-bootstrap bound on the candidate's IoU gain."""
+    from ml.metrics import iou_gain_bootstrap
+
+    a, b = _accumulate(candidate, samples), _accumulate(serving, samples)
+    return {"candidate": _figures(a), "serving": _figures(b), "iou_gain": iou_gain_bootstrap(a, b, confidence)}

@@ -19,13 +19,15 @@ PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
     "point_style": {"color": "#ff3b30", "radius": 4},
     "generator": {"alpha": 0.35},
     # The learning loop (services.training): when a project is due for retraining, the time budget of a run,
-    # and the promotion gate's tolerances (percentage points of Pd and Fat the candidate may lose).
+    # and the promotion gate: the confidence that the candidate's IoU gain is real (a paired bootstrap over the
+    # validation images), and the percentage points of Pd and Fat the candidate may lose.
     "retrain": {
         "enabled": True,
         "min_new_confirmed": 20,
         "min_interval_minutes": 60,
         "time_budget_s": 600,
         "seed": 0,
+        "gate_confidence": 0.95,
         "pd_tolerance": 0.5,
         "fat_tolerance": 0.5,
         "prelabel_on_promote": True,
@@ -37,6 +39,7 @@ RETRAIN_BOUNDS = (
     ("min_interval_minutes", 0, 60 * 24 * 30),
     ("time_budget_s", 1, 3000),
     ("seed", 0, 2**31 - 1),
+    ("gate_confidence", 0.5, 0.999),
     ("pd_tolerance", 0, 100),
     ("fat_tolerance", 0, 100),
 )

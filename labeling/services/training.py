@@ -34,8 +34,8 @@ from labeling.services.projects import project_settings
 from labeling.services.validation import (
     MIN_VAL_IMAGES,
     confirmed_ids,
+    gate_compare,
     gate_decide,
-    gate_score,
     ids_hash,
     images_assign_loop_split,
     loop_samples,
@@ -280,10 +280,9 @@ def _gate(job: Job, version: ModelVersion, val_ids: list[int], policy: dict[str,
     seen = ml_adapter.shipped_weights_seen()  # every version descends from the shipped weights when they exist
     leaked = set(Image.objects.filter(pk__in=val_ids, content_hash__in=seen).values_list("pk", flat=True))
     val = loop_samples([pk for pk in val_ids if pk not in leaked])
-    candidate = gate_score(candidate_spec, val)
-    in_service = gate_score(serving_spec, val)
+    comparison = gate_compare(candidate_spec, serving_spec, val, float(policy["gate_confidence"]))
     pd_tol, fat_tol = float(policy["pd_tolerance"]), float(policy["fat_tolerance"])
-    promote, reason = gate_decide(candidate, in_service, len(val), pd_tol, fat_tol) if val else (False, "")
+    promote, reason = gate_decide(comparison, len(val), pd_tol, fat_tol) if val else (False, "")
     if not val:
         reason = "no validation images yet; not promoted"
     if leaked:
@@ -293,8 +292,10 @@ def _gate(job: Job, version: ModelVersion, val_ids: list[int], policy: dict[str,
         "reason": reason,
         "n_val": len(val),
         "n_val_seen_by_base": len(leaked),
-        "candidate": candidate,
-        "serving": in_service,
+        "candidate": comparison.get("candidate", {}),
+        "serving": comparison.get("serving", {}),
+        "iou_gain": comparison.get("iou_gain", {}),
+        "confidence": comparison.get("confidence"),
         "serving_version": serving.pk if serving else None,
         "serving_generator": serving_spec.method,
         "tolerance": {"pd": pd_tol, "fat": fat_tol},

@@ -86,21 +86,29 @@ def loop_samples(image_ids: list[int]) -> list[LoopSample]:
     return out
 
 
-def gate_decide(
-    candidate: dict[str, float], serving: dict[str, float], n_val: int, pd_tolerance: float, fat_tolerance: float
-) -> tuple[bool, str]:
-    """Promote only on a large enough validation set, a better IoU, and Pd/Fat no worse than the tolerances."""
+def gate_decide(comparison: dict[str, Any], n_val: int, pd_tolerance: float, fat_tolerance: float) -> tuple[bool, str]:
+    """Promote only on a large enough validation set, an IoU gain that the paired bootstrap says is real (its
+    one-sided lower bound above zero), and Pd/Fat no worse than the tolerances."""
+    candidate, serving, gain = comparison["candidate"], comparison["serving"], comparison["iou_gain"]
     if n_val < MIN_VAL_IMAGES:
         return False, f"validation set too small to decide ({n_val} < {MIN_VAL_IMAGES} images); not promoted"
     if candidate["iou"] <= serving["iou"]:
         return False, f"IoU {candidate['iou']:.2f} is not better than the serving model's {serving['iou']:.2f}"
+    if gain["lower"] <= 0.0:
+        return False, (
+            f"IoU {candidate['iou']:.2f} > {serving['iou']:.2f}, but the gain of {gain['gain']:+.2f} is not sure on "
+            f"{n_val} images (its {comparison['confidence']:.0%} lower bound is {gain['lower']:+.2f}); not promoted"
+        )
     if candidate["pd"] < serving["pd"] - pd_tolerance:
         return False, f"Pd {candidate['pd']:.2f} is worse than {serving['pd']:.2f} beyond the {pd_tolerance} tolerance"
     if candidate["fat"] > serving["fat"] + fat_tolerance:
         return False, (
             f"Fat {candidate['fat']:.2f} is worse than {serving['fat']:.2f} beyond the {fat_tolerance} tolerance"
         )
-    return True, f"IoU {candidate['iou']:.2f} > {serving['iou']:.2f} with Pd and Fat within tolerance; promoted"
+    return True, (
+        f"IoU {candidate['iou']:.2f} > {serving['iou']:.2f} (gain {gain['gain']:+.2f}, {comparison['confidence']:.0%} "
+        f"lower bound {gain['lower']:+.2f}) with Pd and Fat within tolerance; promoted"
+    )
 
 
 def gate_score(spec: ml_adapter.GeneratorSpec, samples: list[LoopSample]) -> dict[str, Any]:
@@ -108,3 +116,16 @@ def gate_score(spec: ml_adapter.GeneratorSpec, samples: list[LoopSample]) -> dic
     if not samples:
         return {}
     return ml_adapter.score(spec, [(s.pixels, s.points, s.mask) for s in samples])
+
+
+def gate_compare(
+    candidate: ml_adapter.GeneratorSpec,
+    serving: ml_adapter.GeneratorSpec,
+    samples: list[LoopSample],
+    confidence: float,
+) -> dict[str, Any]:
+    """Both models on the same validation samples, with the bootstrap bound on the IoU gain (empty set -> {})."""
+    if not samples:
+        return {}
+    out = ml_adapter.compare(candidate, serving, [(s.pixels, s.points, s.mask) for s in samples], confidence)
+    return {**out, "confidence": confidence}

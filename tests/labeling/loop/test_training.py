@@ -131,8 +131,11 @@ def test_gate_scores_both_models_on_the_whole_validation_set_and_acts_on_the_fig
         method=ml_adapter.EDGSP, checkpoint=default_storage.path(version.checkpoint), model_version_id=version.pk
     )
     assert gate["candidate"] == pytest.approx(gate_score(candidate_spec, loop_samples(confirmed_ids(project)["val"])))
+    gain = gate["iou_gain"]
+    assert gain["gain"] == pytest.approx(gate["candidate"]["iou"] - gate["serving"]["iou"])
+    assert gain["n_images"] == gate["n_val"] and gate["confidence"] == 0.95 and gain["lower"] <= gain["gain"]
     wins = (
-        gate["candidate"]["iou"] > gate["serving"]["iou"]
+        gain["lower"] > 0
         and gate["candidate"]["pd"] >= gate["serving"]["pd"]
         and gate["candidate"]["fat"] <= gate["serving"]["fat"]
     )

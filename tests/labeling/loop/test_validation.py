@@ -57,20 +57,23 @@ def test_samples_carry_the_human_points_and_confirmed_union_mask():
 
 
 SERVING = {"iou": 70.0, "pd": 99.0, "fat": 1.0, "fa": 5.0}
+SURE = {"gain": 5.0, "lower": 1.2, "p_better": 0.99, "n_images": 12}
 
 
 @pytest.mark.parametrize(
-    ("candidate", "n_val", "promote", "words"),
+    ("candidate", "gain", "n_val", "promote", "words"),
     [
-        ({"iou": 75.0, "pd": 99.0, "fat": 1.0}, 12, True, "promoted"),
-        ({"iou": 75.0, "pd": 98.6, "fat": 1.4}, 12, True, "promoted"),  # within the 0.5-point tolerances
-        ({"iou": 70.0, "pd": 100.0, "fat": 0.0}, 12, False, "not better"),
-        ({"iou": 80.0, "pd": 98.0, "fat": 1.0}, 12, False, "Pd"),
-        ({"iou": 80.0, "pd": 99.0, "fat": 2.0}, 12, False, "Fat"),
-        ({"iou": 90.0, "pd": 100.0, "fat": 0.0}, MIN_VAL_IMAGES - 1, False, "too small"),
+        ({"iou": 75.0, "pd": 99.0, "fat": 1.0}, SURE, 12, True, "promoted"),
+        ({"iou": 75.0, "pd": 98.6, "fat": 1.4}, SURE, 12, True, "promoted"),  # within the 0.5-point tolerances
+        ({"iou": 70.0, "pd": 100.0, "fat": 0.0}, {**SURE, "gain": 0.0, "lower": -1.0}, 12, False, "not better"),
+        ({"iou": 70.3, "pd": 99.0, "fat": 1.0}, {**SURE, "gain": 0.3, "lower": -0.9}, 48, False, "not sure on 48"),
+        ({"iou": 80.0, "pd": 98.0, "fat": 1.0}, SURE, 12, False, "Pd"),
+        ({"iou": 80.0, "pd": 99.0, "fat": 2.0}, SURE, 12, False, "Fat"),
+        ({"iou": 90.0, "pd": 100.0, "fat": 0.0}, SURE, MIN_VAL_IMAGES - 1, False, "too small"),
     ],
 )
-def test_gate_promotes_only_a_better_iou_without_losing_pd_or_fat(candidate, n_val, promote, words):
-    decided, reason = gate_decide(candidate, SERVING, n_val, pd_tolerance=0.5, fat_tolerance=0.5)
+def test_gate_promotes_only_a_sure_iou_gain_without_losing_pd_or_fat(candidate, gain, n_val, promote, words):
+    comparison = {"candidate": candidate, "serving": SERVING, "iou_gain": gain, "confidence": 0.95}
+    decided, reason = gate_decide(comparison, n_val, pd_tolerance=0.5, fat_tolerance=0.5)
     assert decided is promote
     assert words in reason
