@@ -188,6 +188,8 @@ def test_dashboard_models_curve_and_live_job_progress(labeled, live_server, new_
         {"kind": "selection", "step": s, "iou": 0.5 + s / 1000, "pd": 0.9, "fat": 0.0, "fa": 1e-5} for s in (50, 150)
     ]
     ModelVersionFactory(project=project, curve=curve, metrics={"iou": 0.712, "pd": 0.95}, status="promoted")
+    reason = "IoU 81.68 > 81.37, but the gain of +0.31 is not sure on 48 images (its 95% lower bound is -0.92)"
+    ModelVersionFactory(project=project, status="rejected", gate={"promoted": False, "reason": reason})
     job = JobFactory(project=project, kind="train", status="running", progress=40, message="step 80")
     page = new_page()
     login(page, live_server.url, "olga")
@@ -196,7 +198,8 @@ def test_dashboard_models_curve_and_live_job_progress(labeled, live_server, new_
     expect(row.locator("progress")).to_have_attribute("value", "40")
     expect(page.locator(".model svg.curve path.loss")).to_have_count(1)
     assert page.locator(".model svg.curve circle.iou").count() == 2  # one dot per selection evaluation
-    expect(page.locator(".model")).to_contain_text("iou 0.712")
+    expect(page.locator(".model").first).to_contain_text("iou 0.712")
+    expect(page.locator(".model .gate-reason")).to_have_text(f"Gate: {reason}")
     expect(page.locator(".model button[data-act=retire]")).to_have_count(1)
 
     Job.objects.filter(pk=job.pk).update(progress=80, message="step 160")  # the worker moves on

@@ -52,10 +52,11 @@ function modelRows(models, manage) {
         .filter(([, v]) => typeof v === "number")
         .map(([k, v]) => `<span class="metric">${escapeHtml(k)} ${Number(v).toFixed(3)}</span>`)
         .join(" ");
+      const gate = m.gate && m.gate.reason ? `<p class="gate-reason">Gate: ${escapeHtml(m.gate.reason)}</p>` : "";
       return `<div class="model" data-model="${m.id}"><h4>${m.project_id ? `v${m.number}` : "base"} · ${escapeHtml(m.arch)}
         <span class="badge">${escapeHtml(m.status)}</span>
         ${manage && m.project_id && m.status === "candidate" ? '<button data-act="promote">Promote</button>' : ""}
-        ${manage && m.project_id && m.status === "promoted" ? '<button data-act="retire">Retire</button>' : ""}</h4><div>${metrics || '<span class="muted">no metrics</span>'}</div>
+        ${manage && m.project_id && m.status === "promoted" ? '<button data-act="retire">Retire</button>' : ""}</h4><div>${metrics || '<span class="muted">no metrics</span>'}</div>${gate}
         ${m.curve && m.curve.length ? curveChart(m.curve) : ""}</div>`;
     })
     .join("");
