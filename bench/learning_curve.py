@@ -9,6 +9,13 @@ trained on all train images with the same recipe and budget is the reference.
 
     python bench/learning_curve.py --quick          # ~15 min on 2 CPU cores: 45 s per training run
     python bench/learning_curve.py --budget 600     # the product default (10 min per run on CPU)
+    python bench/learning_curve.py --init half      # base weights that never saw the team's frames (see below)
+
+Arms: `scratch` (no base weights: the cold start serves, the first training starts from a new net); `shipped`
+(the committed weights, which were trained on all of SIRST train: the leak guard leaves every frame out of
+validation, so this arm can never promote); `half` (base weights trained on one half of SIRST train, installed
+with EDGSP_WEIGHTS as a site would install its own; the team then confirms the other half, frames its base never
+saw, and the offline reference fine-tunes the same base on the same half).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_
 
 REPORT = ROOT / "bench" / "reports" / "learning_loop.md"
 DATA = ROOT.parent / "shared" / "data" / "sirst"
+BASE_DIR = ROOT / "runs" / "learning_curve"
 
 
 def _setup_django() -> None:
@@ -38,6 +46,34 @@ def _setup_django() -> None:
     from django.db import connection
 
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+
+
+def base_half(base_ids: list[str], budget: float) -> Path:
+    """Base weights that never saw the team's frames: the shipped recipe trained on the other half of SIRST train
+    (`python -m ml train` + `python -m ml.release`, so they list the frames they saw), cached under runs/."""
+    import subprocess
+
+    out = BASE_DIR / "base_half.pt"
+    if out.is_file():
+        return out
+    data = BASE_DIR / "sirst_base_half"
+    (data / "splits").mkdir(parents=True, exist_ok=True)
+    for sub in ("images", "masks"):
+        if not (data / sub).exists():
+            (data / sub).symlink_to(DATA / sub)
+    (data / "splits" / "train.txt").write_text("\n".join(base_ids) + "\n")
+    (data / "splits" / "val.txt").write_text((DATA / "splits" / "val.txt").read_text())
+    raw = BASE_DIR / "base_half_raw.pt"
+    train = [
+        sys.executable, "-m", "ml", "train", "--data", str(data), "--out", str(raw), "--size", "small",
+        "--crop-mode", "target", "--crop-size", "112", "--batch-size", "16", "--time-budget", str(budget),
+        "--max-steps", "400000", "--eval-every", "250", "--coarse-prob", "0.5", "--threads", "1",
+    ]  # fmt: skip
+    print(f"[base-half] training on {len(base_ids)} frames for {budget:.0f} s: {' '.join(train)}", flush=True)
+    subprocess.run(train, check=True, cwd=ROOT)
+    release = [sys.executable, "-m", "ml.release", "--checkpoint", str(raw), "--data", str(data), "--out", str(out)]
+    subprocess.run(release, check=True, cwd=ROOT)
+    return out
 
 
 def _read(path: Path) -> np.ndarray:
@@ -108,7 +144,7 @@ def run_arm(  # noqa: ANN001 - val: (image, points, mask) triples
     if overrides:
         retrain["train_overrides"] = overrides
     project = project_create(name=f"sirst {name}", actor=user, settings={"retrain": retrain})
-    if name == "shipped":
+    if name in ("shipped", "half"):
         shipped = ml_adapter.shipped_weights()
         if shipped is None:
             raise SystemExit("no shipped weights in ml/weights/: run --init scratch")
@@ -154,7 +190,7 @@ def run_arm(  # noqa: ANN001 - val: (image, points, mask) triples
 
 def offline_reference(
     budget: float, train_ids: list[str], val, init: str | None, overrides: dict | None = None
-) -> dict:  # noqa: ANN001
+) -> dict:  # noqa: ANN001 - val: (image, points, mask) triples
     """One model trained offline on all the train images with the same recipe and budget."""
     import tempfile
 
@@ -166,7 +202,7 @@ def offline_reference(
             (image_id, _read(DATA / "images" / f"{image_id}.png"), _read(DATA / "masks" / f"{image_id}.png") > 0)
         )
     out = Path(tempfile.mkdtemp()) / "offline.pt"
-    shipped = ml_adapter.shipped_weights() if init == "shipped" else None
+    shipped = ml_adapter.shipped_weights() if init in ("shipped", "half") else None
     from django.conf import settings
 
     result = ml_adapter.train(
@@ -222,7 +258,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="45 s per training run, scratch arm only (~15 min)")
     parser.add_argument("--budget", type=float, default=None, help="seconds per training run (default 600; quick 45)")
     parser.add_argument("--batch", type=int, default=20)
-    parser.add_argument("--init", choices=["shipped", "scratch", "both"], default=None)
+    parser.add_argument("--init", choices=["shipped", "scratch", "both", "half"], default=None)
+    parser.add_argument("--base-budget", type=float, default=2700.0, help="seconds of base training (--init half)")
+    parser.add_argument("--report", default="learning_loop", help="report name under bench/reports/")
     parser.add_argument("--no-offline", action="store_true")
     parser.add_argument("--crop", type=int, default=None, help="training crop size (quick: 64)")
     parser.add_argument("--batch-size", type=int, default=None, help="training batch size (quick: 8)")
@@ -241,7 +279,14 @@ def main() -> None:
     if args.quick or args.batch_size:
         overrides["batch_size"] = args.batch_size or 8
     rng = np.random.default_rng(0)
-    train_ids = [str(i) for i in rng.permutation(_ids("train"))][: args.max_images]
+    train_ids = [str(i) for i in rng.permutation(_ids("train"))]
+    if init == "half":  # the team labels the first half; the base was trained on the second
+        half = len(train_ids) // 2
+        from django.conf import settings
+
+        settings.EDGSP_WEIGHTS = str(base_half(train_ids[half:], args.base_budget))
+        train_ids = train_ids[:half]
+    train_ids = train_ids[: args.max_images]
     val = _val_samples(_ids("val"))
     started = time.monotonic()
     arms = [
@@ -249,7 +294,8 @@ def main() -> None:
         for a in (["shipped", "scratch"] if init == "both" else [init])
     ]
     offline = None if args.no_offline else offline_reference(budget, train_ids, val, arms[0]["arm"], overrides)
-    png = REPORT.with_name("learning_loop.png")
+    report = REPORT.with_name(f"{args.report}.json")
+    png = report.with_suffix(".png")
     plot(arms, offline, png)
     verdict = check(arms, offline)
     print("\n".join(verdict))
@@ -260,9 +306,11 @@ def main() -> None:
         "arms": arms,
         "offline": offline,
         "wall_s": round(time.monotonic() - started),
+        "base_weights": str(ml_adapter.shipped_weights()) if init in ("shipped", "half") else None,
+        "verdict": verdict,
     }
-    REPORT.with_name("learning_loop.json").write_text(json.dumps(result, indent=1))
-    print(f"curve: {png}; figures: {REPORT.with_name('learning_loop.json')}; {result['wall_s']} s")
+    report.write_text(json.dumps(result, indent=1))
+    print(json.dumps({"report": str(report), "verdict": verdict, "wall_s": result["wall_s"]}))
 
 
 if __name__ == "__main__":
