@@ -169,6 +169,13 @@ def run_arm(  # noqa: ANN001 - val: (image, points, mask) triples
         if getattr(now, "pk", None) != serving_id:
             serving_id, on_val = now.pk, _score(generator_spec(project), val)
         gate = version.gate
+        # What the gate could not see: the candidate on SIRST val, promoted or not (was a rejection a missed gain?).
+        candidate_val = None
+        if version.checkpoint:
+            from django.core.files.storage import default_storage
+
+            path = default_storage.path(version.checkpoint)
+            candidate_val = _score(ml_adapter.GeneratorSpec(method=ml_adapter.EDGSP, checkpoint=path), val)
         row = {
             "confirmed": confirmed,
             "version": version.number,
@@ -177,6 +184,8 @@ def run_arm(  # noqa: ANN001 - val: (image, points, mask) triples
             "n_val_frozen": gate.get("n_val"),
             "gate_candidate_iou": round(gate.get("candidate", {}).get("iou", float("nan")), 2),
             "gate_serving_iou": round(gate.get("serving", {}).get("iou", float("nan")), 2),
+            "gate_iou_gain_lower": round(gate.get("iou_gain", {}).get("lower", float("nan")), 2),
+            "candidate_val": candidate_val,
             "reason": gate.get("reason", job.message),
             "serving": f"v{now.number}" if now else "coldstart",
             "val": on_val,
