@@ -22,6 +22,7 @@ def _train(args: argparse.Namespace) -> None:
         crop_mode=args.crop_mode,
         crop_size=args.crop_size,
         coarse_point_prob=args.coarse_prob,
+        implant_prob=args.implant_prob,
         ema_decay=args.ema_decay,
         eval_every=args.eval_every,
         device=args.device,
@@ -108,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--warmup", type=int, default=150)
     t.add_argument("--coarse-prob", type=float, default=0.5)
+    t.add_argument(
+        "--implant-prob", type=float, default=0.0, help="share of crops given synthetic targets on the real frame"
+    )
     t.add_argument("--ema-decay", type=float, default=0.995)
     t.add_argument("--eval-every", type=int, default=250)
     t.add_argument("--seed", type=int, default=42)

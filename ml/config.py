@@ -75,6 +75,7 @@ class TrainConfig:
     crop_size: int = 112
     random_crop_prob: float = 0.15  # share of uniformly placed crops in "target" mode
     coarse_point_prob: float = 0.5  # share of samples prompted with jittered (coarse) points
+    implant_prob: float = 0.0  # share of crops given 1-3 synthetic targets implanted into the real frame
     ema_decay: float = 0.995
     eval_every: int = 250
     select_fraction: float = 0.15

@@ -13,6 +13,7 @@ from ml.inputs import normalise_image
 from ml.points import centroid_points, coarse_points, label_components
 from ml.prior import make_prior
 from ml.prompts import make_gaussian_map
+from ml.synthetic import implant_into_frame
 
 
 @dataclass
@@ -71,6 +72,8 @@ class BatchSampler:
         self.size = train_config.crop_size if train_config.crop_mode == "target" else 256
         if train_config.crop_mode not in ("target", "paper"):
             raise ValueError(f"unknown crop_mode {train_config.crop_mode!r}; choose 'target' or 'paper'")
+        if not 0.0 <= train_config.implant_prob <= 1.0:
+            raise ValueError(f"implant_prob must be within [0, 1], got {train_config.implant_prob}")
         if self.size % model_config.stride:
             raise ValueError(f"crop size {self.size} must be a multiple of the net stride {model_config.stride}")
 
@@ -94,12 +97,21 @@ class BatchSampler:
                 break
         return y0, x0
 
+    def _implanted(self, item: TrainItem, window: tuple[int, int, int]) -> tuple[TrainItem, np.ndarray]:
+        """The frame with 1-3 synthetic targets added in the crop window, renormalised, and its new prompts."""
+        raw, mask = implant_into_frame(item.raw, item.mask, self.rng, window, int(self.rng.integers(1, 4)))
+        new = TrainItem(raw, normalise_image(raw, self.mc.normalisation), mask, item.centroids)
+        return new, self._points(new)
+
     def draw(self) -> tuple[np.ndarray, np.ndarray]:
         """One sample: inputs (C, S, S) and target (1, S, S)."""
         item = self.items[int(self.rng.integers(len(self.items)))]
         pts = self._points(item)
         y0, x0 = self._origin(item)
         s = self.size
+        # Drawn only when implanting is on, so runs without it keep their random stream (and resume).
+        if self.tc.implant_prob > 0 and self.rng.random() < self.tc.implant_prob:
+            item, pts = self._implanted(item, (y0, x0, s))
         chans = [_crop(item.norm, y0, x0, s, "edge"), make_gaussian_map(pts - np.array([x0, y0]), (s, s), self.mc.fwhm)]
         if self.mc.prior:
             chans.append(_crop(make_prior(item.raw, pts, self.cold), y0, x0, s, "constant"))

@@ -8,6 +8,7 @@ is written atomically every evaluation to one fixed path, and `fit(..., resume=T
 from __future__ import annotations
 
 import random
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from ml.checkpoints import save_atomically
+from ml.config import TrainConfig
 
 STATE_FORMAT = "edgsp-train-state/1"
 # Settings that may change between the stop and the resume (how long to go on, where to run).
@@ -48,7 +50,9 @@ def load_state(path: str | Path, train_config: dict[str, Any], data_hash: str) -
         raise ValueError(f"{path} is not an EDGSP training state (expected format {STATE_FORMAT})")
     if payload["data_hash"] != data_hash:
         raise ValueError(f"training state {path} was made on other data (hash {payload['data_hash']}, now {data_hash})")
-    saved = {k: v for k, v in payload["train_config"].items() if k not in RESUMABLE_CHANGES}
+    # A setting added after the state was written had its default then: compare against that.
+    saved = {**asdict(TrainConfig()), **payload["train_config"]}
+    saved = {k: v for k, v in saved.items() if k not in RESUMABLE_CHANGES}
     now = {k: v for k, v in train_config.items() if k not in RESUMABLE_CHANGES}
     changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
     if changed:
