@@ -36,13 +36,19 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def robust_range(grey: np.ndarray) -> tuple[float, float]:
+    """(q0.01, q99.99) of a grey frame: its range without a few hot or dead pixels."""
+    lo, hi = np.quantile(grey, [1e-4, 1.0 - 1e-4])
+    return float(lo), float(hi)
+
+
 def normalise_image(image: np.ndarray, method: str = "robust") -> np.ndarray:
     """Normalise a raw frame (H, W), any numeric dtype, to float32 (H, W)."""
     raw = np.asarray(image)
     grey = to_grey(raw)
     if method == "robust":
         centre = float(np.median(grey))
-        lo, hi = np.quantile(grey, [1e-4, 1.0 - 1e-4])
+        lo, hi = robust_range(grey)
         scale = float(hi - lo) / 4.0
         if not np.isfinite(scale) or scale <= 1e-12 * max(1.0, abs(centre)):
             scale = 1.0  # a constant frame: only its offset is removed

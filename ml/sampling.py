@@ -9,7 +9,7 @@ import numpy as np
 from ml.coldstart import ColdStartParams
 from ml.config import ModelConfig, TrainConfig
 from ml.data import Sample
-from ml.inputs import normalise_image
+from ml.inputs import normalise_image, robust_range, to_grey
 from ml.points import centroid_points, coarse_points, label_components
 from ml.prior import make_prior
 from ml.prompts import make_gaussian_map
@@ -18,12 +18,13 @@ from ml.synthetic import implant_into_frame
 
 @dataclass
 class TrainItem:
-    """A training frame prepared once: raw image, normalised image, bool mask, component centroids."""
+    """A training frame prepared once: raw image, normalised image, bool mask, component centroids, range."""
 
     raw: np.ndarray
     norm: np.ndarray
     mask: np.ndarray
     centroids: np.ndarray  # (K, 2) float (x, y) component centroids
+    span: float  # robust range q99.99 - q0.01 of the grey frame (scales implanted targets)
 
 
 def prepare_items(samples: list[Sample], model_config: ModelConfig) -> list[TrainItem]:
@@ -33,7 +34,8 @@ def prepare_items(samples: list[Sample], model_config: ModelConfig) -> list[Trai
         if s.mask is None:
             raise ValueError(f"sample {s.id} has no mask; training needs masks")
         _, _, _, cents = label_components(s.mask)
-        items.append(TrainItem(s.image, normalise_image(s.image, model_config.normalisation), s.mask, cents))
+        lo, hi = robust_range(to_grey(np.asarray(s.image)))
+        items.append(TrainItem(s.image, normalise_image(s.image, model_config.normalisation), s.mask, cents, hi - lo))
     return items
 
 
@@ -98,19 +100,25 @@ class BatchSampler:
         return y0, x0
 
     def _implanted(self, item: TrainItem, window: tuple[int, int, int]) -> tuple[TrainItem, np.ndarray]:
-        """The frame with 1-3 synthetic targets added in the crop window, renormalised, and its new prompts."""
-        raw, mask = implant_into_frame(item.raw, item.mask, self.rng, window, int(self.rng.integers(1, 4)))
-        new = TrainItem(raw, normalise_image(raw, self.mc.normalisation), mask, item.centroids)
+        """The frame with 1-3 synthetic targets added in the crop window, renormalised, and its new prompts.
+
+        The frame's statistics change with the new targets, so it is normalised again as a whole frame,
+        exactly as inference would normalise it. (Centroids only place crops: this crop is placed already.)
+        """
+        n = int(self.rng.integers(1, 4))
+        raw, mask = implant_into_frame(item.raw, item.mask, self.rng, window, n, item.span)
+        new = TrainItem(raw, normalise_image(raw, self.mc.normalisation), mask, item.centroids, item.span)
         return new, self._points(new)
 
     def draw(self) -> tuple[np.ndarray, np.ndarray]:
         """One sample: inputs (C, S, S) and target (1, S, S)."""
         item = self.items[int(self.rng.integers(len(self.items)))]
-        pts = self._points(item)
+        # Drawn only when implanting is on, so runs without it keep their random stream (and resume).
+        implant = self.tc.implant_prob > 0 and self.rng.random() < self.tc.implant_prob
+        pts = None if implant else self._points(item)
         y0, x0 = self._origin(item)
         s = self.size
-        # Drawn only when implanting is on, so runs without it keep their random stream (and resume).
-        if self.tc.implant_prob > 0 and self.rng.random() < self.tc.implant_prob:
+        if implant:
             item, pts = self._implanted(item, (y0, x0, s))
         chans = [_crop(item.norm, y0, x0, s, "edge"), make_gaussian_map(pts - np.array([x0, y0]), (s, s), self.mc.fwhm)]
         if self.mc.prior:

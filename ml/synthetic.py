@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from ml.data import Sample
+from ml.inputs import robust_range
 
 
 def _background(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -17,6 +18,11 @@ def _background(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     clutter = clutter / (clutter.std() + 1e-9)
     ramp = np.linspace(0.0, 1.0, w)[None, :] * rng.uniform(-1, 1)
     return 0.35 + 0.06 * clutter + 0.05 * ramp + 0.01 * rng.normal(0.0, 1.0, (h, w))
+
+
+def _blob(yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, sy: float, sx: float) -> np.ndarray:
+    """Elliptical Gaussian with peak 1 at (cy, cx) on the grid (yy, xx)."""
+    return np.exp(-0.5 * (((yy - cy) / sy) ** 2 + ((xx - cx) / sx) ** 2))
 
 
 def implant_targets(
@@ -41,7 +47,7 @@ def implant_targets(
             break
         sy, sx = rng.uniform(0.8, 2.5, size=2)
         cy, cx = rng.uniform(4, h - 5), rng.uniform(4, w - 5)
-        blob = np.exp(-0.5 * (((yy - cy) / sy) ** 2 + ((xx - cx) / sx) ** 2))
+        blob = _blob(yy, xx, cy, cx, sy, sx)
         region = blob > 0.5
         grown = cv2.dilate(region.astype(np.uint8), np.ones((2 * min_gap + 1,) * 2, np.uint8)) > 0
         if not region.any() or (grown & mask).any():
@@ -58,6 +64,7 @@ def implant_into_frame(
     rng: np.random.Generator,
     window: tuple[int, int, int],
     n_targets: int,
+    span: float | None = None,
     min_gap: int = 4,
     sigma: tuple[float, float] = (0.7, 3.0),
     contrast: tuple[float, float] = (0.08, 0.5),
@@ -67,26 +74,27 @@ def implant_into_frame(
 
     Why: SIRST train has 256 frames and ~300 targets; new targets on real clutter give the net more
     target/background pairs without new labels. Amplitudes are a share (`contrast`) of the frame's robust
-    range (q99.99 - q0.01), so dim and bright targets occur on any bit depth; the label is where the
-    blob exceeds `level` of its peak: 0.3 sits where SIRST train's masks end (their inner boundary pixels
-    are at a median 0.53 of the peak above the local background, the pixels just outside at 0.12).
-    A target must stand 3 local sigmas above its patch and must not clip; new targets keep `min_gap` px
-    from every existing target, so none touches a label. Returns (frame of raw's dtype, clipped to its
-    range; bool mask with the new targets added).
+    range `span` (q99.99 - q0.01, computed when not given), so dim and bright targets occur on any bit
+    depth. The label is where the blob exceeds `level` of its peak: 0.3 sits where SIRST train's masks end
+    (`python bench/mask_levels.py`: their inner boundary pixels are at a median 0.53 of the peak above the
+    local background, the pixels just outside at 0.12). A target must stand 3 local sigmas above its patch
+    and must not clip an integer frame; new targets keep `min_gap` px from every existing target, so none
+    touches a label. Returns (frame of raw's dtype; bool mask with the new targets added).
     """
-    img = np.asarray(raw, dtype=np.float64)
-    h, w = img.shape[:2]
-    if img.ndim != 2:
+    raw_arr = np.asarray(raw)
+    if raw_arr.ndim != 2:
         raise ValueError("implanting needs a single-channel frame")
-    lo, hi = np.quantile(img, [1e-4, 1.0 - 1e-4])
-    span = max(float(hi - lo), 1.0)
+    h, w = raw_arr.shape
     y0, x0, size = window
     ys, xs = slice(max(0, y0), min(h, y0 + size)), slice(max(0, x0), min(w, x0 + size))
     if ys.stop - ys.start < 9 or xs.stop - xs.start < 9:
-        return np.asarray(raw).copy(), mask.copy()
-    out, new_mask = img.copy(), mask.copy()
-    raw_arr = np.asarray(raw)
-    ceiling = float(np.iinfo(raw_arr.dtype).max) if raw_arr.dtype.kind in "iu" else float(hi) + span
+        return raw_arr.copy(), mask.copy()
+    out, new_mask = raw_arr.astype(np.float64), mask.copy()
+    if span is None:
+        lo, hi = robust_range(out)
+        span = hi - lo
+    span = max(span, 1.0)
+    ceiling = float(np.iinfo(raw_arr.dtype).max) if raw_arr.dtype.kind in "iu" else np.inf
     kernel = np.ones((2 * min_gap + 1,) * 2, np.uint8)
     taken = cv2.dilate(mask.astype(np.uint8), kernel) > 0
     placed = 0
@@ -98,8 +106,7 @@ def implant_into_frame(
         r = int(np.ceil(4 * max(sy, sx)))
         by = slice(max(0, int(cy) - r), min(h, int(cy) + r + 1))
         bx = slice(max(0, int(cx) - r), min(w, int(cx) + r + 1))
-        yy, xx = np.mgrid[by, bx]
-        blob = np.exp(-0.5 * (((yy - cy) / sy) ** 2 + ((xx - cx) / sx) ** 2))
+        blob = _blob(*np.mgrid[by, bx], cy, cx, sy, sx)
         region = blob > level
         if not region.any() or taken[by, bx][region].any():
             continue
@@ -110,13 +117,15 @@ def implant_into_frame(
             continue
         out[by, bx] = patch + amp * blob
         new_mask[by, bx] |= region
-        grown = np.zeros((h, w), dtype=np.uint8)
-        grown[by, bx] = region
-        taken |= cv2.dilate(grown, kernel) > 0
+        # Grow only the box (the dilation reaches min_gap px past it), not the whole frame.
+        gy = slice(max(0, by.start - min_gap), min(h, by.stop + min_gap))
+        gx = slice(max(0, bx.start - min_gap), min(w, bx.stop + min_gap))
+        local = np.zeros((gy.stop - gy.start, gx.stop - gx.start), np.uint8)
+        local[by.start - gy.start : by.stop - gy.start, bx.start - gx.start : bx.stop - gx.start] = region
+        taken[gy, gx] |= cv2.dilate(local, kernel) > 0
         placed += 1
     if raw_arr.dtype.kind in "iu":
-        info = np.iinfo(raw_arr.dtype)
-        return np.clip(np.rint(out), info.min, info.max).astype(raw_arr.dtype), new_mask
+        return np.clip(np.rint(out), np.iinfo(raw_arr.dtype).min, ceiling).astype(raw_arr.dtype), new_mask
     return out.astype(raw_arr.dtype), new_mask
 
 

@@ -8,7 +8,6 @@ is written atomically every evaluation to one fixed path, and `fit(..., resume=T
 from __future__ import annotations
 
 import random
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,7 @@ def load_state(path: str | Path, train_config: dict[str, Any], data_hash: str) -
     if payload["data_hash"] != data_hash:
         raise ValueError(f"training state {path} was made on other data (hash {payload['data_hash']}, now {data_hash})")
     # A setting added after the state was written had its default then: compare against that.
-    saved = {**asdict(TrainConfig()), **payload["train_config"]}
+    saved = {**TrainConfig().to_dict(), **payload["train_config"]}
     saved = {k: v for k, v in saved.items() if k not in RESUMABLE_CHANGES}
     now = {k: v for k, v in train_config.items() if k not in RESUMABLE_CHANGES}
     changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
