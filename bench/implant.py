@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,117 +25,24 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._arms import arm_summary, coldstart_cells, mean_of, plot_curves, train_and_release, val_cells, wall_text  # noqa: E402
+
 REPORT = ROOT / "bench" / "reports" / "implant.md"
 RUNS = ROOT / "runs" / "implant"
-
-
-def _train_cmd(data: Path, out: Path, prob: float, seed: int, budget: float) -> list[str]:
-    return [
-        sys.executable, "-m", "ml", "train", "--data", str(data), "--out", str(out), "--size", "small",
-        "--crop-mode", "target", "--crop-size", "112", "--batch-size", "16", "--time-budget", str(budget),
-        "--max-steps", "400000", "--eval-every", "250", "--coarse-prob", "0.5", "--threads", "1",
-        "--seed", str(seed), "--implant-prob", str(prob),
-    ]  # fmt: skip
-
-
-def _run_parallel(cmds: list[tuple[list[str], Path]]) -> None:
-    """Run the commands at once, one torch/OpenMP thread each, and fail naming the log of any that failed."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "EDGSP_TORCH_THREADS": "1"}
-    procs = []
-    for cmd, log in cmds:
-        with log.open("w") as fh:
-            procs.append((subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT), log))
-    failed = [str(log) for p, log in procs if p.wait() != 0]
-    if failed:
-        raise SystemExit(f"failed, see {', '.join(failed)}")
 
 
 def _arm_name(prob: float, seed: int) -> str:
     return f"p{prob:g}_s{seed}"
 
 
-def run_arm_pair(data: Path, probs: list[float], seed: int, budget: float) -> None:
+def run_seed(data: Path, probs: list[float], seed: int, budget: float) -> None:
     """Train then release every implant share of one seed; skips what is already on disk (reruns resume)."""
-    train = []
-    for p in probs:
-        raw = RUNS / f"{_arm_name(p, seed)}.pt"
-        if not raw.is_file():
-            train.append((_train_cmd(data, raw, p, seed, budget), RUNS / f"{_arm_name(p, seed)}.train.log"))
-    if train:
-        print(f"[seed {seed}] training {len(train)} arm(s) for {budget:.0f} s each", flush=True)
-        _run_parallel(train)
-    rel = []
-    for p in probs:
-        name = _arm_name(p, seed)
-        if not (RUNS / f"{name}_rel.metrics.json").is_file():
-            cmd = [sys.executable, "-m", "ml.release", "--checkpoint", str(RUNS / f"{name}.pt"), "--data", str(data),
-                   "--out", str(RUNS / f"{name}_rel.pt")]  # fmt: skip
-            rel.append((cmd, RUNS / f"{name}.release.log"))
-    if rel:
-        print(f"[seed {seed}] releasing {len(rel)} checkpoint(s)", flush=True)
-        _run_parallel(rel)
-
-
-def arm_summary(prob: float, seed: int) -> dict[str, Any]:
-    """One run's figures: steps reached, chosen step and its selection score, val scores (centroid and coarse)."""
-    from ml.checkpoints import read_checkpoint
-
-    name = _arm_name(prob, seed)
-    metrics = json.loads((RUNS / f"{name}_rel.metrics.json").read_text())
-    meta = read_checkpoint(RUNS / f"{name}.pt")["meta"]
-    hist = meta.get("history", [])
-    val = metrics["val"]
-    return {
-        "implant_prob": prob,
-        "seed": seed,
-        "steps": max((h["step"] for h in hist), default=0),
-        "chosen_step": metrics["chosen_step"],
-        "selection_iou": round(float(metrics["selection_metrics"]["iou"]), 2),
-        "threshold": metrics["infer"]["threshold"],
-        "val_centroid": val["edgsp_centroid"],
-        "val_coarse": val["edgsp_coarse"],
-        "coldstart_centroid": val["coldstart_centroid"],
-        "coldstart_coarse": val["coldstart_coarse"],
-        "curve": [(round(h["elapsed_s"], 1), round(float(h["selection"]["iou"]), 2)) for h in hist],
-    }
-
-
-def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for r in rows:
-        t, iou = [c[0] for c in r["curve"]], [c[1] for c in r["curve"]]
-        style = "-" if r["implant_prob"] > 0 else "--"
-        ax.plot([x / 60 for x in t], iou, style, label=f"implant {r['implant_prob']:g}, seed {r['seed']}")
-    ax.set(xlabel="training time (min, 1 thread)", ylabel="selection IoU (EMA, centroid, BBM)", ylim=(60, 90))
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _mean(rows: list[dict[str, Any]], key: str, sub: str) -> float:
-    return round(sum(float(r[key][sub]) for r in rows) / len(rows), 2)
+    arms = {_arm_name(p, seed): ["--implant-prob", str(p)] for p in probs}
+    train_and_release(data, RUNS, arms, seed, budget)
 
 
 def summarise(rows: list[dict[str, Any]], probs: list[float]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for p in probs:
-        rs = [r for r in rows if r["implant_prob"] == p]
-        out[f"{p:g}"] = {
-            "val_centroid_iou": _mean(rs, "val_centroid", "iou"),
-            "val_coarse_iou": _mean(rs, "val_coarse", "iou"),
-            "val_centroid_pd": _mean(rs, "val_centroid", "pd"),
-            "val_centroid_fat": _mean(rs, "val_centroid", "fat"),
-            "selection_iou": round(sum(r["selection_iou"] for r in rs) / len(rs), 2),
-            "steps": round(sum(r["steps"] for r in rs) / len(rs)),
-        }
-    return out
+    return {f"{p:g}": mean_of([r for r in rows if r["implant_prob"] == p]) for p in probs}
 
 
 def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argparse.Namespace, wall: float) -> None:
@@ -145,7 +50,8 @@ def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argp
         "# Implanted synthetic targets: gain at equal CPU time",
         "",
         f"Command: `python bench/implant.py --budget {args.budget:g} --seeds {' '.join(map(str, args.seeds))} "
-        f"--probs {' '.join(f'{p:g}' for p in args.probs)}` ({wall / 60:.0f} min wall on this 2-core machine). "
+        f"--probs {' '.join(f'{p:g}' for p in args.probs)}` ({wall_text(wall)}; from nothing "
+        "~70 min on this 2-core machine). "
         "Arms of one seed trained side by side, one thread each, with the same time budget; each checkpoint "
         "released with `python -m ml.release` (threshold and TTA chosen on the 38-frame selection split from "
         "train); val (85 frames) reported only.",
@@ -155,15 +61,12 @@ def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argp
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        c, k = r["val_centroid"], r["val_coarse"]
         lines.append(
             f"| {r['implant_prob']:g} | {r['seed']} | {r['steps']} | {r['chosen_step']} | {r['selection_iou']:.2f} "
-            f"| {c['iou']:.2f} ({c['pd']:.1f} / {c['fat']:.1f}) | {k['iou']:.2f} ({k['pd']:.1f} / {k['fat']:.1f}) |"
+            f"| {val_cells(r)} |"
         )
-    cs, ck = rows[0]["coldstart_centroid"], rows[0]["coldstart_coarse"]
     lines += [
-        f"| cold start | — | — | — | — | {cs['iou']:.2f} ({cs['pd']:.1f} / {cs['fat']:.1f}) "
-        f"| {ck['iou']:.2f} ({ck['pd']:.1f} / {ck['fat']:.1f}) |",
+        f"| cold start | — | — | — | — | {coldstart_cells(rows[0])} |",
         "",
         "Means over seeds:",
         "",
@@ -188,14 +91,16 @@ def main() -> None:
     args = ap.parse_args()
     if not (args.data / "splits" / "train.txt").is_file():
         raise SystemExit(f"{args.data}: no splits/train.txt (expected the SIRST layout images/ masks/ splits/)")
-    RUNS.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     for seed in args.seeds:
-        run_arm_pair(args.data, args.probs, seed, args.budget)
-    rows = [arm_summary(p, s) for s in args.seeds for p in args.probs]
+        run_seed(args.data, args.probs, seed, args.budget)
+    rows = [
+        {"implant_prob": p, "seed": s, **arm_summary(RUNS, _arm_name(p, s))} for s in args.seeds for p in args.probs
+    ]
     summary = summarise(rows, args.probs)
     wall = time.monotonic() - t0
-    _plot(rows, REPORT.with_name("implant.png"))
+    labels = [f"implant {r['implant_prob']:g}, seed {r['seed']}" for r in rows]
+    plot_curves(rows, labels, REPORT.with_name("implant.png"), [r["implant_prob"] == 0 for r in rows])
     write_report(rows, summary, args, wall)
     result = {"bench": "implant", "budget_s": args.budget, "seeds": args.seeds, "by_share": summary}
     REPORT.with_name("implant.json").write_text(json.dumps({**result, "runs": rows}, indent=1) + "\n")
