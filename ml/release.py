@@ -102,8 +102,12 @@ def main() -> None:
     ap.add_argument("--checkpoint", required=True, type=Path)
     ap.add_argument("--data", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument(
+        "--tta-gain", type=float, default=1.0,
+        help="selection IoU points TTA must gain to be the default (it costs ~8x; a large value keeps it off)",
+    )  # fmt: skip
     args = ap.parse_args()
-    m = release(args.checkpoint, args.data, args.out)
+    m = release(args.checkpoint, args.data, args.out, tta_gain=args.tta_gain)
     print(json.dumps({k: m[k] for k in ("infer", "verdict")}))
 
 
