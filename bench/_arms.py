@@ -10,6 +10,7 @@ Finished runs and releases already on disk are kept, so an interrupted bench goe
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -146,3 +147,27 @@ def coldstart_cells(r: dict[str, Any]) -> str:
 def wall_text(wall: float) -> str:
     """How long this invocation took, or that it only re-read finished runs."""
     return f"this invocation {wall / 60:.0f} min wall" if wall >= 60 else "this invocation re-read finished runs"
+
+
+def means_table(first_col: str, summary: dict[str, dict[str, Any]]) -> list[str]:
+    """The report's 'Means over seeds' table, one row per arm."""
+    lines = [
+        "Means over seeds:",
+        "",
+        f"| {first_col} | steps | selection IoU | val IoU centroid | val Pd / Fat centroid | val IoU coarse |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, m in summary.items():
+        lines.append(
+            f"| {key} | {m['steps']} | {m['selection_iou']:.2f} | {m['val_centroid_iou']:.2f} "
+            f"| {m['val_centroid_pd']:.1f} / {m['val_centroid_fat']:.1f} | {m['val_coarse_iou']:.2f} |"
+        )
+    return lines
+
+
+def base_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every arm bench takes: where SIRST is and the training seconds per run."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sirst")
+    ap.add_argument("--budget", type=float, default=1800.0, help="training seconds per run")
+    return ap

@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._arms import arm_summary, coldstart_cells, mean_of, plot_curves, train_and_release, val_cells, wall_text  # noqa: E402
+from bench import _arms  # noqa: E402 - after the path tweak
 
 REPORT = ROOT / "bench" / "reports" / "implant.md"
 RUNS = ROOT / "runs" / "implant"
@@ -38,11 +38,11 @@ def _arm_name(prob: float, seed: int) -> str:
 def run_seed(data: Path, probs: list[float], seed: int, budget: float) -> None:
     """Train then release every implant share of one seed; skips what is already on disk (reruns resume)."""
     arms = {_arm_name(p, seed): ["--implant-prob", str(p)] for p in probs}
-    train_and_release(data, RUNS, arms, seed, budget)
+    _arms.train_and_release(data, RUNS, arms, seed, budget)
 
 
 def summarise(rows: list[dict[str, Any]], probs: list[float]) -> dict[str, Any]:
-    return {f"{p:g}": mean_of([r for r in rows if r["implant_prob"] == p]) for p in probs}
+    return {f"{p:g}": _arms.mean_of([r for r in rows if r["implant_prob"] == p]) for p in probs}
 
 
 def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argparse.Namespace, wall: float) -> None:
@@ -50,7 +50,7 @@ def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argp
         "# Implanted synthetic targets: gain at equal CPU time",
         "",
         f"Command: `python bench/implant.py --budget {args.budget:g} --seeds {' '.join(map(str, args.seeds))} "
-        f"--probs {' '.join(f'{p:g}' for p in args.probs)}` ({wall_text(wall)}; from nothing "
+        f"--probs {' '.join(f'{p:g}' for p in args.probs)}` ({_arms.wall_text(wall)}; from nothing "
         "~70 min on this 2-core machine). "
         "Arms of one seed trained side by side, one thread each, with the same time budget; each checkpoint "
         "released with `python -m ml.release` (threshold and TTA chosen on the 38-frame selection split from "
@@ -63,29 +63,19 @@ def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argp
     for r in rows:
         lines.append(
             f"| {r['implant_prob']:g} | {r['seed']} | {r['steps']} | {r['chosen_step']} | {r['selection_iou']:.2f} "
-            f"| {val_cells(r)} |"
+            f"| {_arms.val_cells(r)} |"
         )
     lines += [
-        f"| cold start | — | — | — | — | {coldstart_cells(rows[0])} |",
+        f"| cold start | — | — | — | — | {_arms.coldstart_cells(rows[0])} |",
         "",
-        "Means over seeds:",
-        "",
-        "| implant share | steps | selection IoU | val IoU centroid | val Pd / Fat centroid | val IoU coarse |",
-        "|---|---|---|---|---|---|",
     ]
-    for p, s in summary.items():
-        lines.append(
-            f"| {p} | {s['steps']} | {s['selection_iou']:.2f} | {s['val_centroid_iou']:.2f} "
-            f"| {s['val_centroid_pd']:.1f} / {s['val_centroid_fat']:.1f} | {s['val_coarse_iou']:.2f} |"
-        )
+    lines += _arms.means_table("implant share", summary)
     lines += ["", "![selection IoU against training time](implant.png)", ""]
     REPORT.write_text("\n".join(lines))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sirst")
-    ap.add_argument("--budget", type=float, default=1800.0, help="training seconds per run")
+    ap = _arms.base_parser(__doc__)
     ap.add_argument("--seeds", type=int, nargs="+", default=[42, 7])
     ap.add_argument("--probs", type=float, nargs="+", default=[0.0, 0.5])
     args = ap.parse_args()
@@ -95,12 +85,14 @@ def main() -> None:
     for seed in args.seeds:
         run_seed(args.data, args.probs, seed, args.budget)
     rows = [
-        {"implant_prob": p, "seed": s, **arm_summary(RUNS, _arm_name(p, s))} for s in args.seeds for p in args.probs
+        {"implant_prob": p, "seed": s, **_arms.arm_summary(RUNS, _arm_name(p, s))}
+        for s in args.seeds
+        for p in args.probs
     ]
     summary = summarise(rows, args.probs)
     wall = time.monotonic() - t0
     labels = [f"implant {r['implant_prob']:g}, seed {r['seed']}" for r in rows]
-    plot_curves(rows, labels, REPORT.with_name("implant.png"), [r["implant_prob"] == 0 for r in rows])
+    _arms.plot_curves(rows, labels, REPORT.with_name("implant.png"), [r["implant_prob"] == 0 for r in rows])
     write_report(rows, summary, args, wall)
     result = {"bench": "implant", "budget_s": args.budget, "seeds": args.seeds, "by_share": summary}
     REPORT.with_name("implant.json").write_text(json.dumps({**result, "runs": rows}, indent=1) + "\n")

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._arms import arm_summary, coldstart_cells, mean_of, plot_curves, train_and_release, val_cells, wall_text  # noqa: E402
+from bench import _arms  # noqa: E402 - after the path tweak
 
 REPORT = ROOT / "bench" / "reports" / "variants.md"
 RUNS = ROOT / "runs" / "variants"
@@ -46,7 +46,7 @@ def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argp
         "# Recipe variants at equal CPU time",
         "",
         f"Command: `python bench/variants.py --budget {args.budget:g} --seeds {' '.join(map(str, args.seeds))} "
-        f"--arms {' '.join(args.arms)}` ({wall_text(wall)}). Same `--time-budget` per "
+        f"--arms {' '.join(args.arms)}` ({_arms.wall_text(wall)}). Same `--time-budget` per "
         "run, 1 thread, each run sharing the 2-core machine with one other single-thread run; each checkpoint "
         "released with `python -m ml.release` (threshold and TTA chosen on the 38-frame selection split from "
         "train); val (85 frames, 97 targets) reported only.",
@@ -59,29 +59,19 @@ def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argp
         flags = " ".join(ARMS[r["arm"]]) or "—"
         lines.append(
             f"| {r['arm']} | `{flags}` | {r['seed']} | {r['steps']} | {r['chosen_step']} "
-            f"| {r['selection_iou']:.2f} ({r['selection_pd']:.1f}) | {val_cells(r)} |"
+            f"| {r['selection_iou']:.2f} ({r['selection_pd']:.1f}) | {_arms.val_cells(r)} |"
         )
     lines += [
-        f"| cold start | — | — | — | — | — | {coldstart_cells(rows[0])} |",
+        f"| cold start | — | — | — | — | — | {_arms.coldstart_cells(rows[0])} |",
         "",
-        "Means over seeds:",
-        "",
-        "| arm | steps | selection IoU | val IoU centroid | val Pd / Fat centroid | val IoU coarse |",
-        "|---|---|---|---|---|---|",
     ]
-    for arm, s in summary.items():
-        lines.append(
-            f"| {arm} | {s['steps']} | {s['selection_iou']:.2f} | {s['val_centroid_iou']:.2f} "
-            f"| {s['val_centroid_pd']:.1f} / {s['val_centroid_fat']:.1f} | {s['val_coarse_iou']:.2f} |"
-        )
+    lines += _arms.means_table("arm", summary)
     lines += ["", "![selection IoU against training time](variants.png)", ""]
     REPORT.write_text("\n".join(lines))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sirst")
-    ap.add_argument("--budget", type=float, default=1800.0, help="training seconds per run")
+    ap = _arms.base_parser(__doc__)
     ap.add_argument("--seeds", type=int, nargs="+", default=[42])
     ap.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=list(ARMS))
     ap.add_argument("--jobs", type=int, default=2, help="runs trained at once (one thread each)")
@@ -91,12 +81,12 @@ def main() -> None:
     t0 = time.monotonic()
     for seed in args.seeds:
         arms = {f"{a}_s{seed}": ARMS[a] for a in args.arms}
-        train_and_release(args.data, RUNS, arms, seed, args.budget, jobs=args.jobs)
-    rows = [{"arm": a, "seed": s, **arm_summary(RUNS, f"{a}_s{s}")} for s in args.seeds for a in args.arms]
-    summary = {a: mean_of([r for r in rows if r["arm"] == a]) for a in args.arms}
+        _arms.train_and_release(args.data, RUNS, arms, seed, args.budget, jobs=args.jobs)
+    rows = [{"arm": a, "seed": s, **_arms.arm_summary(RUNS, f"{a}_s{s}")} for s in args.seeds for a in args.arms]
+    summary = {a: _arms.mean_of([r for r in rows if r["arm"] == a]) for a in args.arms}
     wall = time.monotonic() - t0
     labels = [f"{r['arm']}, seed {r['seed']}" for r in rows]
-    plot_curves(rows, labels, REPORT.with_name("variants.png"), [r["arm"] != "recipe" for r in rows])
+    _arms.plot_curves(rows, labels, REPORT.with_name("variants.png"), [r["arm"] != "recipe" for r in rows])
     write_report(rows, summary, args, wall)
     result = {"bench": "variants", "budget_s": args.budget, "seeds": args.seeds, "by_arm": summary}
     REPORT.with_name("variants.json").write_text(json.dumps({**result, "runs": rows}, indent=1) + "\n")
