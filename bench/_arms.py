@@ -134,27 +134,36 @@ def plot_curves(rows: list[dict[str, Any]], labels: list[str], path: Path, dashe
     plt.close(fig)
 
 
-def val_cells(r: dict[str, Any]) -> str:
-    """The report's 'val centroid (Pd / Fat) | val coarse (Pd / Fat)' cells of one run."""
-    c, k = r["val_centroid"], r["val_coarse"]
-    return f"{c['iou']:.2f} ({c['pd']:.1f} / {c['fat']:.1f}) | {k['iou']:.2f} ({k['pd']:.1f} / {k['fat']:.1f})"
-
-
-def coldstart_cells(r: dict[str, Any]) -> str:
-    return val_cells({"val_centroid": r["coldstart_centroid"], "val_coarse": r["coldstart_coarse"]})
-
-
 def wall_text(wall: float) -> str:
     """How long this invocation took, or that it only re-read finished runs."""
     return f"this invocation {wall / 60:.0f} min wall" if wall >= 60 else "this invocation re-read finished runs"
 
 
-def means_table(first_col: str, summary: dict[str, dict[str, Any]]) -> list[str]:
-    """The report's 'Means over seeds' table, one row per arm."""
-    lines = [
+def _val_cells(c: dict[str, Any], k: dict[str, Any]) -> str:
+    return f"{c['iou']:.2f} ({c['pd']:.1f} / {c['fat']:.1f}) | {k['iou']:.2f} ({k['pd']:.1f} / {k['fat']:.1f})"
+
+
+def report_tables(
+    lead_cols: list[str], leads: list[list[str]], rows: list[dict[str, Any]], summary: dict[str, dict[str, Any]],
+    image: str,
+) -> list[str]:  # fmt: skip
+    """Per-run table (the bench's own leading columns, then the figures every arm has, then the cold start),
+    the means over seeds, and the curves image."""
+    cols = [*lead_cols, "seed", "steps", "chosen step", "selection IoU (Pd)", "val IoU centroid (Pd / Fat)",
+            "val IoU coarse (Pd / Fat)"]  # fmt: skip
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for lead, r in zip(leads, rows, strict=True):
+        lines.append(
+            f"| {' | '.join(lead)} | {r['seed']} | {r['steps']} | {r['chosen_step']} "
+            f"| {r['selection_iou']:.2f} ({r['selection_pd']:.1f}) | {_val_cells(r['val_centroid'], r['val_coarse'])} |"
+        )
+    dashes = " | ".join(["—"] * (len(cols) - 3))
+    lines += [
+        f"| cold start | {dashes} | {_val_cells(rows[0]['coldstart_centroid'], rows[0]['coldstart_coarse'])} |",
+        "",
         "Means over seeds:",
         "",
-        f"| {first_col} | steps | selection IoU | val IoU centroid | val Pd / Fat centroid | val IoU coarse |",
+        f"| {lead_cols[0]} | steps | selection IoU | val IoU centroid | val Pd / Fat centroid | val IoU coarse |",
         "|---|---|---|---|---|---|",
     ]
     for key, m in summary.items():
@@ -162,7 +171,7 @@ def means_table(first_col: str, summary: dict[str, dict[str, Any]]) -> list[str]
             f"| {key} | {m['steps']} | {m['selection_iou']:.2f} | {m['val_centroid_iou']:.2f} "
             f"| {m['val_centroid_pd']:.1f} / {m['val_centroid_fat']:.1f} | {m['val_coarse_iou']:.2f} |"
         )
-    return lines
+    return [*lines, "", f"![selection IoU against training time]({image})", ""]
 
 
 def base_parser(doc: str | None) -> argparse.ArgumentParser:
@@ -171,3 +180,26 @@ def base_parser(doc: str | None) -> argparse.ArgumentParser:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sirst")
     ap.add_argument("--budget", type=float, default=1800.0, help="training seconds per run")
     return ap
+
+
+def parse_args(ap: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, and refuse a data folder without the train and val splits before any training starts."""
+    from ml.data import read_split
+
+    args = ap.parse_args()
+    try:
+        read_split(args.data, "train"), read_split(args.data, "val")
+    except ValueError as exc:
+        raise SystemExit(f"{args.data}: {exc} (expected the SIRST layout images/ masks/ splits/)") from exc
+    return args
+
+
+def write_outputs(
+    report: Path, lines: list[str], result: dict[str, Any], rows: list[dict[str, Any]], labels: list[str],
+    dashed: list[bool],
+) -> None:  # fmt: skip
+    """The report, the curves and the JSON beside it (result plus every run), and the one JSON line on stdout."""
+    plot_curves(rows, labels, report.with_suffix(".png"), dashed)
+    report.write_text("\n".join(lines))
+    report.with_suffix(".json").write_text(json.dumps({**result, "runs": rows}, indent=1) + "\n")
+    print(json.dumps(result))

@@ -6,7 +6,7 @@ run side by side, one core each, so they share the machine's load equally. Each 
 `python -m ml.release` (threshold/TTA chosen on the selection split carved from train) and is scored on SIRST
 val, centroid and coarse points, against the cold start. Val is only reported, never used to choose.
 
-    python bench/implant.py                               # 2 seeds x 2 arms x 1800 s: ~70 min on 2 cores
+    python bench/implant.py                               # 2 seeds x 2 arms x 1800 s: 61 min on 2 cores
     python bench/implant.py --budget 600 --seeds 42       # a quick look (~12 min)
 
 Prints one JSON line and writes bench/reports/implant.md, implant.json and implant.png (selection IoU
@@ -16,7 +16,6 @@ against training time, one line per run). Checkpoints and logs stay under runs/i
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -45,42 +44,28 @@ def summarise(rows: list[dict[str, Any]], probs: list[float]) -> dict[str, Any]:
     return {f"{p:g}": _arms.mean_of([r for r in rows if r["implant_prob"] == p]) for p in probs}
 
 
-def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argparse.Namespace, wall: float) -> None:
+def report_lines(
+    rows: list[dict[str, Any]], summary: dict[str, Any], args: argparse.Namespace, wall: float
+) -> list[str]:
     lines = [
         "# Implanted synthetic targets: gain at equal CPU time",
         "",
         f"Command: `python bench/implant.py --budget {args.budget:g} --seeds {' '.join(map(str, args.seeds))} "
-        f"--probs {' '.join(f'{p:g}' for p in args.probs)}` ({_arms.wall_text(wall)}; from nothing "
-        "~70 min on this 2-core machine). "
+        f"--probs {' '.join(f'{p:g}' for p in args.probs)}` ({_arms.wall_text(wall)}). "
         "Arms of one seed trained side by side, one thread each, with the same time budget; each checkpoint "
         "released with `python -m ml.release` (threshold and TTA chosen on the 38-frame selection split from "
         "train); val (85 frames) reported only.",
         "",
-        "| implant share | seed | steps | chosen step | selection IoU | val IoU centroid (Pd / Fat) "
-        "| val IoU coarse (Pd / Fat) |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['implant_prob']:g} | {r['seed']} | {r['steps']} | {r['chosen_step']} | {r['selection_iou']:.2f} "
-            f"| {_arms.val_cells(r)} |"
-        )
-    lines += [
-        f"| cold start | — | — | — | — | {_arms.coldstart_cells(rows[0])} |",
-        "",
-    ]
-    lines += _arms.means_table("implant share", summary)
-    lines += ["", "![selection IoU against training time](implant.png)", ""]
-    REPORT.write_text("\n".join(lines))
+    leads = [[f"{r['implant_prob']:g}"] for r in rows]
+    return lines + _arms.report_tables(["implant share"], leads, rows, summary, "implant.png")
 
 
 def main() -> None:
     ap = _arms.base_parser(__doc__)
     ap.add_argument("--seeds", type=int, nargs="+", default=[42, 7])
     ap.add_argument("--probs", type=float, nargs="+", default=[0.0, 0.5])
-    args = ap.parse_args()
-    if not (args.data / "splits" / "train.txt").is_file():
-        raise SystemExit(f"{args.data}: no splits/train.txt (expected the SIRST layout images/ masks/ splits/)")
+    args = _arms.parse_args(ap)
     t0 = time.monotonic()
     for seed in args.seeds:
         run_seed(args.data, args.probs, seed, args.budget)
@@ -92,11 +77,10 @@ def main() -> None:
     summary = summarise(rows, args.probs)
     wall = time.monotonic() - t0
     labels = [f"implant {r['implant_prob']:g}, seed {r['seed']}" for r in rows]
-    _arms.plot_curves(rows, labels, REPORT.with_name("implant.png"), [r["implant_prob"] == 0 for r in rows])
-    write_report(rows, summary, args, wall)
     result = {"bench": "implant", "budget_s": args.budget, "seeds": args.seeds, "by_share": summary}
-    REPORT.with_name("implant.json").write_text(json.dumps({**result, "runs": rows}, indent=1) + "\n")
-    print(json.dumps(result))
+    _arms.write_outputs(
+        REPORT, report_lines(rows, summary, args, wall), result, rows, labels, [r["implant_prob"] == 0 for r in rows]
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ logs stay under runs/variants/; what is there already is reused (a rerun resumes
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,9 @@ ARMS = {
 }
 
 
-def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argparse.Namespace, wall: float) -> None:
+def report_lines(
+    rows: list[dict[str, Any]], summary: dict[str, Any], args: argparse.Namespace, wall: float
+) -> list[str]:
     lines = [
         "# Recipe variants at equal CPU time",
         "",
@@ -51,23 +52,9 @@ def write_report(rows: list[dict[str, Any]], summary: dict[str, Any], args: argp
         "released with `python -m ml.release` (threshold and TTA chosen on the 38-frame selection split from "
         "train); val (85 frames, 97 targets) reported only.",
         "",
-        "| arm | flags beyond the shipped recipe | seed | steps | chosen step | selection IoU (Pd) "
-        "| val IoU centroid (Pd / Fat) | val IoU coarse (Pd / Fat) |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        flags = " ".join(ARMS[r["arm"]]) or "—"
-        lines.append(
-            f"| {r['arm']} | `{flags}` | {r['seed']} | {r['steps']} | {r['chosen_step']} "
-            f"| {r['selection_iou']:.2f} ({r['selection_pd']:.1f}) | {_arms.val_cells(r)} |"
-        )
-    lines += [
-        f"| cold start | — | — | — | — | — | {_arms.coldstart_cells(rows[0])} |",
-        "",
-    ]
-    lines += _arms.means_table("arm", summary)
-    lines += ["", "![selection IoU against training time](variants.png)", ""]
-    REPORT.write_text("\n".join(lines))
+    leads = [[r["arm"], f"`{' '.join(ARMS[r['arm']]) or '—'}`"] for r in rows]
+    return lines + _arms.report_tables(["arm", "flags beyond the shipped recipe"], leads, rows, summary, "variants.png")
 
 
 def main() -> None:
@@ -75,9 +62,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[42])
     ap.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=list(ARMS))
     ap.add_argument("--jobs", type=int, default=2, help="runs trained at once (one thread each)")
-    args = ap.parse_args()
-    if not (args.data / "splits" / "train.txt").is_file():
-        raise SystemExit(f"{args.data}: no splits/train.txt (expected the SIRST layout images/ masks/ splits/)")
+    args = _arms.parse_args(ap)
     t0 = time.monotonic()
     for seed in args.seeds:
         arms = {f"{a}_s{seed}": ARMS[a] for a in args.arms}
@@ -86,11 +71,10 @@ def main() -> None:
     summary = {a: _arms.mean_of([r for r in rows if r["arm"] == a]) for a in args.arms}
     wall = time.monotonic() - t0
     labels = [f"{r['arm']}, seed {r['seed']}" for r in rows]
-    _arms.plot_curves(rows, labels, REPORT.with_name("variants.png"), [r["arm"] != "recipe" for r in rows])
-    write_report(rows, summary, args, wall)
     result = {"bench": "variants", "budget_s": args.budget, "seeds": args.seeds, "by_arm": summary}
-    REPORT.with_name("variants.json").write_text(json.dumps({**result, "runs": rows}, indent=1) + "\n")
-    print(json.dumps(result))
+    _arms.write_outputs(
+        REPORT, report_lines(rows, summary, args, wall), result, rows, labels, [r["arm"] != "recipe" for r in rows]
+    )
 
 
 if __name__ == "__main__":
