@@ -11,6 +11,11 @@ import numpy as np
 from ml.coldstart import ColdStartParams, point_prompt_masks
 
 DEFAULT_GRID: tuple[float, ...] = tuple(round(0.10 + 0.05 * i, 2) for i in range(9))  # 0.10, 0.15, ..., 0.50
+# The app's grid: other sensors' annotators draw much wider (alpha near 0.05) or tighter (0.6) than SIRST's 0.35;
+# a grid that stops at 0.10 picked its bottom edge on such data. Denser at the low end, where the mask grows fast.
+WIDE_GRID: tuple[float, ...] = (
+    0.02, 0.03, 0.04, 0.05, 0.07, 0.10, 0.13, 0.16, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50, 0.60, 0.70
+)  # fmt: skip
 _TIE = 1e-12
 
 
@@ -23,6 +28,7 @@ class CalibrationResult:
     n_images: int
     n_targets: int
     best_use_grabcut: bool = True
+    best_size_rule: bool | None = None  # None: the size rule was not compared (left as in `params`)
 
 
 def calibrate_alpha(
@@ -30,6 +36,7 @@ def calibrate_alpha(
     grid: Sequence[float] = DEFAULT_GRID,
     params: ColdStartParams | None = None,
     compare_grabcut: bool = True,
+    compare_size_rule: bool = False,
 ) -> CalibrationResult:
     """Pick the alpha whose union masks have the highest dataset-level (pooled) IoU.
 
@@ -38,6 +45,7 @@ def calibrate_alpha(
         grid: alphas to try.
         params: base settings; only ``alpha`` (and ``use_grabcut`` when compared) vary.
         compare_grabcut: also try the other GrabCut setting and pick the best (alpha, GrabCut) pair.
+        compare_size_rule: also try the size rule on and off (``params.size_alpha_factor`` or 0.7 when on).
 
     Returns:
         CalibrationResult; ties go to the alpha nearest ``params.alpha`` (the default), then to
@@ -50,14 +58,28 @@ def calibrate_alpha(
     if not data or not grid:
         raise ValueError(f"calibration needs at least one sample and one alpha (got {len(data)} samples, grid {grid})")
     toggles = [base.use_grabcut, not base.use_grabcut] if compare_grabcut else [base.use_grabcut]
+    base_rule = base.size_alpha_factor is not None
+    rules = [base_rule, not base_rule] if compare_size_rule else [base_rule]
+    factor_on = base.size_alpha_factor if base_rule else ColdStartParams().size_alpha_factor
     table = []
-    for use_gc in toggles:
-        for alpha in grid:
-            p = dataclasses.replace(base, alpha=float(alpha), use_grabcut=use_gc)
-            table.append({"alpha": float(alpha), "use_grabcut": use_gc, "iou": _pooled_iou(data, p)})
+    for rule in rules:
+        for use_gc in toggles:
+            for alpha in grid:
+                p = dataclasses.replace(
+                    base, alpha=float(alpha), use_grabcut=use_gc, size_alpha_factor=factor_on if rule else None
+                )
+                row = {"alpha": float(alpha), "use_grabcut": use_gc, "iou": _pooled_iou(data, p)}
+                if compare_size_rule:
+                    row["size_rule"] = rule
+                table.append(row)
 
-    def rank(row: dict) -> tuple[float, float, int]:
-        return (-round(row["iou"] / _TIE), abs(row["alpha"] - base.alpha), row["use_grabcut"] != base.use_grabcut)
+    def rank(row: dict) -> tuple[float, float, int, int]:
+        return (
+            -round(row["iou"] / _TIE),
+            abs(row["alpha"] - base.alpha),
+            row["use_grabcut"] != base.use_grabcut,
+            row.get("size_rule", base_rule) != base_rule,
+        )
 
     best = min(table, key=rank)
     return CalibrationResult(
@@ -66,6 +88,7 @@ def calibrate_alpha(
         n_images=len(data),
         n_targets=sum(len(pts) for _, pts, _ in data),
         best_use_grabcut=best["use_grabcut"],
+        best_size_rule=best.get("size_rule"),
     )
 
 

@@ -81,3 +81,21 @@ def test_calibration_recovers_a_dilated_annotation_style() -> None:
 def test_calibration_needs_samples() -> None:
     with pytest.raises(ValueError, match="sample"):
         calibrate_alpha([])
+
+
+def test_the_wide_grid_reaches_halo_styles_and_compares_the_size_rule() -> None:
+    """Masks drawn three pixels wider than the iso-contour want an alpha below the old grid's 0.10 floor."""
+    from ml.calibration import WIDE_GRID
+
+    assert WIDE_GRID[0] <= 0.02 and WIDE_GRID[-1] >= 0.7
+    samples = [
+        (img, p, cv2.dilate(gt.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
+        for img, p, gt in synthetic_project(0.35)
+    ]
+    narrow = calibrate_alpha(samples)
+    wide = calibrate_alpha(samples, grid=WIDE_GRID, compare_size_rule=True)
+    assert narrow.best_alpha == 0.10  # pinned at the edge of the old grid
+    assert wide.best_alpha < 0.10 and wide.best_size_rule in (True, False)
+    assert len(wide.table) == 2 * 2 * len(WIDE_GRID) and {r["size_rule"] for r in wide.table} == {True, False}
+    best = max(r["iou"] for r in wide.table)
+    assert best > max(r["iou"] for r in narrow.table)
