@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from ml.config import ModelConfig
 from ml.inputs import normalise_image, stack_inputs
 from ml.models import EDGSPNet
 from ml.postprocess import InstanceResult, bbm_instances
-from ml.prior import coldstart_params_from_dict
+from ml.prior import coldstart_params_from_dict, override_coldstart_params
 from ml.prompts import check_points_inside, make_gaussian_map
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "edgsp_small.pt"
@@ -54,6 +56,7 @@ class Predictor:
         self.config: ModelConfig = model.config
         self.meta = meta or {}
         self.coldstart_params = coldstart_params_from_dict(self.config.coldstart_params)
+        self.coldstart_overrides: dict[str, Any] = {}  # applied on top of the checkpoint's frozen settings
         # Threshold chosen on the training selection split (meta "infer"), else the paper's 0.5.
         self.threshold = float(self.meta.get("infer", {}).get("threshold", 0.5))
         self.tta = bool(self.meta.get("infer", {}).get("tta", False))
@@ -65,6 +68,21 @@ class Predictor:
 
         model, payload = load_checkpoint(path or DEFAULT_WEIGHTS)
         return cls(model, device, payload.get("meta", {}))
+
+    def with_coldstart(self, overrides: Mapping[str, Any]) -> Predictor:
+        """A predictor sharing this net (no weight copy) whose prior channel and BBM fallback use the
+        checkpoint's ColdStartParams with `overrides` (ColdStartParams field names) applied.
+
+        Why: a project calibrates the cold start on its confirmed masks (e.g. a lower alpha for annotators who
+        draw wide); a net trained to follow its prior (meta `prior_follows_alpha`) then draws masks in that
+        style. Cheap enough per request. Unknown keys raise ValueError; `self` is left untouched; `version`
+        is unchanged, so a cache keyed on predictions should add `coldstart_overrides`.
+        """
+        params = override_coldstart_params(self.coldstart_params, overrides)
+        other = copy.copy(self)
+        other.coldstart_params = params
+        other.coldstart_overrides = {**self.coldstart_overrides, **dict(overrides)}
+        return other
 
     @property
     def version(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,9 +25,23 @@ def coldstart_params_from_dict(data: dict[str, Any] | None) -> ColdStartParams:
 
 def coldstart_params_to_dict(params: ColdStartParams) -> dict[str, Any]:
     """JSON-friendly dict of ColdStartParams."""
-    from dataclasses import asdict
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(params).items()}
 
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()}
+
+def override_coldstart_params(params: ColdStartParams, overrides: Mapping[str, Any] | None) -> ColdStartParams:
+    """`params` with `overrides` (ColdStartParams field names) applied; unknown keys raise a ValueError naming them.
+
+    Why: a project calibrates the cold start (alpha, GrabCut, size rule) on its own confirmed masks; the prior
+    channel and the BBM fallback of a checkpoint must be able to follow that choice without new weights.
+    """
+    if not overrides:
+        return params
+    known = {f.name for f in dataclasses.fields(ColdStartParams)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown cold-start settings {unknown}; known: {sorted(known)}")
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return dataclasses.replace(params, **clean)
 
 
 def make_prior(image: np.ndarray, points: np.ndarray, params: ColdStartParams | None = None) -> np.ndarray:

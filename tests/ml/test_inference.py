@@ -101,3 +101,32 @@ def test_tiny_images_work(predictor):
     for shape in [(1, 1), (5, 7), (3, 40)]:
         res = predictor.predict(np.arange(np.prod(shape), dtype=np.uint8).reshape(shape), np.array([[0.0, 0.0]]))
         assert res.masks[0].shape == shape and res.masks[0][0, 0]
+
+
+def test_with_coldstart_changes_prior_and_fallback_and_leaves_the_original_alone(tiny_checkpoint, rng):
+    from ml.coldstart import point_prompt_masks
+
+    p = Predictor.load(tiny_checkpoint, "cpu")
+    img, mask = make_synthetic_sample(rng, (48, 48), n_targets=1)
+    ys, xs = np.nonzero(mask)
+    pts = np.array([[float(np.floor(xs.mean())), float(np.floor(ys.mean()))]])
+    before = p.predict(img, pts)
+    wide = p.with_coldstart({"alpha": 0.05, "size_alpha_factor": None})
+    assert wide.model is p.model and wide.coldstart_overrides == {"alpha": 0.05, "size_alpha_factor": None}
+    assert wide.coldstart_params.alpha == 0.05 and wide.coldstart_params.size_alpha_factor is None
+    assert p.coldstart_params.alpha == 0.35 and p.coldstart_overrides == {}
+    res = wide.predict(img, pts)
+    assert not np.array_equal(res.prob, before.prob)  # the prior channel changed
+    # The untrained net keeps nothing, so BBM falls back to the cold start: the overridden one.
+    assert res.fallback == [True]
+    np.testing.assert_array_equal(res.masks[0], point_prompt_masks(img, pts, wide.coldstart_params).masks[0])
+    assert res.masks[0].sum() > before.masks[0].sum()
+    again = p.predict(img, pts)
+    np.testing.assert_array_equal(again.prob, before.prob)
+    np.testing.assert_array_equal(again.masks[0], before.masks[0])
+    np.testing.assert_array_equal(p.with_coldstart({}).predict(img, pts).prob, before.prob)
+
+
+def test_with_coldstart_refuses_unknown_settings(predictor):
+    with pytest.raises(ValueError, match=r"\['alhpa', 'colour'\]"):
+        predictor.with_coldstart({"alhpa": 0.1, "colour": 1, "alpha": 0.2})
