@@ -14,11 +14,17 @@ IMAGE_EXTS = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg")
 
 @dataclass
 class Sample:
-    """One frame: raw image (H, W) any dtype, bool mask (H, W) or None, and its id."""
+    """One frame: raw image (H, W) any dtype, bool mask (H, W) or None, its id, and optionally the clicks.
+
+    `points`: (N, 2) float (x, y) (x = column, y = row), one human click per target. Training then prompts
+    with them instead of the mask's component centroids: touching targets form one component of the union
+    mask, whose centroid is a wrong prompt for either of them.
+    """
 
     id: str
     image: np.ndarray
     mask: np.ndarray | None = None
+    points: np.ndarray | None = None
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -125,6 +131,8 @@ def data_hash(samples: list[Sample]) -> str:
         h.update(np.ascontiguousarray(s.image).tobytes())
         if s.mask is not None:
             h.update(np.packbits(s.mask).tobytes())
+        if s.points is not None:  # only then: the hash of samples without clicks stays what it was
+            h.update(b"points" + np.ascontiguousarray(s.points, dtype=np.float64).tobytes())
     return h.hexdigest()[:16]
 
 

@@ -77,3 +77,16 @@ def test_file_sha256s_fingerprint_the_original_bytes(synthetic_dir):
     ids = read_split(synthetic_dir, "train")
     want = sorted(hashlib.sha256(find_file(synthetic_dir / "images", i).read_bytes()).hexdigest() for i in ids)
     assert file_sha256s(synthetic_dir, "train") == want and len(want) == len(ids) > 0
+
+
+def test_clicks_enter_the_data_hash_only_when_given():
+    from ml.data import Sample
+
+    m = np.zeros((3, 4), bool)
+    m[1, 2] = True
+    a = [Sample("a", np.arange(12, dtype=np.uint8).reshape(3, 4), m)]
+    assert data_hash(a) == "311dc77aa0a412ca"  # without clicks: the hash of f310d1e, before clicks existed
+    a[0].points = np.array([[3.0, 4.0]])
+    first = data_hash(a)
+    a[0].points = np.array([[3.0, 1.0]])
+    assert first != "311dc77aa0a412ca" and data_hash(a) not in (first, "311dc77aa0a412ca")
