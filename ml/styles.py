@@ -13,16 +13,15 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from ml.calibration import calibrate_alpha
+from ml.calibration import WIDE_GRID, calibrate_alpha
 from ml.coldstart import ColdStartParams
 from ml.points import label_components
 
 # Style name -> pixels added (dilation) or removed (erosion) around every target.
 STYLES: dict[str, int] = {"erode1": -1, "dilate1": 1, "dilate2": 2, "dilate3": 3}
-# Wide and denser at the low end, where a mask grows fast as alpha falls (a 3-px dilation needs alpha ~0.05).
-STYLE_GRID: tuple[float, ...] = (
-    0.02, 0.03, 0.04, 0.05, 0.07, 0.10, 0.13, 0.16, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50, 0.60, 0.70
-)  # fmt: skip
+# The app's calibration grid (0.02-0.7, denser at the low end where a mask grows fast as alpha falls): the net
+# learns to follow exactly the alphas a project's calibration can pick.
+STYLE_GRID: tuple[float, ...] = WIDE_GRID
 ALPHA_JITTER = 0.15  # a styled sample's prior alpha is its style's alpha times U(1 - j, 1 + j)
 _K = np.ones((3, 3), np.uint8)
 _FREE = np.float32(1e9)  # stands in for "no label" when taking the minimum label of a neighbourhood
