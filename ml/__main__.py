@@ -23,14 +23,25 @@ def _train(args: argparse.Namespace) -> None:
         crop_size=args.crop_size,
         coarse_point_prob=args.coarse_prob,
         implant_prob=args.implant_prob,
+        prior_style_prob=args.prior_style_prob,
         ema_decay=args.ema_decay,
         eval_every=args.eval_every,
+        select_fraction=args.select_fraction,
         device=args.device,
         threads=args.threads,
+        loader_workers=args.loader_workers,
     )
     mc = ModelConfig(size=args.size, prior=not args.no_prior, edge=args.edge, normalisation=args.normalisation)
+    overrides = {"alpha": args.coldstart_alpha} if args.coldstart_alpha is not None else None
     res = fit(
-        args.data, tc, mc, init_checkpoint=args.init, out_path=args.out, state_path=args.state, resume=args.resume
+        args.data,
+        tc,
+        mc,
+        init_checkpoint=args.init,
+        out_path=args.out,
+        state_path=args.state,
+        resume=args.resume,
+        coldstart_overrides=overrides,
     )
     print(
         json.dumps(
@@ -112,8 +123,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--implant-prob", type=float, default=0.0, help="share of crops given synthetic targets on the real frame"
     )
+    t.add_argument(
+        "--prior-style-prob", type=float, default=0.0,
+        help="share of samples with restyled labels (targets dilated 1-3 px / eroded 1 px) and the prior at the "
+        "matching alpha, so the net follows the prior's width",
+    )  # fmt: skip
+    t.add_argument(
+        "--coldstart-alpha", type=float, default=None,
+        help="cold-start alpha of the prior channel (overrides the model's frozen setting; stored in the checkpoint)",
+    )  # fmt: skip
     t.add_argument("--ema-decay", type=float, default=0.995)
     t.add_argument("--eval-every", type=int, default=250)
+    t.add_argument(
+        "--select-fraction", type=float, default=0.15,
+        help="share of the data held out to pick the checkpoint; 0: train on all, keep the last EMA weights",
+    )  # fmt: skip
+    t.add_argument(
+        "--loader-workers", type=int, default=0,
+        help="make batches in N background processes (for a GPU; another random stream than 0)",
+    )  # fmt: skip
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int, default=1)

@@ -76,12 +76,16 @@ class TrainConfig:
     random_crop_prob: float = 0.15  # share of uniformly placed crops in "target" mode
     coarse_point_prob: float = 0.5  # share of samples prompted with jittered (coarse) points
     implant_prob: float = 0.0  # share of crops given 1-3 synthetic targets implanted into the real frame
+    # Share of samples whose label is restyled (targets dilated 1-3 px or eroded 1 px) with the prior made at the
+    # alpha matching that style: the net learns to follow the prior's width (ml/styles.py).
+    prior_style_prob: float = 0.0
     ema_decay: float = 0.995
     eval_every: int = 250
-    select_fraction: float = 0.15
+    select_fraction: float = 0.15  # 0: no selection split, train on every sample and keep the last EMA weights
     select_seed: int = 1234
     device: str = "auto"
     threads: int = 1
+    loader_workers: int = 0  # >0: batches made in that many background processes (another random stream)
     out_dir: str = "runs/edgsp"
 
     def to_dict(self) -> dict[str, Any]:

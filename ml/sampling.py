@@ -1,8 +1,10 @@
-"""Training batches: crops (target-centred or the paper's 256 positive-biased), prompts, flips/transpose."""
+"""Training batches: crops (target-centred or the paper's 256 positive-biased), prompts, flips/transpose, and
+optionally restyled labels with a prior at the style's alpha (prior-following training)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -10,21 +12,38 @@ from ml.coldstart import ColdStartParams
 from ml.config import ModelConfig, TrainConfig
 from ml.data import Sample
 from ml.inputs import normalise_image, robust_range, to_grey
-from ml.points import centroid_points, coarse_points, label_components
+from ml.points import PointCells, centroid_points, coarse_points, jitter_points, label_components, point_cells
 from ml.prior import make_prior
 from ml.prompts import make_gaussian_map
+from ml.styles import ALPHA_JITTER, STYLES, restyle_mask, style_alpha_table
 from ml.synthetic import implant_into_frame
 
 
 @dataclass
 class TrainItem:
-    """A training frame prepared once: raw image, normalised image, bool mask, component centroids, range."""
+    """A training frame prepared once: raw image, normalised image, bool mask, crop centres, range, clicks.
+
+    `centroids` places target crops: the mask's component centroids, or the clicks (and the centroids of
+    components nobody clicked) when the sample has points; `cells` then holds each click's share of the mask.
+    """
 
     raw: np.ndarray
     norm: np.ndarray
     mask: np.ndarray
-    centroids: np.ndarray  # (K, 2) float (x, y) component centroids
+    centroids: np.ndarray  # (K, 2) float (x, y) component centroids (or the clicks)
     span: float  # robust range q99.99 - q0.01 of the grey frame (scales implanted targets)
+    cells: PointCells | None = None
+    styled: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # restyled masks, made on first use
+
+    def label(self, d: int) -> np.ndarray:
+        """The mask with every target dilated by d px (eroded for d < 0); cached, as styles repeat."""
+        if d not in self.styled:
+            self.styled[d] = restyle_mask(self.mask, d)
+        return self.styled[d]
+
+    def prompts(self) -> np.ndarray:
+        """(K, 2) float (x, y) centroid-mode prompts: the clicks when there are some, else floored centroids."""
+        return self.cells.points.copy() if self.cells is not None else centroid_points(self.mask)
 
 
 def prepare_items(samples: list[Sample], model_config: ModelConfig) -> list[TrainItem]:
@@ -33,9 +52,17 @@ def prepare_items(samples: list[Sample], model_config: ModelConfig) -> list[Trai
     for s in samples:
         if s.mask is None:
             raise ValueError(f"sample {s.id} has no mask; training needs masks")
-        _, _, _, cents = label_components(s.mask)
         lo, hi = robust_range(to_grey(np.asarray(s.image)))
-        items.append(TrainItem(s.image, normalise_image(s.image, model_config.normalisation), s.mask, cents, hi - lo))
+        norm = normalise_image(s.image, model_config.normalisation)
+        if s.points is None:
+            _, _, _, cents = label_components(s.mask)
+            items.append(TrainItem(s.image, norm, s.mask, cents, hi - lo))
+            continue
+        try:
+            cells = point_cells(s.mask, s.points)
+        except ValueError as exc:
+            raise ValueError(f"sample {s.id}: {exc}") from exc
+        items.append(TrainItem(s.image, norm, s.mask, cells.points, hi - lo, cells))
     return items
 
 
@@ -57,8 +84,17 @@ def _crop(arr: np.ndarray, y0: int, x0: int, size: int, mode: str) -> np.ndarray
     return win
 
 
+def style_table_for(items: list[TrainItem], coldstart: ColdStartParams | None) -> dict[str, float]:
+    """The style -> alpha table of `ml.styles.style_alpha_table` on training items (their centroid-mode prompts)."""
+    return style_alpha_table(((it.raw, it.prompts(), it.mask) for it in items), coldstart)
+
+
 class BatchSampler:
-    """Draws (inputs (B, C, S, S), targets (B, 1, S, S)) float32 batches with a numpy Generator."""
+    """Draws (inputs (B, C, S, S), targets (B, 1, S, S)) float32 batches with a numpy Generator.
+
+    With `train_config.prior_style_prob` > 0, that share of samples gets a label style (STYLES) and a prior
+    made at the style's alpha from `style_alphas` (computed from the items when not given).
+    """
 
     def __init__(
         self,
@@ -67,10 +103,21 @@ class BatchSampler:
         model_config: ModelConfig,
         coldstart: ColdStartParams | None,
         rng: np.random.Generator,
+        style_alphas: dict[str, float] | None = None,
     ) -> None:
         if not items:
             raise ValueError("no training samples")
         self.items, self.tc, self.mc, self.cold, self.rng = items, train_config, model_config, coldstart, rng
+        if not 0.0 <= train_config.prior_style_prob <= 1.0:
+            raise ValueError(f"prior_style_prob must be within [0, 1], got {train_config.prior_style_prob}")
+        if train_config.prior_style_prob > 0 and not model_config.prior:
+            raise ValueError("prior_style_prob needs a model with the prior channel")
+        self.style_alphas: dict[str, float] | None = None
+        if train_config.prior_style_prob > 0:
+            self.style_alphas = dict(style_alphas) if style_alphas else style_table_for(items, coldstart)
+            missing = sorted(set(STYLES) - set(self.style_alphas))
+            if missing:
+                raise ValueError(f"style_alphas lacks the styles {missing}")
         self.size = train_config.crop_size if train_config.crop_mode == "target" else 256
         if train_config.crop_mode not in ("target", "paper"):
             raise ValueError(f"unknown crop_mode {train_config.crop_mode!r}; choose 'target' or 'paper'")
@@ -81,8 +128,16 @@ class BatchSampler:
 
     def _points(self, item: TrainItem) -> np.ndarray:
         if self.rng.random() < self.tc.coarse_point_prob:
-            return coarse_points(item.mask, self.rng)
-        return centroid_points(item.mask)
+            return coarse_points(item.mask, self.rng) if item.cells is None else jitter_points(item.cells, self.rng)
+        return item.prompts()
+
+    def _style(self) -> tuple[int, float] | None:
+        """(pixels to dilate, prior alpha) for a styled sample, None for an unstyled one."""
+        if self.rng.random() >= self.tc.prior_style_prob:
+            return None
+        assert self.style_alphas is not None
+        name = list(STYLES)[int(self.rng.integers(len(STYLES)))]
+        return STYLES[name], self.style_alphas[name] * float(self.rng.uniform(1 - ALPHA_JITTER, 1 + ALPHA_JITTER))
 
     def _origin(self, item: TrainItem) -> tuple[int, int]:
         h, w = item.mask.shape
@@ -107,7 +162,9 @@ class BatchSampler:
         """
         n = int(self.rng.integers(1, 4))
         raw, mask = implant_into_frame(item.raw, item.mask, self.rng, window, n, item.span)
-        new = TrainItem(raw, normalise_image(raw, self.mc.normalisation), mask, item.centroids, item.span)
+        # With clicks, the implanted targets are components nobody clicked: point_cells prompts their centroids.
+        cells = None if item.cells is None else point_cells(mask, item.cells.points)
+        new = TrainItem(raw, normalise_image(raw, self.mc.normalisation), mask, item.centroids, item.span, cells)
         return new, self._points(new)
 
     def draw(self) -> tuple[np.ndarray, np.ndarray]:
@@ -115,16 +172,21 @@ class BatchSampler:
         item = self.items[int(self.rng.integers(len(self.items)))]
         # Drawn only when implanting is on, so runs without it keep their random stream (and resume).
         implant = self.tc.implant_prob > 0 and self.rng.random() < self.tc.implant_prob
+        style = self._style() if self.tc.prior_style_prob > 0 else None  # likewise
         pts = None if implant else self._points(item)
         y0, x0 = self._origin(item)
         s = self.size
         if implant:
             item, pts = self._implanted(item, (y0, x0, s))
         chans = [_crop(item.norm, y0, x0, s, "edge"), make_gaussian_map(pts - np.array([x0, y0]), (s, s), self.mc.fwhm)]
+        cold, label = self.cold, item.mask
+        if style is not None:
+            label = item.label(style[0])
+            cold = dataclasses.replace(self.cold or ColdStartParams(), alpha=style[1])
         if self.mc.prior:
-            chans.append(_crop(make_prior(item.raw, pts, self.cold), y0, x0, s, "constant"))
+            chans.append(_crop(make_prior(item.raw, pts, cold), y0, x0, s, "constant"))
         x = np.stack(chans).astype(np.float32)
-        y = _crop(item.mask.astype(np.float32), y0, x0, s, "constant")[None]
+        y = _crop(label.astype(np.float32), y0, x0, s, "constant")[None]
         if self.rng.random() < 0.5:
             x, y = x[:, ::-1], y[:, ::-1]
         if self.rng.random() < 0.5:

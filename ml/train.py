@@ -20,9 +20,10 @@ from ml.config import ML_VERSION, ModelConfig, TrainConfig
 from ml.data import Sample, data_hash, load_samples, split_selection
 from ml.evaluation import evaluate_predictor
 from ml.inference import Predictor, resolve_device
+from ml.loader import worker_batches
 from ml.losses import deep_supervision_bce
 from ml.models import EDGSPNet, build_model, count_parameters
-from ml.prior import coldstart_params_from_dict, coldstart_params_to_dict
+from ml.prior import coldstart_params_from_dict, coldstart_params_to_dict, override_coldstart_params
 from ml.sampling import BatchSampler, prepare_items
 from ml.train_state import load_state, restore_rng, save_state
 
@@ -76,14 +77,32 @@ def _load_data(data: str | Path | list[Sample]) -> list[Sample]:
     return list(data)
 
 
-def _init_model(model_config: ModelConfig | None, init_checkpoint: str | Path | None) -> tuple[EDGSPNet, str | None]:
+def _init_model(
+    model_config: ModelConfig | None, init_checkpoint: str | Path | None, coldstart_overrides: dict[str, Any] | None
+) -> tuple[EDGSPNet, str | None]:
+    """The net to train and its parent's version; its config carries the (overridden) cold-start settings."""
     if init_checkpoint is not None:
         model, payload = load_checkpoint(init_checkpoint)
-        return model, payload.get("meta", {}).get("model_version")
-    mc = model_config or ModelConfig()
-    if mc.prior and mc.coldstart_params is None:
-        mc = replace(mc, coldstart_params=coldstart_params_to_dict(ColdStartParams()))
-    return build_model(mc), None
+        parent = payload.get("meta", {}).get("model_version")
+    else:
+        mc = model_config or ModelConfig()
+        if mc.prior and mc.coldstart_params is None:
+            mc = replace(mc, coldstart_params=coldstart_params_to_dict(ColdStartParams()))
+        model, parent = build_model(mc), None
+    if coldstart_overrides:
+        frozen = coldstart_params_from_dict(model.config.coldstart_params)
+        params = override_coldstart_params(frozen, coldstart_overrides)
+        model.config = replace(model.config, coldstart_params=coldstart_params_to_dict(params))
+    return model, parent
+
+
+def _split(samples: list[Sample], tc: TrainConfig) -> tuple[list[Sample], list[Sample]]:
+    """(train, selection): no selection split for select_fraction 0 or for a handful of frames."""
+    if not 0.0 <= tc.select_fraction < 1.0:
+        raise ValueError(f"select_fraction must be within [0, 1), got {tc.select_fraction}")
+    if tc.select_fraction == 0.0 or len(samples) < MIN_SELECTION_SAMPLES:
+        return samples, []
+    return split_selection(samples, tc.select_fraction, tc.select_seed)
 
 
 def fit(
@@ -97,6 +116,7 @@ def fit(
     show_progress: bool = True,
     state_path: str | Path | None = None,
     resume: bool = False,
+    coldstart_overrides: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train (or fine-tune) an EDGSP net and write a checkpoint.
 
@@ -113,10 +133,15 @@ def fit(
         state_path: where to keep a resumable training state, rewritten at every evaluation.
         resume: continue from `state_path` (same data and recipe; `max_steps` and `time_budget_s` may
             grow, and the time budget counts the time spent before the stop).
+        coldstart_overrides: ColdStartParams fields (e.g. {"alpha": 0.1}) applied to the model's frozen
+            cold-start settings; the prior in training uses them and the written checkpoint stores them.
 
     A selection split (config.select_fraction, fixed seed) is carved from the data; every
     `eval_every` steps the EMA weights are scored on it (centroid points, BBM) and the best, among
-    those with Pd 100 and Fat 0, is kept. Val/test data must never be passed here.
+    those with Pd 100 and Fat 0, is kept. With select_fraction 0 (or under 8 frames) every sample is
+    trained on and the last EMA weights are kept. Val/test data must never be passed here.
+    With config.prior_style_prob > 0 the style -> alpha table (ml/styles.py) is calibrated on the training
+    frames before the clock starts, and recorded in the meta with `prior_follows_alpha: true`.
     """
     tc = config or TrainConfig()
     if time_budget_s is not None:
@@ -126,16 +151,14 @@ def fit(
     samples = _load_data(data)
     if not samples:
         raise ValueError("no training samples found")
-    if len(samples) >= MIN_SELECTION_SAMPLES:
-        train_s, select_s = split_selection(samples, tc.select_fraction, tc.select_seed)
-    else:
-        train_s, select_s = samples, []
-    model, parent_version = _init_model(model_config, init_checkpoint)
+    train_s, select_s = _split(samples, tc)
+    model, parent_version = _init_model(model_config, init_checkpoint, coldstart_overrides)
     mc = model.config
     device = resolve_device(tc.device)
     model = model.to(device).to(memory_format=torch.channels_last).train()
     ema = copy.deepcopy(model).eval()
-    sampler = BatchSampler(prepare_items(train_s, mc), tc, mc, coldstart_params_from_dict(mc.coldstart_params), rng)
+    items, cold = prepare_items(train_s, mc), coldstart_params_from_dict(mc.coldstart_params)
+    sampler = BatchSampler(items, tc, mc, cold, rng)
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     out_path = Path(out_path or Path(tc.out_dir) / f"edgsp_{mc.size}.pt")
     hash_all = data_hash(samples)
@@ -147,20 +170,31 @@ def fit(
         "parent_version": parent_version,
         "params": count_parameters(model),
         "ml_version": ML_VERSION,
+        "prior_follows_alpha": sampler.style_alphas is not None,
     }
+    if sampler.style_alphas is not None:
+        meta_base.update(prior_style_alphas=sampler.style_alphas, prior_style_default_alpha=cold.alpha)
+    # The overrides belong to the recipe: a resume with other ones would mix two priors.
+    recipe = {**tc.to_dict(), **({"coldstart_overrides": dict(coldstart_overrides)} if coldstart_overrides else {})}
+    if coldstart_overrides:
+        meta_base["coldstart_overrides"] = dict(coldstart_overrides)
     history: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
     step, loss_avg, elapsed_before = 0, None, 0.0
     if resume:
         if state_path is None:
             raise ValueError("resume needs a state_path")
-        saved = load_state(state_path, tc.to_dict(), hash_all)
+        saved = load_state(state_path, recipe, hash_all)
         model.load_state_dict(saved["model"])
         ema.load_state_dict(saved["ema"])
         opt.load_state_dict(saved["optimizer"])
         restore_rng(saved, rng)
         step, loss_avg, elapsed_before = saved["step"], saved["loss_avg"], saved["elapsed_s"]
         history, best = saved["history"], saved["best"]
+    if tc.loader_workers > 0:
+        batches = worker_batches(items, tc, mc, cold, sampler.style_alphas, step, device)
+    else:
+        batches = iter(sampler.batch, None)  # the sampler in this process: the pinned random stream
     t0 = time.monotonic() - elapsed_before
     bar = _progress_bar(tc.max_steps, show_progress)
     bar.update(step)
@@ -172,9 +206,9 @@ def fit(
         lr = _lr_at(progress, step, tc)
         for g in opt.param_groups:
             g["lr"] = lr
-        xb, yb = sampler.batch()
-        x = torch.from_numpy(xb).to(device).contiguous(memory_format=torch.channels_last)
-        y = torch.from_numpy(yb).to(device)
+        xb, yb = next(batches)
+        x = torch.as_tensor(xb).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        y = torch.as_tensor(yb).to(device, non_blocking=True)
         loss = deep_supervision_bce(model(x, deep=mc.deep_supervision), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -199,10 +233,11 @@ def fit(
         if due and state_path is not None:
             state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict()}
             state.update(step=step, loss_avg=loss_avg, elapsed_s=time.monotonic() - t0, history=history, best=best)
-            save_state(state_path, {**state, "train_config": tc.to_dict(), "data_hash": hash_all, "rng": rng})
+            save_state(state_path, {**state, "train_config": recipe, "data_hash": hash_all, "rng": rng})
         if progress_callback is not None:
             progress_callback(record)
     bar.close()
+    del batches  # stops loader workers, if any
     if select_s:
         sel = _score(ema, select_s, device)
         history.append({"step": step, "selection": sel, "loss": loss_avg, "elapsed_s": time.monotonic() - t0})

@@ -19,7 +19,7 @@ from ml.config import TrainConfig
 
 STATE_FORMAT = "edgsp-train-state/1"
 # Settings that may change between the stop and the resume (how long to go on, where to run).
-RESUMABLE_CHANGES = frozenset({"max_steps", "time_budget_s", "device", "threads", "out_dir"})
+RESUMABLE_CHANGES = frozenset({"max_steps", "time_budget_s", "device", "threads", "out_dir", "loader_workers"})
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> Path:

@@ -141,3 +141,19 @@ def test_train_resume_through_the_cli(synthetic_dir, tmp_path):
     r = run_ml(*common, "--max-steps", "4", "--resume")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["steps"] == 4
+
+
+def test_train_flags_for_prior_following(synthetic_dir, tmp_path):
+    from ml.checkpoints import read_checkpoint
+
+    out = tmp_path / "s.pt"
+    r = run_ml("train", "--data", str(synthetic_dir), "--out", str(out), "--batch-size", "2", "--crop-size", "32",
+               "--max-steps", "2", "--warmup", "1", "--prior-style-prob", "0.5", "--coldstart-alpha", "0.25",
+               "--select-fraction", "0")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    payload = read_checkpoint(out)
+    meta = payload["meta"]
+    assert payload["model_config"]["coldstart_params"]["alpha"] == 0.25
+    assert meta["coldstart_overrides"] == {"alpha": 0.25}
+    assert meta["prior_follows_alpha"] and meta["train_config"]["prior_style_prob"] == 0.5
+    assert meta["prior_style_default_alpha"] == 0.25 and meta["n_train"] == 10

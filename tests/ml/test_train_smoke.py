@@ -132,3 +132,60 @@ def test_resume_may_extend_the_run(tmp_path, synthetic_dir):
     longer = TrainConfig(**{**FAST.to_dict(), "max_steps": 18})
     res = fit(synthetic_dir, longer, out_path=tmp_path / "m.pt", show_progress=False, state_path=state, resume=True)
     assert res.steps == 18 and [h["step"] for h in res.history if "max_steps" in h] == list(range(1, 19))
+
+
+def test_select_fraction_zero_trains_on_every_sample_and_keeps_the_last_weights(tmp_path, synthetic_dir):
+    cfg = TrainConfig(**{**FAST.to_dict(), "select_fraction": 0.0})
+    res = fit(synthetic_dir, cfg, ModelConfig(size="small"), out_path=tmp_path / "all.pt", show_progress=False)
+    meta = load_checkpoint(res.checkpoint_path)[1]["meta"]
+    assert meta["n_train"] == 10 and meta["selection_ids"] == []
+    assert res.chosen_step == res.steps == 12 and res.metrics == {}
+    assert not any("selection" in h for h in res.history)
+    with pytest.raises(ValueError, match="select_fraction"):
+        fit(synthetic_dir, TrainConfig(select_fraction=1.0), out_path=tmp_path / "x.pt", show_progress=False)
+
+
+def test_coldstart_overrides_drive_the_training_prior_and_survive_a_round_trip(tmp_path, tiny_checkpoint, monkeypatch):
+    import ml.sampling
+
+    seen, real = [], ml.sampling.make_prior
+
+    def spy(image, points, params):  # noqa: ANN001, ANN202
+        seen.append((params.alpha, params.use_grabcut))
+        return real(image, points, params)
+
+    monkeypatch.setattr(ml.sampling, "make_prior", spy)
+    new = make_synthetic_samples(3, seed=9)
+    res = fit(new, FAST, init_checkpoint=tiny_checkpoint, out_path=tmp_path / "o.pt", show_progress=False,
+              coldstart_overrides={"alpha": 0.2, "use_grabcut": True})  # fmt: skip
+    assert set(seen) == {(0.2, True)}
+    model, payload = load_checkpoint(res.checkpoint_path)
+    assert model.config.coldstart_params["alpha"] == 0.2 and model.config.coldstart_params["use_grabcut"] is True
+    assert payload["meta"]["coldstart_overrides"] == {"alpha": 0.2, "use_grabcut": True}
+    p = Predictor.load(res.checkpoint_path, "cpu")
+    assert p.coldstart_params.alpha == 0.2 and p.coldstart_params.use_grabcut
+    seen.clear()  # a later fine-tune without overrides keeps them
+    again = fit(new, FAST, init_checkpoint=res.checkpoint_path, out_path=tmp_path / "o2.pt", show_progress=False)
+    assert set(seen) == {(0.2, True)}
+    assert load_checkpoint(again.checkpoint_path)[0].config.coldstart_params["alpha"] == 0.2
+    with pytest.raises(ValueError, match="tightness"):
+        fit(new, FAST, out_path=tmp_path / "x.pt", show_progress=False, coldstart_overrides={"tightness": 0.1})
+
+
+def test_prior_style_training_records_its_table(tmp_path, tiny_checkpoint):
+    new = make_synthetic_samples(4, seed=9)
+    plain = fit(new, FAST, init_checkpoint=tiny_checkpoint, out_path=tmp_path / "p.pt", show_progress=False)
+    assert load_checkpoint(plain.checkpoint_path)[1]["meta"]["prior_follows_alpha"] is False
+    cfg = TrainConfig(**{**FAST.to_dict(), "prior_style_prob": 0.5})
+    res = fit(new, cfg, init_checkpoint=tiny_checkpoint, out_path=tmp_path / "s.pt", show_progress=False)
+    meta = load_checkpoint(res.checkpoint_path)[1]["meta"]
+    assert meta["prior_follows_alpha"] is True and meta["prior_style_default_alpha"] == 0.35
+    assert set(meta["prior_style_alphas"]) == {"erode1", "dilate1", "dilate2", "dilate3"}
+    assert meta["prior_style_alphas"]["dilate1"] < 0.35 < meta["prior_style_alphas"]["erode1"]
+    json.dumps(meta)
+
+
+def test_loader_workers_train_too(tmp_path):
+    cfg = TrainConfig(**{**FAST.to_dict(), "loader_workers": 1, "max_steps": 3})
+    res = fit(make_synthetic_samples(3), cfg, out_path=tmp_path / "w.pt", show_progress=False)
+    assert res.steps == 3 and res.checkpoint_path.is_file()
