@@ -54,6 +54,7 @@ class JobKind(models.TextChoices):
     IMPORT = "import", "Import"
     EXPORT = "export", "Export"
     CALIBRATE = "calibrate", "Cold-start calibration"
+    SCORE = "score", "Score a confirmed frame (learning loop)"
 
 
 class JobStatus(models.TextChoices):
@@ -65,6 +66,20 @@ class JobStatus(models.TextChoices):
 
 
 JOB_FINISHED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
+
+
+class GeneratorKind(models.TextChoices):
+    """What a model version is: a learned EDGSP checkpoint, or cold-start settings chosen by calibration."""
+
+    EDGSP = "edgsp", "EDGSP network"
+    COLDSTART = "coldstart", "Calibrated cold start"
+
+
+class ScoreKind(models.TextChoices):
+    """A frame's record: what the team was shown, or a generator's replay on the confirmed points."""
+
+    SHOWN = "shown", "Shown to the annotator"
+    REPLAY = "replay", "Replayed by a generator"
 
 
 class ModelStatus(models.TextChoices):

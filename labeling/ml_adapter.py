@@ -21,9 +21,20 @@ class GeneratorSpec:
     method: str = COLDSTART
     alpha: float = 0.35
     use_grabcut: bool = False  # ml.coldstart's default: LCG alone scored best on SIRST train
+    size_rule: bool = True  # the cold start's size rule (ml.coldstart.ColdStartParams.size_alpha_factor)
     checkpoint: str = ""
     model_version_id: int | None = None
     device: str = "cpu"
+    # EDGSP only: cold-start settings (ColdStartParams fields) its prior channel is made with instead of the
+    # checkpoint's, e.g. (("alpha", 0.1),) from the project's calibration; () keeps the checkpoint's.
+    prior: tuple[tuple[str, Any], ...] = ()
+
+    def coldstart_params(self) -> dict[str, Any]:
+        """The ColdStartParams fields this spec sets (cold start only)."""
+        from ml.coldstart import ColdStartParams
+
+        factor = ColdStartParams().size_alpha_factor if self.size_rule else None
+        return {"alpha": self.alpha, "use_grabcut": self.use_grabcut, "size_alpha_factor": factor}
 
 
 @dataclass
@@ -115,36 +126,60 @@ def generate_masks(
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     start = time.perf_counter()
     if spec.method == EDGSP and spec.checkpoint:
-        result = _predictor(spec.checkpoint, spec.device).predict(pixels, points)
+        predictor = _predictor(spec.checkpoint, spec.device)
+        if spec.prior:
+            predictor = predictor.with_coldstart(dict(spec.prior))
+        result = predictor.predict(pixels, points)
         masks = [np.asarray(m, dtype=bool) for m in result.masks]
         fallback = [bool(f) for f in result.fallback]
         adhesion = [bool(a) for a in result.adhesion]
         params = {"checkpoint": Path(spec.checkpoint).name, "device": spec.device}
+        if spec.prior:
+            params["prior"] = dict(spec.prior)
     else:
         from ml.coldstart import ColdStartParams, point_prompt_masks
 
-        params_obj = ColdStartParams(alpha=spec.alpha, use_grabcut=spec.use_grabcut)
+        params_obj = ColdStartParams(**spec.coldstart_params())
         result = point_prompt_masks(pixels, points, params_obj, alphas=tightness)
         masks = [np.asarray(m, dtype=bool) for m in result.masks]
         fallback = [bool(f) for f in result.fallback]
         adhesion = [False] * len(masks)
-        params = {"alpha": spec.alpha, "use_grabcut": spec.use_grabcut}
+        params = {"alpha": spec.alpha, "use_grabcut": spec.use_grabcut, "size_rule": spec.size_rule}
     seconds = time.perf_counter() - start
     return GenerationOutput(masks, fallback, adhesion, spec.method, seconds, params)
 
 
 def calibrate_alpha(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """Choose the cold start's alpha and GrabCut on/off on confirmed (image, points (N, 2) (x, y), union mask)."""
+    """Choose the cold start's alpha (on the wide grid, 0.02-0.7), GrabCut on/off and the size rule on/off on
+    confirmed (image, points (N, 2) (x, y), union mask)."""
+    from ml.calibration import WIDE_GRID
     from ml.calibration import calibrate_alpha as _calibrate
 
-    result = _calibrate(samples)
+    result = _calibrate(samples, grid=WIDE_GRID, compare_size_rule=True)
     return {
         "alpha": float(result.best_alpha),
         "use_grabcut": bool(result.best_use_grabcut),
+        "size_rule": bool(result.best_size_rule),
         "table": result.table,
         "n_images": result.n_images,
         "n_targets": result.n_targets,
     }
+
+
+def checkpoint_follows_prior(checkpoint: str) -> bool:
+    """Whether an EDGSP checkpoint was trained to follow its prior's alpha (so a calibrated alpha steers it)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        return False
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _follows_cache:
+        from ml.checkpoints import read_checkpoint
+
+        _follows_cache[key] = bool(read_checkpoint(path)["meta"].get("prior_follows_alpha", False))
+    return _follows_cache[key]
+
+
+_follows_cache: dict[tuple[str, int], bool] = {}
 
 
 # --- Learning loop: fine-tuning and scoring (labeling.services.training) ---------------------------------------
@@ -158,7 +193,7 @@ class TrainingStopped(Exception):
 
 
 def train(
-    samples: list[tuple[str, np.ndarray, np.ndarray]],
+    samples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]],
     *,
     init_checkpoint: str | None,
     out_path: str,
@@ -167,18 +202,26 @@ def train(
     device: str = "cpu",
     threads: int = 1,
     overrides: dict[str, Any] | None = None,
+    prior: dict[str, Any] | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Fine-tune from `init_checkpoint` (a new small net when None) on (id, image, union mask) samples and write
-    the checkpoint to `out_path`. `progress(record)` gets each step's record; it may raise TrainingStopped."""
+    """Fine-tune from `init_checkpoint` (a new small net when None) on (id, image, union mask, points (N, 2)
+    (x, y) or None) samples and write the checkpoint to `out_path`. The humans' points prompt the net (touching
+    targets are one blob of the union mask: its centroid would be a wrong prompt). Every sample trains: the
+    loop judges the result on frames confirmed later, so no selection split is carved from a few frames.
+    `prior`: cold-start settings for the prior channel (e.g. the project's calibrated alpha), stored with the
+    weights. `progress(record)` gets each step's record; it may raise TrainingStopped."""
     from ml.config import TrainConfig
     from ml.data import Sample
     from ml.train import fit
 
     known = {k: v for k, v in (overrides or {}).items() if k in TRAIN_OVERRIDES}
-    base = dict(seed=seed, device=device, threads=threads, **known)
+    base = dict(seed=seed, device=device, threads=threads, select_fraction=0.0, **known)
     config = TrainConfig.for_finetune(**base) if init_checkpoint else TrainConfig(**base)
-    data = [Sample(str(i), image, np.asarray(mask, dtype=bool)) for i, image, mask in samples]
+    data = [
+        Sample(str(i), image, np.asarray(mask, dtype=bool), _points_or_none(points))
+        for i, image, mask, points in samples
+    ]
     result = fit(
         data,
         config,
@@ -187,6 +230,7 @@ def train(
         progress_callback=progress,
         out_path=out_path,
         show_progress=False,
+        coldstart_overrides=prior or None,
     )
     return {
         "checkpoint": str(result.checkpoint_path),
@@ -195,6 +239,13 @@ def train(
         "selection": {k: v for k, v in result.metrics.items() if isinstance(v, int | float)},
         "arch": f"edgsp-{_checkpoint_size(result.checkpoint_path)}",
     }
+
+
+def _points_or_none(points: np.ndarray | None) -> np.ndarray | None:
+    if points is None:
+        return None
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return pts if len(pts) else None
 
 
 def _checkpoint_size(path: Any) -> str:
@@ -240,3 +291,39 @@ def compare(
 
     a, b = _accumulate(candidate, samples), _accumulate(serving, samples)
     return {"candidate": _figures(a), "serving": _figures(b), "iou_gain": iou_gain_bootstrap(a, b, confidence)}
+
+
+# --- Learning loop: per-frame records and the shadow rule (labeling.services.prequential / shadow) ----------
+
+
+def frame_record(instances: list[np.ndarray], truths: list[np.ndarray], points: np.ndarray) -> dict[str, int]:
+    """Counts of one frame (ml.metrics.instance_counts): each target's mask against its confirmed mask, pixels
+    pooled over the unions, targets matched pairwise (touching targets still count one by one), and n_merged:
+    masks that also cover another target's point."""
+    from ml.metrics import instance_counts
+
+    return instance_counts(instances, truths, np.asarray(points, dtype=np.float64).reshape(-1, 2))
+
+
+def generator_instances(spec: GeneratorSpec, pixels: np.ndarray, points: np.ndarray) -> list[np.ndarray]:
+    """The instance masks `spec` makes for the points (empty list for no points)."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if not len(pts):
+        return []
+    return generate_masks(pixels, pts, spec).masks
+
+
+def pooled(rows: list[dict[str, int]]) -> dict[str, float]:
+    """IoU, Pd, Fat (%), Fa (1e-6) of frames given by their counts."""
+    from ml.metrics import pooled_figures
+
+    return {k: float(v) for k, v in pooled_figures(rows).items()}
+
+
+def gain_test(a: list[dict[str, int]], b: list[dict[str, int]], confidence: float) -> dict[str, Any]:
+    """The paired sign-flip test of a's pooled-IoU gain over b's on the same frames (ml.metrics)."""
+    from ml.metrics import paired_gain_test
+
+    return paired_gain_test(
+        [r["inter"] for r in a], [r["union"] for r in a], [r["inter"] for r in b], [r["union"] for r in b], confidence
+    )

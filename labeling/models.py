@@ -3,7 +3,18 @@
 from django.conf import settings as django_settings
 from django.db import models
 
-from labeling.choices import ImageStatus, JobKind, JobStatus, MaskSource, MaskState, ModelStatus, Role, Split
+from labeling.choices import (
+    GeneratorKind,
+    ImageStatus,
+    JobKind,
+    JobStatus,
+    MaskSource,
+    MaskState,
+    ModelStatus,
+    Role,
+    ScoreKind,
+    Split,
+)
 
 USER = django_settings.AUTH_USER_MODEL
 
@@ -65,7 +76,12 @@ class Image(models.Model):
     status = models.CharField(max_length=16, choices=ImageStatus.choices, default=ImageStatus.NEW)
     # The learning loop's frozen split: set once (stable hash of the id) when the image is first used by
     # training, never changed after, so validation only grows and never leaks into training.
+    # Retired with the frozen validation gate (the loop now judges generators on frames confirmed after they were
+    # made); kept so that old rows and backups stay readable.
     loop_split = models.CharField(max_length=8, choices=Split.choices, blank=True, default="")
+    # The first time the image was confirmed: orders the project's stream of confirmed frames, and tells which
+    # generators had not yet seen the frame then (a frame is "fresh" to a generator made before it).
+    first_confirmed_at = models.DateTimeField(null=True, blank=True)
     assigned_to = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     uploaded_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
     version = models.PositiveIntegerField(default=1)
@@ -79,6 +95,7 @@ class Image(models.Model):
             models.Index(fields=["project", "id"], name="image_project_id"),  # the unfiltered keyset page
             models.Index(fields=["project", "status", "id"], name="image_project_status"),
             models.Index(fields=["project", "split", "id"], name="image_project_split"),
+            models.Index(fields=["project", "first_confirmed_at"], name="image_project_confirmed"),
         ]
 
     def __str__(self) -> str:
@@ -108,7 +125,15 @@ class Target(models.Model):
 class ModelVersion(models.Model):
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="models")
     number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=GeneratorKind.choices, default=GeneratorKind.EDGSP)
     arch = models.CharField(max_length=64)
+    # The generator's settings: a calibration's cold-start alpha / GrabCut / size rule, or the cold-start settings
+    # an EDGSP checkpoint's prior channel is made with (empty: the checkpoint's own).
+    params = models.JSONField(default=dict, blank=True)
+    # Which confirmed frames made it (trained or calibrated on): they never count in its record.
+    trained_on = models.JSONField(default=list, blank=True)
+    # When its data were taken: frames first confirmed after this are fresh to it (null: its created_at).
+    snapshot_at = models.DateTimeField(null=True, blank=True)
     checkpoint = models.CharField(max_length=500)  # path under MEDIA_ROOT, or the shipped weights' path
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
     status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.TRAINING)
@@ -231,3 +256,37 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_type}:{self.object_id}"
+
+
+class FrameScore(models.Model):
+    """One confirmed frame scored against its confirmed masks: the masks the team was shown (the prequential
+    record of the generator that served), or a generator's replay on the confirmed points (its shadow record).
+    Counts, not ratios, so that any set of frames pools exactly into IoU / Pd / Fat."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="scores")
+    kind = models.CharField(max_length=8, choices=ScoreKind.choices)
+    # "default" (the project's own settings, no version) or "v<pk>": the generator, stable across promotions.
+    generator_key = models.CharField(max_length=32)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    generator = models.CharField(max_length=120)  # readable: "cold start α 0.35", "v3 EDGSP", ...
+    inter = models.PositiveBigIntegerField()
+    union = models.PositiveBigIntegerField()
+    n_targets = models.PositiveIntegerField()
+    n_matched = models.PositiveIntegerField()
+    n_false = models.PositiveIntegerField()
+    false_pixels = models.PositiveBigIntegerField()
+    n_pixels = models.PositiveBigIntegerField()
+    n_merged = models.PositiveIntegerField(default=0)  # instances that swallowed another target's point
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Each frame is scored once per generator and kind, however many workers race to do it.
+            models.UniqueConstraint(fields=["image", "kind", "generator_key"], name="framescore_unique")
+        ]
+        indexes = [models.Index(fields=["project", "kind", "generator_key"], name="framescore_generator")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.generator_key} on image {self.image_id}: {self.inter}/{self.union}"

@@ -1,13 +1,14 @@
 """Reads, always scoped by the requesting user: a non-member gets Http404 for every object of a project."""
 
+import bisect
 from typing import Any
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from labeling.choices import JobKind
-from labeling.models import AuditLog, Image, Job, Mask, Membership, ModelVersion, Project, Target
+from labeling.choices import JobKind, ScoreKind
+from labeling.models import AuditLog, FrameScore, Image, Job, Mask, Membership, ModelVersion, Project, Target
 from labeling.permissions import role_of
 
 
@@ -165,3 +166,76 @@ def model_version_list(*, user: Any, project: Project) -> QuerySet[ModelVersion]
 def audit_list(*, user: Any, project: Project) -> QuerySet[AuditLog]:
     _require_member(user, project)
     return AuditLog.objects.filter(project=project).select_related("actor").order_by("-id")
+
+
+# --- The learning loop ----------------------------------------------------------------------------
+LOOP_ACTIONS = ("loop.promote", "loop.rollback", "loop.reject", "loop.calibrate", "loop.train", "loop.candidate")
+QUALITY_POINTS = 2000  # the curve's resolution: longer streams are pooled into this many bins
+LATE_AFTER = 20  # "after the first 20 frames": what a team receives once the loop has had frames to learn from
+
+
+def project_quality(*, user: Any, project: Project) -> dict[str, Any]:
+    """The quality of the masks the team received: every confirmed frame's shown record in the order the frames
+    were confirmed (pooled into bins on long streams), overall figures, which generator served when, and the
+    loop's decisions."""
+    from labeling import ml_adapter
+
+    _require_member(user, project)
+    rows = list(
+        FrameScore.objects.filter(project=project, kind=ScoreKind.SHOWN)
+        .select_related("image")
+        .order_by("image__first_confirmed_at", "image_id")
+        .values("image_id", "generator", "generator_key", "image__first_confirmed_at", *COUNT_FIELDS)
+    )
+    counts = [{k: r[k] for k in COUNT_FIELDS} for r in rows]
+    step = max(1, -(-len(rows) // QUALITY_POINTS))
+    frames = []
+    for start in range(0, len(rows), step):
+        chunk = counts[start : start + step]
+        inter, union = sum(c["inter"] for c in chunk), sum(c["union"] for c in chunk)
+        last = rows[start + len(chunk) - 1]
+        frames.append(
+            {
+                "frame": start + len(chunk),
+                "image_id": last["image_id"],
+                "iou": 100.0 * inter / union if union else None,
+                "generator": last["generator"],
+                "key": last["generator_key"],
+                "missed": sum(c["n_targets"] - c["n_matched"] for c in chunk),
+                "false": sum(c["n_false"] for c in chunk),
+                "merged": sum(c["n_merged"] for c in chunk),
+            }
+        )
+    summary: dict[str, Any] = {"frames": len(rows), "binned_by": step}
+    if counts:
+        overall = ml_adapter.pooled(counts)
+        summary.update(
+            mean_shown_iou=overall["iou"],
+            pd=overall["pd"],
+            fat=overall["fat"],
+            merged=sum(c["n_merged"] for c in counts),
+            late_shown_iou=ml_adapter.pooled(counts[LATE_AFTER:])["iou"] if len(counts) > LATE_AFTER else None,
+            last_20_iou=ml_adapter.pooled(counts[-20:])["iou"],
+        )
+    times = sorted(r["image__first_confirmed_at"] for r in rows if r["image__first_confirmed_at"] is not None)
+    logs = list(AuditLog.objects.filter(project=project, action__in=LOOP_ACTIONS).order_by("-id")[:100])
+    ids = [int(log.object_id) for log in logs if log.object_type == "modelversion"]
+    numbers = dict(ModelVersion.objects.filter(project=project, pk__in=ids).values_list("pk", "number"))
+    events = []
+    for log in logs:
+        data = _event_data(log)
+        data["number"] = numbers.get(data["version"])
+        at_frame = bisect.bisect_right(times, log.created_at)
+        events.append({"action": log.action, "at": log.created_at, "frame": at_frame, "data": data})
+    return {"frames": frames, "summary": summary, "events": events}
+
+
+COUNT_FIELDS = ("inter", "union", "n_targets", "n_matched", "n_false", "false_pixels", "n_pixels", "n_merged")
+
+
+def _event_data(log: AuditLog) -> dict[str, Any]:
+    """The figures of a loop decision, without anything that names a person."""
+    keep = ("reason", "alpha", "use_grabcut", "size_rule", "n_images", "n_frames", "steps", "replaced", "back_to")
+    data = {k: v for k, v in (log.data or {}).items() if k in keep}
+    data["version"] = int(log.object_id) if log.object_type == "modelversion" else None
+    return data

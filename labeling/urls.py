@@ -4,7 +4,7 @@ from django.urls import path
 
 from labeling.apis.auth import AuthTokenApi, MeApi
 from labeling.apis.calibration import ProjectCalibrationApi
-from labeling.apis.dashboard import ProjectStatsApi
+from labeling.apis.dashboard import ProjectQualityApi, ProjectStatsApi
 from labeling.apis.datasets import DatasetExportApi, DatasetExportDownloadApi, DatasetImportApi
 from labeling.apis.generation import ImageGenerationApi
 from labeling.apis.images import (
@@ -46,6 +46,7 @@ project_urls = [
     path("projects/<int:project_id>/audit/", AuditListApi.as_view(), name="audit-list"),
     path("projects/<int:project_id>/calibration/", ProjectCalibrationApi.as_view(), name="project-calibration"),
     path("projects/<int:project_id>/stats/", ProjectStatsApi.as_view(), name="project-stats"),
+    path("projects/<int:project_id>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
 ]
 
 image_urls = [

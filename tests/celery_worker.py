@@ -120,7 +120,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) 
     global _session_worker
     with django_db_blocker.unblock():
         _purge_broker()
-        worker = WorkerProcess("interactive,batch,train", tmp_path_factory.mktemp("worker") / "worker.log")
+        worker = WorkerProcess("interactive,batch,loop,train", tmp_path_factory.mktemp("worker") / "worker.log")
         worker.start()
     _session_worker = worker
     yield worker
@@ -129,7 +129,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) 
 
 
 _session_worker: WorkerProcess | None = None
-SESSION_QUEUES = ("interactive", "batch", "train")
+SESSION_QUEUES = ("interactive", "batch", "loop", "train")
 
 
 @pytest.fixture(autouse=True)

@@ -15,13 +15,19 @@ from labeling.services.calibration import calibration_status, project_calibratio
 class CalibrationStatusOutputSerializer(Serializer):
     confirmed_images = serializers.IntegerField()
     minimum = serializers.IntegerField(help_text="confirmed images needed before calibrating")
-    due = serializers.BooleanField(help_text="enough new confirmed images for a (new) calibration")
-    current = serializers.DictField(allow_null=True, help_text="alpha, use_grabcut, figures, table, base_weights_win")
+    due = serializers.BooleanField(help_text="the loop's schedule calls for a (new) calibration")
+    next_at = serializers.IntegerField(help_text="confirmed frames at which the next calibration runs")
+    current = serializers.DictField(allow_null=True, help_text="alpha, use_grabcut, size_rule, figures, table")
 
 
 class ProjectCalibrationApi(APIView):
     class InputSerializer(Serializer):
-        regenerate = serializers.BooleanField(default=False, help_text="then re-make the unreviewed predicted masks")
+        promote = serializers.BooleanField(
+            default=False, help_text="serve the calibrated cold start at once instead of judging it in shadow first"
+        )
+        regenerate = serializers.BooleanField(
+            default=False, help_text="with promote: then re-make the unreviewed predicted masks"
+        )
 
     @extend_schema(responses={200: CalibrationStatusOutputSerializer})
     def get(self, request: Request, project_id: int) -> Response:

@@ -1,4 +1,5 @@
-"""Project dashboard: image counts by status, per annotator, and mask counts by state (viewer+)."""
+"""Project dashboard: image counts by status, per annotator, mask counts by state, and the quality of the masks the
+team received (viewer+)."""
 
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema
@@ -9,7 +10,8 @@ from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
 from labeling.models import Mask, Target
-from labeling.selectors import image_list, project_get, project_stats
+from labeling.selectors import image_list, project_get, project_quality, project_stats
+from labeling.services.loop import loop_status
 
 
 class ProjectStatsApi(APIView):
@@ -52,4 +54,38 @@ class ProjectStatsApi(APIView):
             "images": sum(by_status.values()),
             "targets": Target.objects.filter(image__in=images.values("id")).count(),
         }
+        return Response(self.OutputSerializer(data).data)
+
+
+class ProjectQualityApi(APIView):
+    """GET the learning loop's record: the quality of the masks the team was shown, frame by frame in the order
+    they were confirmed (test-then-train: each frame scored before anything learned from it), which generator
+    served when, the loop's decisions, and when calibration and fine-tuning run next."""
+
+    class OutputSerializer(Serializer):
+        class FrameSerializer(Serializer):
+            frame = serializers.IntegerField(help_text="frames confirmed up to this point (1-based)")
+            image_id = serializers.IntegerField()
+            iou = serializers.FloatField(allow_null=True, help_text="shown IoU in % (pooled over the bin)")
+            generator = serializers.CharField()
+            key = serializers.CharField()
+            missed = serializers.IntegerField()
+            false = serializers.IntegerField()
+            merged = serializers.IntegerField()
+
+        class EventSerializer(Serializer):
+            action = serializers.CharField()
+            at = serializers.DateTimeField()
+            frame = serializers.IntegerField()
+            data = serializers.DictField()
+
+        frames = FrameSerializer(many=True)
+        summary = serializers.DictField()
+        events = EventSerializer(many=True)
+        schedule = serializers.DictField()
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_get(user=request.user, project_id=project_id)
+        data = {**project_quality(user=request.user, project=project), "schedule": loop_status(project)}
         return Response(self.OutputSerializer(data).data)

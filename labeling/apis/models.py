@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import NewestFirstPagination, Serializer, paginated, require
-from labeling.choices import ModelStatus
+from labeling.choices import GeneratorKind, ModelStatus
 from labeling.permissions import MANAGE
 from labeling.selectors import audit_list, model_version_list, project_get
 
@@ -17,15 +17,18 @@ class ModelVersionListApi(APIView):
         id = serializers.IntegerField()
         project_id = serializers.IntegerField(allow_null=True, help_text="null for a shipped base model")
         number = serializers.IntegerField()
+        kind = serializers.ChoiceField(choices=GeneratorKind.choices)
         arch = serializers.CharField()
+        params = serializers.DictField(help_text="cold-start settings, or the prior's settings of an EDGSP version")
         status = serializers.ChoiceField(choices=ModelStatus.choices)
         parent_id = serializers.IntegerField(allow_null=True)
         metrics = serializers.DictField()
-        gate = serializers.DictField(help_text="the promotion gate's figures and its reason")
+        gate = serializers.DictField(help_text="the shadow record against the serving generator and the decision")
         n_train = serializers.IntegerField()
         n_val = serializers.IntegerField()
         curve = serializers.ListField(child=serializers.JSONField())
         data_hash = serializers.CharField()
+        snapshot_at = serializers.DateTimeField(allow_null=True, help_text="frames confirmed after this judge it")
         created_at = serializers.DateTimeField()
         promoted_at = serializers.DateTimeField(allow_null=True)
 

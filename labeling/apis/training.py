@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer, require
 from labeling.apis.jobs import JobOutputSerializer
-from labeling.choices import ModelStatus
+from labeling.choices import GeneratorKind, ModelStatus
 from labeling.exceptions import ApplicationError
 from labeling.models import ModelVersion
 from labeling.permissions import MANAGE
@@ -30,7 +30,9 @@ class ModelVersionOutputSerializer(Serializer):
     id = serializers.IntegerField()
     project_id = serializers.IntegerField()
     number = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=GeneratorKind.choices)
     arch = serializers.CharField()
+    params = serializers.DictField(help_text="cold-start settings, or the prior's settings of an EDGSP version")
     status = serializers.ChoiceField(choices=ModelStatus.choices)
     parent_id = serializers.IntegerField(allow_null=True)
     metrics = serializers.DictField()
@@ -41,6 +43,7 @@ class ModelVersionOutputSerializer(Serializer):
     code_revision = serializers.CharField()
     train_ids_hash = serializers.CharField()
     val_ids_hash = serializers.CharField()
+    snapshot_at = serializers.DateTimeField(allow_null=True, help_text="frames confirmed after this judge it")
     created_at = serializers.DateTimeField()
     promoted_at = serializers.DateTimeField(allow_null=True)
 

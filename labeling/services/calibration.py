@@ -1,5 +1,8 @@
-"""Per-project cold-start calibration: choose alpha (and GrabCut on/off) on the project's confirmed masks, decide
-whether the shipped base weights beat the calibrated cold start there, and offer to regenerate unreviewed masks."""
+"""Per-project calibration: choose the cold start's alpha (0.02-0.7), GrabCut on/off and the size rule on the
+project's confirmed masks, and offer the choice as candidates in shadow (labeling.services.shadow): the calibrated
+cold start, and the EDGSP weights with the calibrated alpha in their prior channel when they were trained to follow
+it. A candidate serves only once its record on frames confirmed after the calibration beats the serving one's
+(or when a manager promotes it by hand)."""
 
 from __future__ import annotations
 
@@ -9,33 +12,45 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling import ml_adapter
-from labeling.choices import ImageStatus, JobKind, JobStatus, MaskState
-from labeling.exceptions import ApplicationError
-from labeling.models import Image, Job, Project
+from labeling.choices import GeneratorKind, ImageStatus, JobKind, JobStatus, MaskState, ModelStatus
+from labeling.exceptions import ApplicationError, ConflictError
+from labeling.models import Image, Job, ModelVersion, Project
 from labeling.permissions import MANAGE, require_role
 from labeling.services.audit import audit_log
 from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
-from labeling.services.prelabel import project_prelabel_request
-from labeling.services.projects import project_settings
-from labeling.services.validation import loop_samples
+from labeling.services.loop_data import loop_samples
+from labeling.services.serving import checkpoint_path, default_spec, serve, serving_model, version_spec
 
-MIN_CONFIRMED_IMAGES = 15  # below this, a choice would follow a handful of targets (cold-start.md §3)
-MAX_SAMPLES = 400  # calibration reruns the generator ~18 times per image: bound the work, newest images first
-# The base weights replace the calibrated cold start only when clearly better on the project's own labels.
-BASE_WEIGHTS_MARGIN = 1.0  # IoU points
+MIN_CONFIRMED_IMAGES = 5  # five frames already move alpha from SIRST's style to another team's by 20 IoU points
+MAX_SAMPLES = 300  # calibration reruns the generator 64 times per frame: bound the work, newest frames first
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 def calibration_status(project: Project) -> dict[str, Any]:
-    """What the project's calibration is now, and whether a (new) one is due."""
+    """What the project's last calibration chose, and whether a new one is due (the loop's schedule)."""
+    from labeling.services.loop import loop_status
+
     confirmed = Image.objects.filter(project=project, status=ImageStatus.CONFIRMED).count()
-    current = project_settings(project).get("calibration") or {}
-    due = confirmed >= MIN_CONFIRMED_IMAGES and confirmed >= 2 * int(current.get("n_images", 0) or 0)
-    return {"confirmed_images": confirmed, "minimum": MIN_CONFIRMED_IMAGES, "due": due, "current": current or None}
+    last = (
+        Job.objects.filter(project=project, kind=JobKind.CALIBRATE, status=JobStatus.SUCCEEDED).order_by("-pk").first()
+    )
+    schedule = loop_status(project)["calibration"]
+    return {
+        "confirmed_images": confirmed,
+        "minimum": MIN_CONFIRMED_IMAGES,
+        "due": schedule["due"],
+        "next_at": schedule["next_at"],
+        "current": (last.result or {}).get("calibration") if last else None,
+    }
 
 
-def project_calibration_request(*, project: Project, actor: Any, regenerate: bool = False) -> Job:
-    """A calibration Job on the `batch` queue; `regenerate` then re-makes the still-unreviewed predicted masks."""
-    require_role(actor, project, MANAGE, "calibrate the generator")
+def project_calibration_request(
+    *, project: Project, actor: Any, regenerate: bool = False, promote: bool = False, scheduled: bool = False
+) -> Job:
+    """A calibration Job on the `loop` queue. The loop asks on its schedule (actor None); a manager may ask any
+    time and `promote` the calibrated cold start at once (then `regenerate` re-makes the unreviewed masks)."""
+    if not scheduled:
+        require_role(actor, project, MANAGE, "calibrate the generator")
     confirmed = Image.objects.filter(project=project, status=ImageStatus.CONFIRMED).count()
     if confirmed < MIN_CONFIRMED_IMAGES:
         raise ApplicationError(
@@ -43,99 +58,168 @@ def project_calibration_request(*, project: Project, actor: Any, regenerate: boo
             extra={"confirmed_images": confirmed, "minimum": MIN_CONFIRMED_IMAGES},
         )
     with transaction.atomic():
-        job = job_create(
-            project=project, kind=JobKind.CALIBRATE, actor=actor, payload={"regenerate": bool(regenerate)}, total=3
-        )
+        Project.objects.select_for_update().get(pk=project.pk)
+        active = Job.objects.filter(project=project, kind=JobKind.CALIBRATE, status__in=ACTIVE).first()
+        if active is not None:
+            raise ConflictError(
+                f"Calibration job {active.pk} is already {active.status} for this project.",
+                extra={"job_id": active.pk},
+            )
+        payload = {"regenerate": bool(regenerate), "promote": bool(promote), "n_frames": confirmed}
+        job = job_create(project=project, kind=JobKind.CALIBRATE, actor=actor, payload=payload, total=3)
         transaction.on_commit(lambda: job_enqueue(job))
     return job
 
 
-def _base_weights_figures(loop: list, calibrated_spec: ml_adapter.GeneratorSpec) -> dict[str, Any]:
-    """Base weights vs the calibrated cold start, on the confirmed frames the base weights never saw.
-
-    On frames they were trained on (e.g. a project importing the public dataset they were made from) they
-    would win by memory, not by skill.
-    """
-    base = ml_adapter.shipped_weights()
-    if base is None:
-        return {}
-    seen = ml_adapter.shipped_weights_seen()
-    hashes = dict(Image.objects.filter(pk__in=[s.image_id for s in loop]).values_list("pk", "content_hash"))
-    fresh = [(s.pixels, s.points, s.mask) for s in loop if hashes.get(s.image_id) not in seen]
-    out: dict[str, Any] = {"base_weights_seen_images": len(loop) - len(fresh)}
-    if not fresh:
-        return out
-    out["calibrated_unseen"] = ml_adapter.score(calibrated_spec, fresh)
-    base_spec = ml_adapter.GeneratorSpec(method=ml_adapter.EDGSP, checkpoint=str(base))
-    out["base_weights"] = ml_adapter.score(base_spec, fresh)
-    return out
-
-
 def project_calibrate(*, job_id: int) -> None:
-    """Run by a batch worker: calibrate on the confirmed images, store the choice and its figures."""
+    """Run by a `loop` worker: calibrate on the confirmed frames and put the choice in shadow."""
     job = Job.objects.select_related("project", "created_by").filter(pk=job_id).first()
     if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED):
         return
     project = job.project
+    snapshot = timezone.now()
     ids = list(
         Image.objects.filter(project=project, status=ImageStatus.CONFIRMED)
-        .order_by("-pk")
+        .order_by("-first_confirmed_at", "-pk")
         .values_list("pk", flat=True)[:MAX_SAMPLES]
     )
     loop = [s for s in loop_samples(ids) if len(s.points)]
+    if not loop:
+        job_finish(job=job, message="no confirmed frame with targets to calibrate on", result={"candidates": []})
+        return
     samples = [(s.pixels, s.points, s.mask) for s in loop]
-    job_update_progress(job=job, done=1, message=f"calibrating on {len(samples)} confirmed images")
+    job_update_progress(job=job, done=1, message=f"calibrating on {len(samples)} confirmed frames")
     chosen = ml_adapter.calibrate_alpha(samples)
-    default_spec = ml_adapter.GeneratorSpec()
-    calibrated_spec = ml_adapter.GeneratorSpec(alpha=chosen["alpha"], use_grabcut=chosen["use_grabcut"])
+    params = {"alpha": chosen["alpha"], "use_grabcut": chosen["use_grabcut"], "size_rule": chosen["size_rule"]}
     figures = {
-        "default": ml_adapter.score(default_spec, samples),
-        "calibrated": ml_adapter.score(calibrated_spec, samples),
+        "default": ml_adapter.score(ml_adapter.GeneratorSpec(), samples),
+        "calibrated": ml_adapter.score(ml_adapter.GeneratorSpec(**params), samples),
     }
-    job_update_progress(job=job, done=2, message="scoring the base weights")
-    figures.update(_base_weights_figures(loop, calibrated_spec))
-    use_base = "base_weights" in figures and (
-        figures["base_weights"]["iou"] >= figures["calibrated_unseen"]["iou"] + BASE_WEIGHTS_MARGIN
-        and figures["base_weights"]["pd"] >= figures["calibrated_unseen"]["pd"]
-        and figures["base_weights"]["fat"] <= figures["calibrated_unseen"]["fat"]
+    job_update_progress(job=job, done=2, message="putting the choice in shadow")
+    calibration = {**params, "n_images": len(samples), "n_targets": chosen["n_targets"], "table": chosen["table"]}
+    calibration["figures"] = figures
+    calibration["at"] = timezone.now().isoformat()
+    made = _candidates(project, params, [s.image_id for s in loop], snapshot, job)
+    result: dict[str, Any] = {"calibration": calibration, "candidates": [v.pk for v in made]}
+    if job.payload.get("promote"):
+        result.update(_promote_now(project, params, made, job))
+    audit_log(
+        actor=job.created_by,
+        project=project,
+        action="loop.calibrate",
+        obj=project,
+        data={**params, "n_images": len(samples), "figures": figures, "candidates": result["candidates"]},
     )
-    calibration = {
-        "alpha": chosen["alpha"],
-        "use_grabcut": chosen["use_grabcut"],
-        "n_images": chosen["n_images"],
-        "n_targets": chosen["n_targets"],
-        "table": chosen["table"],
-        "figures": figures,
-        "base_weights_win": use_base,
-        "job": job.pk,
-        "at": timezone.now().isoformat(),
-    }
-    _store(project, calibration, job)
-    result = {k: calibration[k] for k in ("alpha", "use_grabcut", "n_images", "base_weights_win")}
-    if job.payload.get("regenerate"):
-        prelabel = project_prelabel_request(project=project, actor=None, image_ids=_unreviewed_ids(project))
-        result["prelabel_job"] = prelabel.pk
-    job_finish(job=job, message=_summary(calibration), result=result)
+    job_finish(job=job, message=_summary(calibration, made), result=result)
+
+
+def _same_coldstart(project: Project, params: dict[str, Any]) -> bool:
+    """Is a cold start with these settings already serving or in shadow?"""
+    champion = serving_model(project)
+    if champion is None:
+        spec = default_spec(project)
+        if spec.method == ml_adapter.COLDSTART and _spec_params(spec) == params:
+            return True
+    live = ModelVersion.objects.filter(
+        project=project, kind=GeneratorKind.COLDSTART, status__in=[ModelStatus.CANDIDATE, ModelStatus.PROMOTED]
+    )
+    return any(_spec_params(version_spec(v)) == params for v in live)
+
+
+def _spec_params(spec: ml_adapter.GeneratorSpec) -> dict[str, Any]:
+    return {"alpha": spec.alpha, "use_grabcut": spec.use_grabcut, "size_rule": spec.size_rule}
 
 
 @transaction.atomic
-def _store(project: Project, calibration: dict[str, Any], job: Job) -> None:
-    locked = Project.objects.select_for_update().get(pk=project.pk)
-    settings = dict(locked.settings or {})
-    generator = dict(settings.get("generator") or {})
-    generator.update(alpha=calibration["alpha"], use_grabcut=calibration["use_grabcut"])
-    generator["base_weights"] = calibration["base_weights_win"]
-    settings["generator"], settings["calibration"] = generator, calibration
-    locked.settings = settings
-    locked.version += 1
-    locked.save(update_fields=["settings", "version", "updated_at"])
-    audit_log(
-        actor=job.created_by,
-        project=locked,
-        action="project.calibrate",
-        obj=locked,
-        data={k: calibration[k] for k in ("alpha", "use_grabcut", "n_images", "base_weights_win")},
-    )
+def _candidates(
+    project: Project, params: dict[str, Any], ids: list[int], snapshot: Any, job: Job
+) -> list[ModelVersion]:
+    """The calibrated cold start and, for EDGSP weights that follow their prior, those weights with the calibrated
+    alpha; none that already serves or waits with the same settings."""
+    from labeling.services.training import version_number_next
+
+    Project.objects.select_for_update().get(pk=project.pk)
+    made = []
+    if not _same_coldstart(project, params):
+        made.append(
+            ModelVersion.objects.create(
+                project=project,
+                number=version_number_next(project),
+                kind=GeneratorKind.COLDSTART,
+                arch="cold start",
+                params=params,
+                trained_on=ids,
+                snapshot_at=snapshot,
+                n_train=len(ids),
+                status=ModelStatus.CANDIDATE,
+                job=job,
+                gate={"reason": "calibrated; in shadow until frames confirmed after it judge it", "decision": "wait"},
+            )
+        )
+    source = _prior_source(project)
+    if source is not None:
+        path, parent, parent_ids = source
+        prior = {"alpha": params["alpha"]}
+        same = ModelVersion.objects.filter(
+            project=project, kind=GeneratorKind.EDGSP, status__in=[ModelStatus.CANDIDATE, ModelStatus.PROMOTED]
+        )
+        if not any(checkpoint_path(v) == path and (v.params or {}).get("prior") == prior for v in same):
+            made.append(
+                ModelVersion.objects.create(
+                    project=project,
+                    number=version_number_next(project),
+                    kind=GeneratorKind.EDGSP,
+                    arch=f"{parent.arch if parent else 'EDGSP base weights'} + calibrated prior",
+                    checkpoint=parent.checkpoint if parent else path,
+                    params={"prior": prior},
+                    parent=parent,
+                    trained_on=sorted(set(ids) | set(parent_ids)),
+                    snapshot_at=snapshot,
+                    n_train=len(ids),
+                    status=ModelStatus.CANDIDATE,
+                    job=job,
+                    gate={"reason": "EDGSP with the calibrated prior; in shadow", "decision": "wait"},
+                )
+            )
+    for version in made:
+        audit_log(actor=None, project=project, action="loop.candidate", obj=version, data={"params": version.params})
+    return made
+
+
+def _prior_source(project: Project) -> tuple[str, ModelVersion | None, list[int]] | None:
+    """The EDGSP weights a calibrated prior would steer: the serving EDGSP version, else the base weights; only
+    when they were trained to follow the prior's alpha."""
+    champion = serving_model(project)
+    if champion is not None and champion.kind == GeneratorKind.EDGSP:
+        path = checkpoint_path(champion)
+        if ml_adapter.checkpoint_follows_prior(path):
+            return path, champion, list(champion.trained_on or [])
+        return None
+    base = ml_adapter.shipped_weights()
+    if base is not None and ml_adapter.checkpoint_follows_prior(str(base)):
+        return str(base), None, []
+    return None
+
+
+def _promote_now(project: Project, params: dict[str, Any], made: list[ModelVersion], job: Job) -> dict[str, Any]:
+    """A manager asked to serve the calibration at once (their call, audited as such)."""
+    from labeling.services.prelabel import project_prelabel_request
+
+    with transaction.atomic():
+        Project.objects.select_for_update().get(pk=project.pk)
+        version = next((v for v in made if v.kind == GeneratorKind.COLDSTART), None)
+        if version is None:
+            return {"promoted": None}
+        serve(version)
+        version.gate = {**version.gate, "reason": "promoted by hand with the calibration", "decision": "promote"}
+        version.save()
+        audit_log(actor=job.created_by, project=project, action="model.promote", obj=version, data={"manual": True})
+    out: dict[str, Any] = {"promoted": version.pk}
+    if job.payload.get("regenerate"):
+        out["prelabel_job"] = project_prelabel_request(
+            project=project, actor=None, image_ids=_unreviewed_ids(project)
+        ).pk
+    return out
 
 
 def _unreviewed_ids(project: Project) -> list[int]:
@@ -150,19 +234,13 @@ def _unreviewed_ids(project: Project) -> list[int]:
     )
 
 
-def _summary(calibration: dict[str, Any]) -> str:
+def _summary(calibration: dict[str, Any], made: list[ModelVersion]) -> str:
     figures = calibration["figures"]
     text = (
-        f"alpha {calibration['alpha']:.2f}, GrabCut {'on' if calibration['use_grabcut'] else 'off'}: IoU "
-        f"{figures['default']['iou']:.1f} -> {figures['calibrated']['iou']:.1f} on {calibration['n_images']} images"
+        f"alpha {calibration['alpha']:.2f}, GrabCut {'on' if calibration['use_grabcut'] else 'off'}, size rule "
+        f"{'on' if calibration['size_rule'] else 'off'}: IoU {figures['default']['iou']:.1f} -> "
+        f"{figures['calibrated']['iou']:.1f} on its {calibration['n_images']} frames"
     )
-    seen = figures.get("base_weights_seen_images", 0)
-    if "base_weights" in figures:
-        verdict = "used" if calibration["base_weights_win"] else "not used"
-        base, cold = figures["base_weights"]["iou"], figures["calibrated_unseen"]["iou"]
-        text += f"; base weights {base:.1f} vs {cold:.1f} ({verdict})"
-        if seen:
-            text += f", judged on the {calibration['n_images'] - seen} images they were not trained on"
-    elif seen:
-        text += f"; base weights not used: they were trained on all {seen} of these images"
-    return text
+    if made:
+        return text + "; in shadow: " + ", ".join(f"v{v.number} {v.arch}" for v in made)
+    return text + "; the same settings already serve or wait in shadow"

@@ -5,60 +5,24 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings as django_settings
-from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 
 from labeling import ml_adapter, storage
-from labeling.choices import JOB_FINISHED, JobKind, JobStatus, MaskSource, MaskState, ModelStatus
-from labeling.models import Image, Job, Mask, ModelVersion, Project, Target
+from labeling.choices import JOB_FINISHED, JobKind, JobStatus, MaskSource, MaskState
+from labeling.models import Image, Job, Mask, ModelVersion, Target
 from labeling.services.jobs import job_channel, job_create, job_enqueue, job_finish
 from labeling.services.masks import mask_store_prediction
 from labeling.services.projects import project_settings
+from labeling.services.serving import generator_spec, serving_model
+
+__all__ = ["generator_spec", "serving_model", "image_generate", "image_generate_request", "job_wait"]
 
 # A target bigger than this (pixels) is unusual for an IR small target: flagged for the reviewer.
 DEFAULT_LARGE_AREA = 400
 _EIGHT = np.ones((3, 3), dtype=bool)
-
-
-def serving_model(project: Project) -> ModelVersion | None:
-    """The project's promoted model version, if any (the newest promotion wins)."""
-    return (
-        ModelVersion.objects.filter(project=project, status=ModelStatus.PROMOTED)
-        .order_by("-promoted_at", "-pk")
-        .first()
-    )
-
-
-def generator_spec(project: Project) -> ml_adapter.GeneratorSpec:
-    """The project's promoted model version; else the shipped base weights when calibration found they beat the
-    cold start on the project's confirmed masks; else the (calibrated) cold start."""
-    generator = project_settings(project)["generator"]
-    model = serving_model(project)
-    if model is not None:
-        checkpoint = model.checkpoint
-        if not Path(checkpoint).is_absolute():
-            checkpoint = default_storage.path(checkpoint)
-        return ml_adapter.GeneratorSpec(
-            method=ml_adapter.EDGSP,
-            checkpoint=checkpoint,
-            model_version_id=model.pk,
-            device=django_settings.EDGSP_DEVICE,
-        )
-    base = ml_adapter.shipped_weights() if generator.get("base_weights") else None
-    if base is not None:
-        return ml_adapter.GeneratorSpec(
-            method=ml_adapter.EDGSP, checkpoint=str(base), device=django_settings.EDGSP_DEVICE
-        )
-    return ml_adapter.GeneratorSpec(
-        method=ml_adapter.COLDSTART,
-        alpha=float(generator.get("alpha", 0.35)),
-        use_grabcut=bool(generator.get("use_grabcut", False)),
-    )
 
 
 def image_generate_request(*, image: Image, actor: Any) -> Job:
@@ -218,7 +182,7 @@ def _store(image: Image, targets: list[Target], out: ml_adapter.GenerationOutput
         if m.state not in (MaskState.PREDICTED, MaskState.REJECTED)
     }
     model = ModelVersion.objects.filter(pk=spec.model_version_id).first() if spec.model_version_id else None
-    source = MaskSource.MODEL if model is not None else MaskSource.COLDSTART
+    source = MaskSource.MODEL if spec.method == ml_adapter.EDGSP else MaskSource.COLDSTART
     final = [human.get(t.pk, out.masks[j]) for j, t in enumerate(targets)]
     coverage = np.zeros((image.height, image.width), dtype=np.uint16)  # how many masks cover each pixel
     for mask in final:

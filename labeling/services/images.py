@@ -14,6 +14,7 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Project, image_upload_path
 from labeling.permissions import REVIEW, has_role
 from labeling.services.audit import audit_log
+from labeling.services.prequential import first_confirmed, frame_score_request
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -218,7 +219,8 @@ def image_submit(*, image: Image, actor: Any, version: int | None = None) -> Ima
 
 @transaction.atomic
 def image_confirm(*, image: Image, actor: Any, version: int | None = None) -> Image:
-    """Confirm the image and every mask on it (a rejected mask must be replaced first)."""
+    """Confirm the image and every mask on it (a rejected mask must be replaced first). The first confirmation of a
+    frame also asks the learning loop to score it (the masks the team was shown, the shadow candidates)."""
     image = _locked(image, version)
     rejected = list(image.masks.filter(state=MaskState.REJECTED).values_list("target_id", flat=True))
     if rejected:
@@ -243,6 +245,9 @@ def image_confirm(*, image: Image, actor: Any, version: int | None = None) -> Im
             obj=mask,
             data={"via": "image.confirm", "from": before, "to": {"state": mask.state, "version": mask.version}},
         )
+    if image.first_confirmed_at is None:
+        first_confirmed(image)
+        frame_score_request(image=image)
     return image
 
 

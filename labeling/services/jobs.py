@@ -21,9 +21,15 @@ TASK_FOR_KIND = {
     JobKind.IMPORT: "labeling.tasks.dataset_import",
     JobKind.EXPORT: "labeling.tasks.dataset_export",
     JobKind.CALIBRATE: "labeling.tasks.project_calibrate",
+    JobKind.SCORE: "labeling.tasks.frame_score",
 }
 MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded in size
-WORK_NAMES = {JobKind.GENERATE: "Mask generation", JobKind.CALIBRATE: "Calibration", JobKind.PRELABEL: "Pre-labeling"}
+WORK_NAMES = {
+    JobKind.GENERATE: "Mask generation",
+    JobKind.CALIBRATE: "Calibration",
+    JobKind.PRELABEL: "Pre-labeling",
+    JobKind.SCORE: "Scoring for the learning loop",
+}
 BROKER_DOWN = (
     "{work} is unavailable: the task queue cannot be reached, so this job was not started. "
     "What you saved is kept; ask again once the queue is back."
@@ -73,7 +79,7 @@ def job_create(
         message=message,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    if kind != JobKind.GENERATE:  # one per click: the masks it stores are audited as mask.predict instead
+    if kind not in (JobKind.GENERATE, JobKind.SCORE):  # one per click / per frame: audited by what they do
         audit_log(actor=actor, project=project, action="job.create", obj=job, data={"kind": kind})
     return job
 

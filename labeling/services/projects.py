@@ -18,18 +18,27 @@ from labeling.services.audit import audit_log
 PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
     "point_style": {"color": "#ff3b30", "radius": 4},
     "generator": {"alpha": 0.35},
-    # The learning loop (services.training): when a project is due for retraining, the time budget of a run,
-    # and the promotion gate: the confidence that the candidate's IoU gain is real (a paired bootstrap over the
-    # validation images), and the percentage points of Pd and Fat the candidate may lose.
+    # The learning loop (services.loop, .shadow, .training): at how many confirmed frames calibration and
+    # fine-tuning run (then every N), the time budget of a fine-tune (fits a CPU worker; a GPU worker does more
+    # steps in it), and the shadow rule: the confidence of the paired test that promotes a candidate, the one that
+    # rolls a promotion back, the Pd/Fat points a candidate may lose, how long a candidate may wait and how long
+    # the replaced generator guards.
     "retrain": {
         "enabled": True,
-        "min_new_confirmed": 20,
-        "min_interval_minutes": 60,
-        "time_budget_s": 600,
+        "calibrate_at": [5, 10, 15, 20, 30, 40, 60, 80, 120, 160],
+        "calibrate_every": 80,
+        "train_at": [10, 20, 40, 80, 160],
+        "train_every": 160,
+        "min_interval_minutes": 0,
+        "time_budget_s": 300,
         "seed": 0,
         "gate_confidence": 0.95,
+        "rollback_confidence": 0.8,
         "pd_tolerance": 0.5,
         "fat_tolerance": 0.5,
+        "shadow_max_frames": 40,
+        "guard_frames": 20,
+        "base_weights_candidate": True,
         "prelabel_on_promote": True,
     },
 }
@@ -40,9 +49,16 @@ RETRAIN_BOUNDS = (
     ("time_budget_s", 1, 3000),
     ("seed", 0, 2**31 - 1),
     ("gate_confidence", 0.5, 0.999),
+    ("rollback_confidence", 0.5, 0.999),
     ("pd_tolerance", 0, 100),
     ("fat_tolerance", 0, 100),
+    ("calibrate_every", 1, 1_000_000),
+    ("train_every", 1, 1_000_000),
+    ("shadow_max_frames", 5, 100_000),
+    ("guard_frames", 1, 100_000),
 )
+SCHEDULE_KEYS = ("calibrate_at", "train_at")
+MAX_SCHEDULE = 32
 
 
 def project_settings(project: Project) -> dict[str, Any]:
@@ -63,6 +79,17 @@ def _number(value: Any, where: str, low: float, high: float, *, open_interval: b
     if not inside:
         bounds = f"({low}, {high})" if open_interval else f"[{low}, {high}]"
         raise ApplicationError(f"settings.{where} must lie in {bounds}, got {value}.", extra={"field": where})
+
+
+def _schedule(value: Any, where: str) -> None:
+    """A milestone list: increasing positive whole numbers of confirmed frames."""
+    ok = isinstance(value, list) and 0 < len(value) <= MAX_SCHEDULE
+    ok = ok and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1_000_000 for v in value)
+    if not ok or any(b <= a for a, b in zip(value, value[1:], strict=False)):
+        raise ApplicationError(
+            f"settings.{where} must be a list of at most {MAX_SCHEDULE} increasing whole numbers of frames.",
+            extra={"field": where},
+        )
 
 
 def project_settings_validate(settings: Any) -> dict[str, Any]:
@@ -88,7 +115,10 @@ def project_settings_validate(settings: Any) -> dict[str, Any]:
     for key, low, high in RETRAIN_BOUNDS:
         if key in retrain:
             _number(retrain[key], f"retrain.{key}", low, high)
-    for key in ("enabled", "prelabel_on_promote"):
+    for key in SCHEDULE_KEYS:
+        if key in retrain:
+            _schedule(retrain[key], f"retrain.{key}")
+    for key in ("enabled", "prelabel_on_promote", "base_weights_candidate"):
         if key in retrain and not isinstance(retrain[key], bool):
             raise ApplicationError(f"settings.retrain.{key} must be true or false.", extra={"field": f"retrain.{key}"})
     return settings

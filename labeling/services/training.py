@@ -1,4 +1,6 @@
-"""Retraining: when a project is due, the training run (fine-tune -> atomic checkpoint -> gate), promotion, rollback.
+"""Fine-tuning runs of the learning loop (fine-tune -> atomic checkpoint -> candidate in shadow), and promotion,
+rollback and retirement by hand. When a run is due is decided in labeling.services.loop; whether its result serves,
+in labeling.services.shadow (on frames confirmed after its data were taken).
 
 Worker faults: a training whose worker dies is redelivered (acks_late) and runs again from the start into the
 same ModelVersion row (a rerun overwrites, never duplicates); after MAX_TRAIN_ATTEMPTS starts the job fails.
@@ -12,7 +14,6 @@ import functools
 import os
 import subprocess
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +24,18 @@ from django.db.models import Max
 from django.utils import timezone
 
 from labeling import ml_adapter
-from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, ModelStatus, Split
+from labeling.choices import JOB_FINISHED, GeneratorKind, ImageStatus, JobKind, JobStatus, ModelStatus
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Job, ModelVersion, Project
 from labeling.permissions import MANAGE, require_role
 from labeling.services.audit import audit_log
-from labeling.services.generation import generator_spec, serving_model
 from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
+from labeling.services.loop_data import ids_hash, loop_samples
 from labeling.services.projects import project_settings
-from labeling.services.validation import (
-    MIN_VAL_IMAGES,
-    confirmed_ids,
-    gate_compare,
-    gate_decide,
-    ids_hash,
-    images_assign_loop_split,
-    loop_samples,
-)
+from labeling.services.serving import checkpoint_path, serve, serving_model
 
 MAX_TRAIN_ATTEMPTS = 3  # starts of one training job (worker lost / transient error) before it fails
+MAX_TRAIN_FRAMES = 1000  # newest confirmed frames a run trains on (all are held in memory by the sampler)
 CURVE_POINTS = 200  # loss points kept on the version for the UI (evaluations are all kept)
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
@@ -60,39 +54,15 @@ def code_revision() -> str:
         return "unknown"
 
 
-# --- When to train -------------------------------------------------------------------------------------------
-
-
-def project_retrain_status(project: Project, now: Any = None) -> dict[str, Any]:
-    """Is the project due: enough new confirmed images since its last training, and its minimum interval passed?"""
-    now = now or timezone.now()
-    policy = project_settings(project)["retrain"]
-    confirmed = Image.objects.filter(project=project, status=ImageStatus.CONFIRMED).count()
-    last = ModelVersion.objects.filter(project=project).exclude(status=ModelStatus.TRAINING).order_by("-pk").first()
-    new = confirmed - ((last.n_train + last.n_val) if last else 0)
-    last_job = Job.objects.filter(project=project, kind=JobKind.TRAIN).order_by("-pk").first()
-    interval = timedelta(minutes=float(policy["min_interval_minutes"]))
-    waited = last_job is None or now - last_job.created_at >= interval
-    active = last_job is not None and last_job.status in ACTIVE
-    due = bool(policy["enabled"]) and new >= int(policy["min_new_confirmed"]) and waited and not active
-    return {"due": due, "new_confirmed": new, "interval_passed": waited, "training_active": active}
-
-
-def projects_retrain_check() -> list[Job]:
-    """Run by Celery beat: start training for every project that is due."""
-    jobs = []
-    for project in Project.objects.all().iterator():
-        if project_retrain_status(project)["due"]:
-            try:
-                jobs.append(model_train_request(project=project, actor=None, reason="scheduled"))
-            except ConflictError:
-                continue  # someone started one meanwhile
-    return jobs
+def version_number_next(project: Project) -> int:
+    """The next version number of the project (call with the project row locked)."""
+    return (ModelVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
 
 
 @transaction.atomic
 def model_train_request(*, project: Project, actor: Any, reason: str = "manual") -> Job:
-    """A training Job for the project, enqueued on the `train` queue on commit; one at a time per project."""
+    """A training Job for the project, enqueued on the `train` queue on commit; one at a time per project. The loop
+    asks on its schedule (actor None); a manager may ask any time."""
     if actor is not None:
         require_role(actor, project, MANAGE, "start training")
     Project.objects.select_for_update().get(pk=project.pk)  # serialises concurrent requests for one project
@@ -103,7 +73,8 @@ def model_train_request(*, project: Project, actor: Any, reason: str = "manual")
         )
     if not Image.objects.filter(project=project, status=ImageStatus.CONFIRMED).exists():
         raise ApplicationError("The project has no confirmed images to train on.", extra={"project_id": project.pk})
-    job = job_create(project=project, kind=JobKind.TRAIN, actor=actor, payload={"reason": reason})
+    n_frames = Image.objects.filter(project=project, status=ImageStatus.CONFIRMED).count()
+    job = job_create(project=project, kind=JobKind.TRAIN, actor=actor, payload={"reason": reason, "n_frames": n_frames})
     transaction.on_commit(lambda: job_enqueue(job))
     return job
 
@@ -120,23 +91,28 @@ def _start_attempt(job: Job) -> Job:
 
 
 @transaction.atomic
-def _version_for(job: Job, project: Project, train_ids: list[int], val_ids: list[int], seed: int) -> ModelVersion:
+def _version_for(
+    job: Job, project: Project, ids: list[int], seed: int, prior: dict | None, snapshot: Any
+) -> ModelVersion:
     """The job's version row: created on the first attempt, reused (reset) by a rerun."""
     locked = Job.objects.select_for_update().get(pk=job.pk)
     version = ModelVersion.objects.filter(pk=locked.payload.get("model_version_id")).first()
-    parent = serving_model(project)
+    champion = serving_model(project)
+    parent = champion if champion is not None and champion.kind == GeneratorKind.EDGSP else None
     if version is None:
         Project.objects.select_for_update().get(pk=project.pk)
-        number = (ModelVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
-        version = ModelVersion(project=project, number=number, job=job)
-    version.parent, version.status, version.arch = parent, ModelStatus.TRAINING, "edgsp"
-    version.train_ids_hash, version.val_ids_hash = ids_hash(train_ids), ids_hash(val_ids)
-    version.n_train, version.n_val, version.seed, version.code_revision = (
-        len(train_ids),
-        len(val_ids),
-        seed,
-        code_revision(),
+        version = ModelVersion(project=project, number=version_number_next(project), job=job)
+    version.parent, version.status, version.kind, version.arch = (
+        parent,
+        ModelStatus.TRAINING,
+        GeneratorKind.EDGSP,
+        "edgsp",
     )
+    version.params = {"prior": prior} if prior else {}
+    version.trained_on = sorted(set(ids) | set(parent.trained_on if parent else []))
+    version.snapshot_at = snapshot
+    version.train_ids_hash, version.val_ids_hash = ids_hash(ids), ""
+    version.n_train, version.n_val, version.seed, version.code_revision = len(ids), 0, seed, code_revision()
     version.metrics, version.curve, version.gate = {}, [], {}
     version.save()
     locked.payload = {**locked.payload, "model_version_id": version.pk}
@@ -189,21 +165,35 @@ def _paths(version: ModelVersion, job: Job) -> tuple[str, Path, Path]:
     return relative, final, final.with_name(f".{final.stem}.partial.pt")
 
 
-def _checkpoint_path(version: ModelVersion) -> str:
-    return version.checkpoint if Path(version.checkpoint).is_absolute() else default_storage.path(version.checkpoint)
-
-
 def _init_checkpoint(project: Project) -> str | None:
-    """Fine-tune from the serving version, else the shipped base weights, else train a new net."""
+    """Warm start from the serving EDGSP version, else the shipped base weights, else a new net."""
     serving = serving_model(project)
-    if serving is not None and Path(_checkpoint_path(serving)).is_file():
-        return _checkpoint_path(serving)
+    if serving is not None and serving.kind == GeneratorKind.EDGSP and Path(checkpoint_path(serving)).is_file():
+        return checkpoint_path(serving)
     shipped = ml_adapter.shipped_weights()
     return str(shipped) if shipped else None
 
 
+def loop_prior(project: Project) -> dict[str, Any] | None:
+    """The prior channel's settings for a fine-tune: the alpha of the serving generator when it was calibrated
+    (a calibrated cold start, or EDGSP with a calibrated prior), else of the newest calibration; None: the
+    checkpoint's own."""
+    serving = serving_model(project)
+    if serving is not None:
+        params = serving.params or {}
+        if serving.kind == GeneratorKind.COLDSTART and "alpha" in params:
+            return {"alpha": float(params["alpha"])}
+        if params.get("prior"):
+            return dict(params["prior"])
+    newest = ModelVersion.objects.filter(project=project, kind=GeneratorKind.COLDSTART).order_by("-pk").first()
+    if newest is not None and "alpha" in (newest.params or {}):
+        return {"alpha": float(newest.params["alpha"])}
+    return None
+
+
 def model_train(*, job_id: int) -> None:
-    """Run by the `train` worker: fine-tune on the frozen train split, write the checkpoint atomically, gate it."""
+    """Run by the `train` worker: fine-tune on every confirmed frame, write the checkpoint atomically, and put the
+    result in shadow (it is judged on the frames confirmed after its data were taken, and serves only if it wins)."""
     job = Job.objects.select_related("project").filter(pk=job_id).first()
     if job is None or job.status in JOB_FINISHED:
         return
@@ -213,20 +203,24 @@ def model_train(*, job_id: int) -> None:
         _fail(job, f"the training was interrupted {job.attempts - 1} times (worker lost or transient errors)")
         return
     policy = project_settings(project)["retrain"]
-    images_assign_loop_split(project=project)
-    ids = confirmed_ids(project)
-    if not ids[Split.TRAIN]:
-        _fail(job, "no confirmed images in the training split yet")
+    snapshot = timezone.now()
+    ids = list(
+        Image.objects.filter(project=project, status=ImageStatus.CONFIRMED)
+        .order_by("-first_confirmed_at", "-pk")
+        .values_list("pk", flat=True)[:MAX_TRAIN_FRAMES]
+    )
+    if not ids:
+        _fail(job, "no confirmed images to train on yet")
         return
-    seed = int(policy["seed"])
-    version = _version_for(job, project, ids[Split.TRAIN], ids[Split.VAL], seed)
+    seed, prior = int(policy["seed"]), loop_prior(project)
+    version = _version_for(job, project, ids, seed, prior, snapshot)
     budget = float(policy["time_budget_s"])
     relative, final, partial = _paths(version, job)
     progress = _Progress(job, version, budget)
-    train = loop_samples(ids[Split.TRAIN])
+    train = loop_samples(ids)
     try:
         result = ml_adapter.train(
-            [(s.image_id, s.pixels, s.mask) for s in train],
+            [(s.image_id, s.pixels, s.mask, s.points) for s in train],
             init_checkpoint=_init_checkpoint(project),
             out_path=str(partial),
             time_budget_s=budget,
@@ -234,6 +228,7 @@ def model_train(*, job_id: int) -> None:
             device=django_settings.EDGSP_DEVICE,
             threads=django_settings.EDGSP_TORCH_THREADS,
             overrides=policy.get("train_overrides") or {},
+            prior=prior,
             progress=progress,
         )
     except ml_adapter.TrainingStopped:
@@ -247,9 +242,35 @@ def model_train(*, job_id: int) -> None:
     os.replace(partial, final)  # atomic: the checkpoint path only ever holds a finished file
     version.checkpoint, version.arch, version.curve = relative, result["arch"], progress.curve()
     version.status = ModelStatus.CANDIDATE
-    version.metrics = {"selection": result["selection"], "steps": result["steps"], "chosen_step": result["chosen_step"]}
-    version.save(update_fields=["checkpoint", "arch", "curve", "status", "metrics"])
-    _gate(job, version, ids[Split.VAL], policy)
+    version.metrics = {"steps": result["steps"], "chosen_step": result["chosen_step"], "n_frames": len(ids)}
+    version.gate = {"reason": f"trained on {len(ids)} frames; in shadow", "decision": "wait"}
+    version.save(update_fields=["checkpoint", "arch", "curve", "status", "metrics", "gate"])
+    audit_log(
+        actor=None,
+        project=project,
+        action="loop.train",
+        obj=version,
+        data={"n_frames": len(ids), "steps": result["steps"], "prior": prior, "budget_s": budget},
+    )
+    _shadow_start(job, version)
+
+
+def _shadow_start(job: Job, version: ModelVersion) -> None:
+    """Score the new candidate at once on the frames confirmed while it trained, then apply the rule."""
+    from labeling.services.serving import generator_key
+    from labeling.services.shadow import catch_up, loop_decide
+
+    project = job.project
+    job_update_progress(job=job, message="scoring on the frames confirmed since its data were taken")
+    scored = catch_up(project, generator_key(version), version)
+    decisions = loop_decide(project)
+    version.refresh_from_db()
+    job_finish(
+        job=job,
+        status=JobStatus.SUCCEEDED,
+        message=f"v{version.number}: {version.gate.get('reason', '')}",
+        result={"model_version_id": version.pk, "status": version.status, "scored": scored, "decisions": decisions},
+    )
 
 
 def _fail(job: Job, message: str) -> None:
@@ -265,87 +286,6 @@ def _reject(version: ModelVersion, reason: str, curve: list) -> None:
     )
 
 
-def _gate(job: Job, version: ModelVersion, val_ids: list[int], policy: dict[str, Any]) -> None:
-    """Score the candidate and the model in service (cold start when none) on the whole validation split."""
-    project = job.project
-    job_update_progress(job=job, message=f"scoring on {len(val_ids)} validation images")
-    serving = serving_model(project)
-    serving_spec = generator_spec(project)
-    candidate_spec = ml_adapter.GeneratorSpec(
-        method=ml_adapter.EDGSP,
-        checkpoint=_checkpoint_path(version),
-        model_version_id=version.pk,
-        device=django_settings.EDGSP_DEVICE,
-    )
-    seen = ml_adapter.shipped_weights_seen()  # every version descends from the shipped weights when they exist
-    leaked = set(Image.objects.filter(pk__in=val_ids, content_hash__in=seen).values_list("pk", flat=True))
-    val = loop_samples([pk for pk in val_ids if pk not in leaked])
-    comparison = gate_compare(candidate_spec, serving_spec, val, float(policy["gate_confidence"]))
-    pd_tol, fat_tol = float(policy["pd_tolerance"]), float(policy["fat_tolerance"])
-    promote, reason = gate_decide(comparison, len(val), pd_tol, fat_tol) if val else (False, "")
-    if not val:
-        reason = "no validation images yet; not promoted"
-    if leaked:
-        reason += f" ({len(leaked)} validation images left out: the shipped base weights were trained on them)"
-    gate = {
-        "promoted": promote,
-        "reason": reason,
-        "n_val": len(val),
-        "n_val_seen_by_base": len(leaked),
-        "candidate": comparison.get("candidate", {}),
-        "serving": comparison.get("serving", {}),
-        "iou_gain": comparison.get("iou_gain", {}),
-        "confidence": comparison.get("confidence"),
-        "serving_version": serving.pk if serving else None,
-        "serving_generator": serving_spec.method,
-        "tolerance": {"pd": pd_tol, "fat": fat_tol},
-    }
-    version = _gate_apply(version, serving, gate)
-    job_finish(
-        job=job,
-        status=JobStatus.SUCCEEDED,
-        message=f"v{version.number}: {version.gate['reason']}",
-        result={"model_version_id": version.pk, "status": version.status, "gate": version.gate},
-    )
-    if version.status == ModelStatus.PROMOTED and policy.get("prelabel_on_promote"):
-        from labeling.services.prelabel import project_prelabel_request
-
-        project_prelabel_request(project=project, actor=None)
-
-
-@transaction.atomic
-def _gate_apply(version: ModelVersion, compared: ModelVersion | None, gate: dict[str, Any]) -> ModelVersion:
-    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
-    Project.objects.select_for_update().get(pk=version.project_id)
-    now_serving = serving_model(version.project)
-    if gate["promoted"] and getattr(now_serving, "pk", None) != getattr(compared, "pk", None):
-        gate = {**gate, "promoted": False, "reason": "the serving model changed during scoring; not promoted"}
-    version.gate = gate
-    version.metrics = {**version.metrics, "val": gate["candidate"], "n_val": gate["n_val"]}
-    if gate["promoted"]:
-        _serve(version)
-    else:
-        too_small = gate["n_val"] < MIN_VAL_IMAGES  # undecided: stays a candidate a manager may promote
-        version.status = ModelStatus.CANDIDATE if too_small else ModelStatus.REJECTED
-    version.save()
-    audit_log(
-        actor=None,
-        project=version.project_id,
-        action="model.promote" if gate["promoted"] else "model.gate",
-        obj=version,
-        data={"reason": gate["reason"], "candidate": gate["candidate"], "serving": gate["serving"]},
-    )
-    return version
-
-
-def _serve(version: ModelVersion) -> None:
-    """Make `version` the one in service (the previous one retires); workers load it on their next request."""
-    ModelVersion.objects.filter(project_id=version.project_id, status=ModelStatus.PROMOTED).exclude(
-        pk=version.pk
-    ).update(status=ModelStatus.RETIRED)
-    version.status, version.promoted_at = ModelStatus.PROMOTED, timezone.now()
-
-
 # --- By hand: promote (or roll back to) a version, retire one ----------------------------------------------
 
 
@@ -358,14 +298,14 @@ def model_version_promote(*, version: ModelVersion, actor: Any) -> ModelVersion:
     require_role(actor, version.project, MANAGE, "promote a model version")
     Project.objects.select_for_update().get(pk=version.project_id)
     version = ModelVersion.objects.select_for_update().get(pk=version.pk)
-    if version.status == ModelStatus.TRAINING or not version.checkpoint:
+    if version.status == ModelStatus.TRAINING or (version.kind == GeneratorKind.EDGSP and not version.checkpoint):
         raise ApplicationError(f"Model version {version.number} has not finished training.", extra={"id": version.pk})
-    if not Path(_checkpoint_path(version)).is_file():
+    if version.kind == GeneratorKind.EDGSP and not Path(checkpoint_path(version)).is_file():
         raise ApplicationError(
             f"The checkpoint of model version {version.number} is missing.", extra={"checkpoint": version.checkpoint}
         )
     previous = serving_model(version.project)
-    _serve(version)
+    serve(version)
     version.save(update_fields=["status", "promoted_at"])
     audit_log(
         actor=actor,

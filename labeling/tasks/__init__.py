@@ -4,15 +4,17 @@ enqueue by (services never import tasks) and that CELERY_TASK_ROUTES routes to i
 from labeling.tasks.calibration import project_calibrate
 from labeling.tasks.datasets import dataset_export, dataset_import
 from labeling.tasks.generation import image_generate
+from labeling.tasks.loop import frame_score, projects_loop_check
 from labeling.tasks.prelabel import project_prelabel
-from labeling.tasks.training import model_train, projects_retrain_check
+from labeling.tasks.training import model_train
 
 __all__ = [
     "dataset_export",
     "dataset_import",
+    "frame_score",
     "image_generate",
     "model_train",
     "project_calibrate",
     "project_prelabel",
-    "projects_retrain_check",
+    "projects_loop_check",
 ]

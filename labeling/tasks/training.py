@@ -1,10 +1,10 @@
-"""Training (queue `train`, one at a time per worker) and the periodic retraining check run by Celery beat."""
+"""Fine-tuning (queue `train`, one at a time per worker)."""
 
 from __future__ import annotations
 
-from celery import Task, shared_task
+from celery import Task
 
-from labeling.tasks.base import TRANSIENT_ERRORS, job_task
+from labeling.tasks.base import job_task
 
 
 # A worker lost mid-training -> redelivered; the service reruns it into the same version. The soft limit
@@ -14,19 +14,3 @@ def model_train(self: Task, job_id: int) -> None:
     from labeling.services.training import model_train as service
 
     service(job_id=job_id)
-
-
-@shared_task(
-    name="labeling.tasks.projects_retrain_check",
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    max_retries=3,
-    soft_time_limit=60,
-    time_limit=120,
-)
-def projects_retrain_check() -> int:
-    from labeling.services.training import projects_retrain_check as service
-
-    return len(service())

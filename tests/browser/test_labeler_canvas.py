@@ -199,7 +199,7 @@ def test_dashboard_models_curve_and_live_job_progress(labeled, live_server, new_
     expect(page.locator(".model svg.curve path.loss")).to_have_count(1)
     assert page.locator(".model svg.curve circle.iou").count() == 2  # one dot per selection evaluation
     expect(page.locator(".model").first).to_contain_text("iou 0.712")
-    expect(page.locator(".model .gate-reason")).to_have_text(f"Gate: {reason}")
+    expect(page.locator(".model .gate-reason")).to_have_text(reason)
     expect(page.locator(".model button[data-act=retire]")).to_have_count(1)
 
     Job.objects.filter(pk=job.pk).update(progress=80, message="step 160")  # the worker moves on

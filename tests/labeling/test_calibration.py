@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
-from labeling.choices import ImageStatus, JobStatus, MaskState, Role
+from labeling.choices import GeneratorKind, ImageStatus, JobStatus, MaskState, ModelStatus, Role
 from labeling.exceptions import ApplicationError
-from labeling.models import Job
+from labeling.models import Job, ModelVersion
 from labeling.services.calibration import MIN_CONFIRMED_IMAGES, calibration_status, project_calibration_request
 from labeling.services.generation import generator_spec, job_wait
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
@@ -30,7 +31,9 @@ def _confirmed_project(n_images: int):
     manager = MembershipFactory(project=project, role=Role.MANAGER).user
     for seed in range(n_images):
         pixels, points, masks = _frame(seed)
-        image = ImageFactory(project=project, pixels=pixels, status=ImageStatus.CONFIRMED)
+        image = ImageFactory(
+            project=project, pixels=pixels, status=ImageStatus.CONFIRMED, first_confirmed_at=timezone.now()
+        )
         for (x, y), raster in zip(points, masks, strict=True):
             MaskFactory(target=TargetFactory(image=image, x=x, y=y), raster=raster, state=MaskState.CONFIRMED)
     return project, manager
@@ -41,7 +44,8 @@ def test_too_few_confirmed_images_is_refused_with_the_count():
     project, manager = _confirmed_project(3)
     with pytest.raises(ApplicationError, match=f"at least {MIN_CONFIRMED_IMAGES} confirmed images; .* has 3"):
         project_calibration_request(project=project, actor=manager)
-    assert calibration_status(project) == {"confirmed_images": 3, "minimum": 15, "due": False, "current": None}
+    status = calibration_status(project)
+    assert (status["confirmed_images"], status["minimum"], status["due"], status["current"]) == (3, 5, False, None)
 
 
 @pytest.mark.django_db
@@ -54,53 +58,48 @@ def test_annotator_may_not_calibrate():
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_calibrates_to_the_projects_annotation_style(celery_worker_process, settings):
+def test_worker_calibrates_to_the_projects_annotation_style_and_puts_it_in_shadow(celery_worker_process, settings):
     settings.MEDIA_ROOT = celery_worker_process.media_root
     project, manager = _confirmed_project(MIN_CONFIRMED_IMAGES)
     assert calibration_status(project)["due"] is True
 
-    job = job_wait(project_calibration_request(project=project, actor=manager, regenerate=True), 60)
+    job = job_wait(project_calibration_request(project=project, actor=manager), 60)
 
     assert job.status == JobStatus.SUCCEEDED, job.message
-    project.refresh_from_db()
-    calibration = project.settings["calibration"]
+    calibration = job.result["calibration"]
     assert calibration["alpha"] < 0.35  # halo-style masks want a looser threshold than the default
     figures = calibration["figures"]
     assert figures["calibrated"]["iou"] > figures["default"]["iou"] + 5
     assert calibration["n_images"] == MIN_CONFIRMED_IMAGES and calibration["n_targets"] == 2 * MIN_CONFIRMED_IMAGES
-    assert project.settings["generator"]["alpha"] == calibration["alpha"]
-    assert generator_spec(project).alpha == calibration["alpha"]  # new clicks use it at once
-    assert Job.objects.filter(pk=job.result["prelabel_job"]).exists()  # the offer to regenerate was taken
-    assert calibration_status(project)["due"] is False  # not again until the confirmed set doubles
+    candidate = ModelVersion.objects.get(pk=job.result["candidates"][0])
+    assert candidate.kind == GeneratorKind.COLDSTART and candidate.status == ModelStatus.CANDIDATE
+    assert candidate.params["alpha"] == calibration["alpha"] and len(candidate.trained_on) == MIN_CONFIRMED_IMAGES
+    assert generator_spec(project).alpha == 0.35  # it serves only once fresh frames say it is better
+    assert calibration_status(project)["current"]["alpha"] == calibration["alpha"]
+    assert calibration_status(project)["due"] is False  # not again until the next milestone (10 frames)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("seen_share", [0, 1])
-def test_base_weights_are_never_judged_on_frames_they_were_trained_on(seen_share, monkeypatch, tmp_path):
-    """Importing the dataset the base weights came from must not make them win by memory (run in process)."""
-    from labeling import ml_adapter
-    from labeling.models import Image
+def test_a_manager_may_serve_the_calibration_at_once_and_regenerate():
     from labeling.services.calibration import project_calibrate
-    from ml.checkpoints import update_checkpoint_meta
 
     project, manager = _confirmed_project(MIN_CONFIRMED_IMAGES)
-    base = tmp_path / "base.pt"
-    base.write_bytes(ml_adapter.shipped_weights().read_bytes())
-    seen = sorted(Image.objects.filter(project=project).values_list("content_hash", flat=True)) if seen_share else []
-    update_checkpoint_meta(base, {"seen_sha256": seen})
-    monkeypatch.setattr(ml_adapter, "shipped_weights", lambda: base)
-    job = project_calibration_request(project=project, actor=manager, regenerate=False)
-
+    job = project_calibration_request(project=project, actor=manager, promote=True, regenerate=True)
     project_calibrate(job_id=job.pk)
-
-    project.refresh_from_db()
-    figures = project.settings["calibration"]["figures"]
-    assert figures["base_weights_seen_images"] == len(seen)
     job.refresh_from_db()
-    if seen_share:  # nothing left to judge them on: they are not used
-        assert "base_weights" not in figures and project.settings["calibration"]["base_weights_win"] is False
-        assert f"base weights not used: they were trained on all {len(seen)} of these images" in job.message
-    else:
-        assert set(figures["base_weights"]) >= {"iou", "pd", "fat"}
-        assert figures["calibrated_unseen"] == pytest.approx(figures["calibrated"])
-        assert "base weights" in job.message and "not trained on" not in job.message
+    assert job.status == JobStatus.SUCCEEDED, job.message
+    assert generator_spec(project).alpha == job.result["calibration"]["alpha"] < 0.35
+    assert Job.objects.filter(pk=job.result["prelabel_job"]).exists()
+
+
+@pytest.mark.django_db
+def test_the_same_settings_are_not_put_in_shadow_twice():
+    from labeling.services.calibration import project_calibrate
+
+    project, manager = _confirmed_project(MIN_CONFIRMED_IMAGES)
+    for _ in range(2):
+        job = project_calibration_request(project=project, actor=manager)
+        project_calibrate(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.result["candidates"] == [] and "already serve or wait" in job.message
+    assert ModelVersion.objects.filter(project=project, kind=GeneratorKind.COLDSTART).count() == 1

@@ -36,6 +36,7 @@ PROJECT_PATHS = {
     "Job": "project",
     "ModelVersion": "project",
     "AuditLog": "project",
+    "FrameScore": "project",
 }
 
 

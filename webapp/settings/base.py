@@ -185,6 +185,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "labeling.choices.JobStatus",
         "ModelStatusEnum": "labeling.choices.ModelStatus",
         "MaskStateEnum": "labeling.choices.MaskState",
+        "GeneratorKindEnum": "labeling.choices.GeneratorKind",
+        "JobKindEnum": "labeling.choices.JobKind",
     },
 }
 
@@ -228,11 +230,16 @@ CELERY_TASK_DEFAULT_QUEUE = "batch"
 CELERY_TASK_ROUTES = {  # everything else goes to CELERY_TASK_DEFAULT_QUEUE ("batch")
     "labeling.tasks.image_generate": {"queue": "interactive"},
     "labeling.tasks.model_train": {"queue": "train"},
+    # The learning loop's quick work: scoring confirmed frames, calibration, the periodic check.
+    "labeling.tasks.frame_score": {"queue": "loop"},
+    "labeling.tasks.project_calibrate": {"queue": "loop"},
+    "labeling.tasks.projects_loop_check": {"queue": "loop"},
 }
-# The learning loop: every few minutes, start training for the projects that are due (services.training).
+# The learning loop reacts to each confirmation at once; every few minutes beat also scores frames whose scoring
+# was lost, lets candidates catch up and starts what is due (services.loop).
 CELERY_BEAT_SCHEDULE = {
-    "projects-retrain-check": {
-        "task": "labeling.tasks.projects_retrain_check",
+    "projects-loop-check": {
+        "task": "labeling.tasks.projects_loop_check",
         "schedule": float(os.environ.get("LABELING_RETRAIN_CHECK_S", "300")),
     },
 }

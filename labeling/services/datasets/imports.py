@@ -350,7 +350,13 @@ def _store(run: _Run, image: Image, plan: layout.ImagePlan, annotations: list[fo
     if status != image.status:
         image.status = status
         image.version += 1
-        image.save(update_fields=["status", "version", "updated_at"])
+        fields = ["status", "version", "updated_at"]
+        if status == ImageStatus.CONFIRMED and image.first_confirmed_at is None:
+            # Imported labels count as confirmed frames (the loop trains on them) but were never shown by a
+            # generator, so they get no prequential record; the stamp keeps them out of later records.
+            image.first_confirmed_at = now
+            fields.append("first_confirmed_at")
+        image.save(update_fields=fields)
     # One row per imported image: its status change and which masks arrived confirmed (ids from bulk_create).
     audit_log(
         actor=actor,

@@ -159,6 +159,7 @@ RULES = [
     Rule("job-list", "get", READ, _project),
     Rule("model-version-list", "get", READ, _project),
     Rule("project-stats", "get", READ, _project),
+    Rule("project-quality", "get", READ, _project),
     Rule("audit-list", "get", need("manager", 200), _project),
     Rule("project-calibration", "get", READ, _project),
     # the world has no confirmed images: a manager is allowed but told calibration needs 15

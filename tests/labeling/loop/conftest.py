@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from django.utils import timezone
 
 from labeling.choices import ImageStatus, MaskSource, MaskState, Role
 from labeling.models import Image, Project
@@ -13,6 +14,7 @@ TINY_RETRAIN = {
     "time_budget_s": 2,
     "min_interval_minutes": 0,
     "prelabel_on_promote": False,
+    "base_weights_candidate": False,
     "train_overrides": {"batch_size": 4, "crop_size": 48, "eval_every": 10, "warmup_steps": 5},
 }
 
@@ -37,7 +39,10 @@ def blob_frame(seed: int, size: int = 48, n: int = 2) -> tuple[np.ndarray, list[
 def confirmed_image(project: Project, seed: int, status: str = ImageStatus.CONFIRMED) -> Image:
     """An image whose targets carry confirmed masks (the human's labels) of one blob each."""
     pixels, centres, _ = blob_frame(seed)
-    image = ImageFactory(project=project, pixels=pixels, status=status, original_name=f"blob_{seed}.png")
+    first = timezone.now() if status == ImageStatus.CONFIRMED else None
+    image = ImageFactory(
+        project=project, pixels=pixels, status=status, original_name=f"blob_{seed}.png", first_confirmed_at=first
+    )
     yy, xx = np.mgrid[0 : image.height, 0 : image.width]
     for cx, cy in centres:
         target = TargetFactory(image=image, x=cx, y=cy)
@@ -54,3 +59,35 @@ def loop_project(n_confirmed: int = 0, retrain: dict | None = None) -> tuple[Pro
     for seed in range(n_confirmed):
         confirmed_image(project, seed)
     return project, manager
+
+
+def disk_masks(centres: list[tuple[float, float]], size: int, radius2: float) -> list[np.ndarray]:
+    yy, xx = np.mgrid[0:size, 0:size]
+    return [(yy - cy) ** 2 + (xx - cx) ** 2 <= radius2 for cx, cy in centres]
+
+
+def stream_frame(project: Project, user, seed: int, radius2: float = 5, size: int = 48, score: bool = True) -> Image:
+    """One frame labelled as in the app: points clicked, the serving generator's masks made (what the annotator is
+    shown), each mask replaced by the "truth" (disks of squared radius `radius2`: 5 is SIRST-like, 13 halo-style)
+    where it differs, the frame confirmed and (with `score`) its scoring job run in process. Returns the image."""
+    from labeling.choices import JobKind
+    from labeling.models import Job, Mask
+    from labeling.services.generation import image_generate
+    from labeling.services.images import image_confirm
+    from labeling.services.jobs import job_create
+    from labeling.services.loop import frame_score
+    from labeling.services.masks import mask_replace
+
+    pixels, centres, _ = blob_frame(seed, size=size)
+    image = ImageFactory(project=project, pixels=pixels, status=ImageStatus.IN_PROGRESS, original_name=f"s{seed}.png")
+    targets = [TargetFactory(image=image, x=cx, y=cy) for cx, cy in centres]
+    job = job_create(project=project, kind=JobKind.GENERATE, actor=user, image=image, payload={"image_id": image.pk})
+    image_generate(job_id=job.pk)
+    for target, truth in zip(targets, disk_masks(centres, size, radius2), strict=True):
+        mask = Mask.objects.get(target=target)
+        mask_replace(target=target, raster=truth, version=mask.version, actor=user)
+    image.refresh_from_db()
+    image_confirm(image=image, actor=user)
+    if score:
+        frame_score(job_id=Job.objects.filter(image=image, kind=JobKind.SCORE).order_by("-pk").first().pk)
+    return image

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from labeling.choices import JobKind, JobStatus, ModelStatus
 from labeling.models import Job, ModelVersion
-from tests.factories import ImageFactory, ModelVersionFactory, TargetFactory
+from tests.factories import ImageFactory, MembershipFactory, ModelVersionFactory, TargetFactory
 from tests.labeling.loop.conftest import loop_project
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +59,25 @@ def test_promote_and_retire_answer_the_version_and_hide_other_projects(client_fo
     assert client.post(reverse("model-version-promote", kwargs={"version_id": hidden.pk})).status_code == 404
     assert client.post(reverse("model-version-promote", kwargs={"version_id": 10**9})).status_code == 404
     assert ModelVersion.objects.get(pk=hidden.pk).status == ModelStatus.CANDIDATE
+
+
+def test_quality_answers_the_shown_record_the_decisions_and_the_schedule(client_for):
+    from tests.labeling.loop.conftest import stream_frame
+
+    project, manager = loop_project(retrain={"calibrate_at": [5], "train_at": [10000]})
+    images = [stream_frame(project, manager, seed=s, radius2=13) for s in range(5)]
+    from labeling.services.calibration import project_calibrate
+
+    project_calibrate(job_id=Job.objects.get(project=project, kind=JobKind.CALIBRATE).pk)
+    viewer = MembershipFactory(project=project, role="viewer").user
+    body = client_for(viewer).get(reverse("project-quality", kwargs={"project_id": project.pk})).json()
+    assert [f["image_id"] for f in body["frames"]] == [i.pk for i in images]
+    assert [f["frame"] for f in body["frames"]] == [1, 2, 3, 4, 5]
+    assert all(f["generator"] == "cold start α 0.35" and 0 < f["iou"] < 100 for f in body["frames"])
+    summary = body["summary"]
+    assert summary["frames"] == 5 and summary["late_shown_iou"] is None and 0 < summary["mean_shown_iou"] < 100
+    calibrated = [e for e in body["events"] if e["action"] == "loop.calibrate"]
+    assert len(calibrated) == 1 and calibrated[0]["frame"] == 5 and calibrated[0]["data"]["alpha"] < 0.35
+    assert body["schedule"]["calibration"]["next_at"] == 85  # calibrate_every (80) after the list's last
+    other, _ = loop_project()
+    assert client_for(viewer).get(reverse("project-quality", kwargs={"project_id": other.pk})).status_code == 404

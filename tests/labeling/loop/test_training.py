@@ -1,6 +1,6 @@
-"""Retraining in process on the real database: when a project is due, the run, the gate, promotion and rollback."""
+"""Fine-tuning in process on the real database: the schedule, the run, the candidate in shadow, promotion and
+rollback by hand."""
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -8,66 +8,60 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from labeling import ml_adapter
-from labeling.choices import JobKind, JobStatus, ModelStatus, Role
+from labeling.choices import GeneratorKind, JobKind, JobStatus, ModelStatus, Role, ScoreKind
 from labeling.exceptions import ApplicationError, ConflictError
-from labeling.models import Image, Job, ModelVersion
-from labeling.services.generation import generator_spec
+from labeling.models import AuditLog, FrameScore, Image, Job, ModelVersion
+from labeling.services.loop import loop_status, next_milestone, projects_loop_check
+from labeling.services.serving import generator_spec, serving_model
 from labeling.services.training import (
+    loop_prior,
     model_train,
     model_train_request,
     model_version_promote,
     model_version_retire,
-    project_retrain_status,
-    projects_retrain_check,
 )
-from labeling.services.validation import confirmed_ids, gate_score, images_assign_loop_split, loop_samples
 from tests.factories import JobFactory, MembershipFactory, ModelVersionFactory
-from tests.labeling.loop.conftest import confirmed_image, loop_project
+from tests.labeling.loop.conftest import confirmed_image, loop_project, stream_frame
 
 pytestmark = pytest.mark.django_db
 
 
-def test_due_after_enough_new_confirmed_images_and_the_interval():
-    project, _ = loop_project(n_confirmed=3, retrain={"min_new_confirmed": 4, "min_interval_minutes": 30})
-    assert project_retrain_status(project) == {
-        "due": False,
-        "new_confirmed": 3,
-        "interval_passed": True,
-        "training_active": False,
-    }
-    confirmed_image(project, 50)
-    assert project_retrain_status(project)["due"]
-    job = model_train_request(project=project, actor=None, reason="scheduled")
-    assert not project_retrain_status(project)["due"]  # one training at a time
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
-    ModelVersionFactory(project=project, n_train=3, n_val=1, status=ModelStatus.REJECTED)
-    for seed in range(60, 64):
+def test_milestones_are_early_and_often_then_every_n():
+    schedule, every = [10, 20, 40, 80, 160], 160
+    assert [next_milestone(d, schedule, every) for d in (0, 9, 10, 39, 80, 159, 160, 161, 320, 500)] == [
+        10, 10, 20, 40, 160, 160, 320, 320, 480, 640,
+    ]  # fmt: skip
+    assert next_milestone(0, [], 25) == 25
+
+
+def test_the_schedule_calibrates_from_five_frames_and_fine_tunes_from_ten():
+    project, _ = loop_project()
+    assert loop_status(project)["calibration"] == {"next_at": 5, "last_at": None, "active": False, "due": False}
+    for seed in range(4):
         confirmed_image(project, seed)
-    status = project_retrain_status(project)
-    assert status["new_confirmed"] == 4 and not status["interval_passed"] and not status["due"]
-    assert project_retrain_status(project, now=timezone.now() + timedelta(minutes=31))["due"]
-
-
-def test_default_policy_is_twenty_new_confirmed_images():
-    project, _ = loop_project(n_confirmed=0)
-    project.settings = {}
-    project.save()
-    for seed in range(19):
+    assert not loop_status(project)["calibration"]["due"]
+    confirmed_image(project, 4)
+    status = loop_status(project)
+    assert status["calibration"]["due"] and not status["training"]["due"]
+    for seed in range(5, 10):
         confirmed_image(project, seed)
-    assert not project_retrain_status(project)["due"]
-    confirmed_image(project, 19)
-    assert project_retrain_status(project)["due"]
+    assert loop_status(project)["training"]["due"]
+    JobFactory(project=project, kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED, payload={"n_frames": 10})
+    status = loop_status(project)
+    assert not status["training"]["due"] and status["training"]["next_at"] == 20
 
 
-def test_beat_check_starts_training_only_for_due_projects():
-    due, _ = loop_project(n_confirmed=2, retrain={"min_new_confirmed": 2})
-    not_due, _ = loop_project(n_confirmed=1, retrain={"min_new_confirmed": 2})
-    disabled, _ = loop_project(n_confirmed=3, retrain={"min_new_confirmed": 2, "enabled": False})
-    jobs = projects_retrain_check()
-    assert [j.project_id for j in jobs] == [due.pk]
-    assert jobs[0].kind == JobKind.TRAIN and jobs[0].payload["reason"] == "scheduled"
-    assert projects_retrain_check() == []  # the queued one blocks a second
-    assert not Job.objects.filter(project__in=[not_due, disabled]).exists()
+def test_the_beat_check_starts_what_is_due_once_and_survives_empty_projects():
+    due, _ = loop_project(n_confirmed=10)
+    few, _ = loop_project(n_confirmed=1)
+    loop_project(n_confirmed=0)
+    disabled, _ = loop_project(n_confirmed=12, retrain={"enabled": False})
+    projects_loop_check()
+    kinds = sorted(Job.objects.filter(project=due).values_list("kind", flat=True))
+    assert kinds.count(JobKind.TRAIN) == 1 and kinds.count(JobKind.CALIBRATE) == 1
+    assert not Job.objects.filter(project__in=[few, disabled], kind__in=[JobKind.TRAIN, JobKind.CALIBRATE]).exists()
+    projects_loop_check()  # the queued ones block a second
+    assert Job.objects.filter(project=due, kind__in=[JobKind.TRAIN, JobKind.CALIBRATE]).count() == 2
 
 
 def test_manual_request_needs_a_manager_confirmed_images_and_no_running_training():
@@ -91,57 +85,73 @@ def _run_training(project, manager) -> tuple[Job, ModelVersion]:
     return job, ModelVersion.objects.get(pk=job.payload["model_version_id"])
 
 
-def test_training_writes_a_finished_checkpoint_a_curve_and_the_gate_figures():
+def test_training_uses_every_confirmed_frame_and_leaves_a_candidate_in_shadow():
     project, manager = loop_project(n_confirmed=6)
     job, version = _run_training(project, manager)
     assert job.status == JobStatus.SUCCEEDED, job.message
-    assert job.total == 2 and job.progress == 100
-    ids = confirmed_ids(project)
-    assert (version.n_train, version.n_val) == (len(ids["train"]), len(ids["val"]))
-    assert version.n_train + version.n_val == 6 and version.seed == 0 and len(version.code_revision) >= 7
+    ids = sorted(Image.objects.filter(project=project).values_list("pk", flat=True))
+    assert version.trained_on == ids and version.n_train == 6 and version.n_val == 0 and version.seed == 0
+    assert version.kind == GeneratorKind.EDGSP and version.snapshot_at is not None
     assert version.number == 1 and version.parent is None and version.job_id == job.pk
     path = Path(default_storage.path(version.checkpoint))
     assert path.is_file() and not list(path.parent.glob(".*partial*"))  # only the renamed, finished file
     losses = [p for p in version.curve if p["kind"] == "loss"]
     assert len(losses) >= 5 and all(p["loss"] > 0 for p in losses)
-    assert [p["step"] for p in losses] == sorted(p["step"] for p in losses)
-    # Fewer than 10 validation images: the gate says so and keeps the version as an undecided candidate.
-    assert version.status == ModelStatus.CANDIDATE and not version.gate["promoted"]
-    assert "too small" in version.gate["reason"] or "no validation" in version.gate["reason"]
+    # No frame was confirmed after its data were taken: it waits in shadow, the cold start still serves.
+    assert version.status == ModelStatus.CANDIDATE and version.gate["decision"] == "wait"
     assert generator_spec(project).method == ml_adapter.COLDSTART
+    assert AuditLog.objects.filter(action="loop.train", object_id=str(version.pk)).exists()
 
 
-def test_gate_scores_both_models_on_the_whole_validation_set_and_acts_on_the_figures():
-    project, manager = loop_project(n_confirmed=0, retrain={"pd_tolerance": 0.0, "fat_tolerance": 0.0})
-    seed = 0
-    while True:  # enough confirmed images for 10 in the frozen validation split
-        confirmed_image(project, seed)
-        seed += 1
-        images_assign_loop_split(project=project)
-        if len(confirmed_ids(project)["val"]) >= 10:
-            break
-    coldstart = gate_score(generator_spec(project), loop_samples(confirmed_ids(project)["val"]))
+def test_frames_confirmed_while_it_trained_score_it_at_once(monkeypatch):
+    project, manager = loop_project(n_confirmed=3)
+    original = ml_adapter.train
+    arrived = []
+
+    def train_while_the_team_works(*args, **kwargs):  # two frames are confirmed during the run
+        arrived.extend(stream_frame(project, manager, seed=100 + i) for i in range(2))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ml_adapter, "train", train_while_the_team_works)
     job, version = _run_training(project, manager)
     assert job.status == JobStatus.SUCCEEDED, job.message
-    gate = version.gate
-    assert gate["n_val"] == version.n_val >= 10
-    assert gate["serving_generator"] == "coldstart" and gate["serving_version"] is None
-    assert gate["serving"] == pytest.approx(coldstart)  # the cold start in service, scored on the same images
-    candidate_spec = ml_adapter.GeneratorSpec(
-        method=ml_adapter.EDGSP, checkpoint=default_storage.path(version.checkpoint), model_version_id=version.pk
-    )
-    assert gate["candidate"] == pytest.approx(gate_score(candidate_spec, loop_samples(confirmed_ids(project)["val"])))
-    gain = gate["iou_gain"]
-    assert gain["gain"] == pytest.approx(gate["candidate"]["iou"] - gate["serving"]["iou"])
-    assert gain["n_images"] == gate["n_val"] and gate["confidence"] == 0.95 and gain["lower"] <= gain["gain"]
-    wins = (
-        gain["lower"] > 0
-        and gate["candidate"]["pd"] >= gate["serving"]["pd"]
-        and gate["candidate"]["fat"] <= gate["serving"]["fat"]
-    )
-    assert gate["promoted"] is wins
-    assert version.status == (ModelStatus.PROMOTED if wins else ModelStatus.REJECTED)
-    assert (generator_spec(project).model_version_id == version.pk) is wins
+    scored = FrameScore.objects.filter(kind=ScoreKind.REPLAY, generator_key=f"v{version.pk}")
+    assert sorted(scored.values_list("image_id", flat=True)) == sorted(i.pk for i in arrived)
+    assert job.result["scored"] == 2 and version.gate["n_fresh"] == 2  # judged against the cold start
+    assert not scored.filter(image__in=version.trained_on).exists()
+
+
+def test_the_fine_tune_warm_starts_from_the_serving_model_with_the_calibrated_prior(monkeypatch):
+    project, manager = loop_project(n_confirmed=4)
+    calibrated = ModelVersionFactory(
+        project=project, number=1, kind=GeneratorKind.COLDSTART, checkpoint="", status=ModelStatus.PROMOTED,
+        params={"alpha": 0.12, "use_grabcut": False, "size_rule": True}, promoted_at=timezone.now(),
+    )  # fmt: skip
+    assert loop_prior(project) == {"alpha": 0.12}
+    seen = {}
+    original = ml_adapter.train
+
+    def spy(*args, **kwargs):
+        seen.update(init=kwargs["init_checkpoint"], prior=kwargs["prior"], samples=args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ml_adapter, "train", spy)
+    job, version = _run_training(project, manager)
+    assert job.status == JobStatus.SUCCEEDED, job.message
+    assert seen["prior"] == {"alpha": 0.12} and version.params == {"prior": {"alpha": 0.12}}
+    assert seen["init"] == str(ml_adapter.shipped_weights())  # the serving model is a cold start: base weights
+    assert all(len(s[3]) == 2 for s in seen["samples"])  # the humans' two clicks per frame prompt the net
+    from ml.checkpoints import read_checkpoint
+
+    written = read_checkpoint(default_storage.path(version.checkpoint))
+    assert written["model_config"]["coldstart_params"]["alpha"] == 0.12  # the prior it will run with
+    assert serving_model(project) == calibrated
+
+    # Once an EDGSP version serves, the next run starts from it.
+    model_version_promote(version=version, actor=manager)
+    seen.clear()
+    _run_training(project, manager)
+    assert seen["init"] == default_storage.path(version.checkpoint)
 
 
 def _finished_version(project, number: int, status: str) -> ModelVersion:
@@ -164,6 +174,19 @@ def test_rollback_to_any_earlier_version_in_one_action_and_back_to_cold_start():
     assert generator_spec(project).model_version_id == v1.pk
     model_version_retire(version=v1, actor=manager)
     assert generator_spec(project).method == ml_adapter.COLDSTART
+
+
+def test_a_calibrated_cold_start_version_serves_its_own_settings():
+    project, manager = loop_project()
+    version = ModelVersionFactory(
+        project=project, number=1, kind=GeneratorKind.COLDSTART, checkpoint="", status=ModelStatus.CANDIDATE,
+        params={"alpha": 0.07, "use_grabcut": True, "size_rule": False},
+    )  # fmt: skip
+    model_version_promote(version=version, actor=manager)  # no checkpoint needed for a cold start
+    spec = generator_spec(project)
+    assert (spec.method, spec.alpha, spec.use_grabcut, spec.size_rule, spec.model_version_id) == (
+        ml_adapter.COLDSTART, 0.07, True, False, version.pk,
+    )  # fmt: skip
 
 
 def test_promote_refuses_unfinished_or_missing_checkpoints_and_non_managers():
@@ -207,40 +230,40 @@ def test_cancelled_training_stops_and_keeps_the_version_rejected(monkeypatch):
     assert job.status == JobStatus.CANCELLED
 
 
-def test_beat_runs_the_check_every_few_minutes_and_training_goes_to_the_train_queue(settings):
+def test_beat_runs_the_check_every_few_minutes_and_each_task_has_its_queue(settings):
     import labeling.tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
     from webapp.celery import app
 
-    entry = settings.CELERY_BEAT_SCHEDULE["projects-retrain-check"]
+    entry = settings.CELERY_BEAT_SCHEDULE["projects-loop-check"]
     assert entry["task"] in app.tasks and 60 <= entry["schedule"] <= 900
-    assert app.amqp.router.route({}, "labeling.tasks.model_train")["queue"].name == "train"
-    assert app.amqp.router.route({}, "labeling.tasks.project_prelabel")["queue"].name == "batch"
+    route = app.amqp.router.route
+    assert route({}, "labeling.tasks.model_train")["queue"].name == "train"
+    assert route({}, "labeling.tasks.frame_score")["queue"].name == "loop"
+    assert route({}, "labeling.tasks.project_calibrate")["queue"].name == "loop"
+    assert route({}, "labeling.tasks.project_prelabel")["queue"].name == "batch"
     assert app.tasks["labeling.tasks.model_train"].acks_late and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
 
 
-def test_gate_leaves_out_validation_frames_the_shipped_weights_were_trained_on(monkeypatch, tmp_path):
-    """A candidate fine-tuned from the shipped weights has seen their training frames: scoring it there leaks."""
+def test_frames_the_base_weights_were_trained_on_never_count_for_edgsp(monkeypatch, tmp_path):
+    """Every EDGSP version descends from the base weights: a frame they saw would be judged by memory."""
     from ml.checkpoints import update_checkpoint_meta
 
-    project, manager = loop_project(n_confirmed=0, retrain={"pd_tolerance": 0.0, "fat_tolerance": 0.0})
-    seed = 0
-    while len(confirmed_ids(project)["val"]) < 12:
-        confirmed_image(project, seed)
-        seed += 1
-        images_assign_loop_split(project=project)
-    val_ids = confirmed_ids(project)["val"]
-    seen_images = Image.objects.filter(pk__in=val_ids[:4])
+    project, manager = loop_project(retrain={"base_weights_candidate": True})
+    first = stream_frame(project, manager, seed=0)  # the base-weights candidate joins at the first frame
+    base_version = ModelVersion.objects.get(project=project, kind=GeneratorKind.EDGSP)
+    assert (
+        base_version.status == ModelStatus.CANDIDATE
+        and not FrameScore.objects.filter(image=first, generator_key=f"v{base_version.pk}").exists()
+    )  # made after that frame was confirmed
+    seen_frame = stream_frame(project, manager, seed=1, score=False)  # its content hash is made "seen" below
     base = tmp_path / "base.pt"
     base.write_bytes(ml_adapter.shipped_weights().read_bytes())
-    update_checkpoint_meta(base, {"seen_sha256": sorted(i.content_hash for i in seen_images)})
+    update_checkpoint_meta(base, {"seen_sha256": [seen_frame.content_hash]})
     monkeypatch.setattr(ml_adapter, "shipped_weights", lambda: base)
+    from labeling.services.loop import frame_score
 
-    job, version = _run_training(project, manager)
-    assert job.status == JobStatus.SUCCEEDED, job.message
-    gate = version.gate
-    assert gate["n_val_seen_by_base"] == 4 and gate["n_val"] == len(val_ids) - 4
-    assert "4 validation images left out" in gate["reason"]
-    unseen = loop_samples(val_ids[4:])
-    assert gate["serving"] == pytest.approx(gate_score(generator_spec(project), unseen))
-    if len(val_ids) - 4 < 10:
-        assert not gate["promoted"] and "too small" in gate["reason"]
+    frame_score(job_id=Job.objects.get(image=seen_frame, kind=JobKind.SCORE).pk)
+    fresh = stream_frame(project, manager, seed=2)
+    keys = lambda image: set(FrameScore.objects.filter(image=image).values_list("generator_key", flat=True))  # noqa: E731
+    assert f"v{base_version.pk}" not in keys(seen_frame) and "default" in keys(seen_frame)
+    assert f"v{base_version.pk}" in keys(fresh)

@@ -11,13 +11,14 @@ import pytest
 from django.core.files.storage import default_storage
 
 from labeling import ml_adapter
-from labeling.choices import JobStatus, ModelStatus
+from labeling.choices import GeneratorKind, JobStatus, ModelStatus
 from labeling.models import Job, Mask, ModelVersion, Target
 from labeling.services.generation import image_generate_request, job_wait
+from labeling.services.loop_data import loop_samples
 from labeling.services.prelabel import project_prelabel_request
+from labeling.services.serving import generator_spec, serving_model
 from labeling.services.training import model_train_request, model_version_promote, model_version_retire
-from labeling.services.validation import loop_samples
-from tests.factories import ImageFactory, TargetFactory
+from tests.factories import ImageFactory, ModelVersionFactory, TargetFactory
 from tests.labeling.loop.conftest import loop_project
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -101,8 +102,13 @@ def test_worker_killed_mid_batch_the_new_worker_finishes_the_job(worker):
     assert Mask.objects.filter(image__in=images).count() == targets == 480  # each mask once, none missing
 
 
-def test_training_on_the_train_queue_then_a_worker_killed_mid_training_is_retrained(worker):
+def test_a_worker_killed_mid_training_leaves_the_serving_generator_untouched_and_the_rerun_finishes(worker):
     project, manager = loop_project(n_confirmed=5, retrain={"time_budget_s": 8})
+    champion = ModelVersionFactory(
+        project=project, number=1, kind=GeneratorKind.COLDSTART, checkpoint="", status=ModelStatus.CANDIDATE,
+        params={"alpha": 0.2, "use_grabcut": False, "size_rule": True},
+    )  # fmt: skip
+    model_version_promote(version=champion, actor=manager)
     job = model_train_request(project=project, actor=manager)
 
     def training_under_way() -> bool:
@@ -111,16 +117,19 @@ def test_training_on_the_train_queue_then_a_worker_killed_mid_training_is_retrai
 
     _wait_until(training_under_way, 90, "training to run for 2 s")
     with killed_and_replaced(worker):
-        version = ModelVersion.objects.get(project=project)
-        # The dead run left no servable version: still training, no checkpoint recorded, no final file.
+        version = ModelVersion.objects.get(project=project, kind=GeneratorKind.EDGSP)
+        # The dead run left no servable version: still training, no checkpoint recorded, no final file; the
+        # serving generator is the one that served before.
         assert version.status == ModelStatus.TRAINING and version.checkpoint == ""
         assert not list(Path(default_storage.path(f"models/{project.pk}")).glob("v*.pt"))
+        assert serving_model(project) == champion and generator_spec(project).alpha == 0.2
         job = job_wait(job, 150)
         assert job.status == JobStatus.SUCCEEDED, job.message
     job.refresh_from_db()
     assert job.attempts == 2
-    version = ModelVersion.objects.get(project=project)  # the rerun reused the row: no duplicate version
+    version = ModelVersion.objects.get(project=project, kind=GeneratorKind.EDGSP)  # the rerun reused the row
     assert version.pk == job.payload["model_version_id"] and version.status == ModelStatus.CANDIDATE
+    assert serving_model(project) == champion  # a finished candidate waits in shadow: it does not serve yet
     checkpoint = Path(default_storage.path(version.checkpoint))
     assert checkpoint.is_file() and not list(checkpoint.parent.glob(".*partial*"))
     sample = loop_samples([project.images.first().pk])[0]
@@ -140,3 +149,21 @@ def test_training_on_the_train_queue_then_a_worker_killed_mid_training_is_retrai
     model_version_retire(version=version, actor=manager)
     served = job_wait(image_generate_request(image=image, actor=manager), 60)
     assert (served.result["generator"], served.result["model_version"]) == ("coldstart", None)
+
+
+def test_a_confirmation_is_scored_by_the_loop_worker(worker):
+    """The confirmation enqueues its scoring on the `loop` queue after commit; a real worker records the frame."""
+    from labeling.choices import JobKind, ScoreKind
+    from labeling.models import FrameScore
+    from labeling.services.images import image_confirm
+
+    project, manager = loop_project()
+    image = _crowded_image(project, seed=7, n=3)
+    job_wait(image_generate_request(image=image, actor=manager), 60)
+    image.refresh_from_db()
+    image_confirm(image=image, actor=manager)
+    score = job_wait(Job.objects.get(image=image, kind=JobKind.SCORE), 60)
+    assert score.status == JobStatus.SUCCEEDED, score.message
+    shown = FrameScore.objects.get(image=image, kind=ScoreKind.SHOWN)
+    assert shown.inter == shown.union > 0 and shown.n_targets == 3  # confirmed as generated: what was shown
+    assert score.result["shown"]["iou"] == 100.0 and "default" in score.result["replays"]

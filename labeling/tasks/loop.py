@@ -1,0 +1,31 @@
+"""The learning loop's quick work (queue `loop`): scoring a confirmed frame, and the periodic check run by beat."""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+
+from labeling.tasks.base import TRANSIENT_ERRORS, job_task
+
+
+# Scoring replays a few generators on one frame (well under a second each); redelivery is harmless (idempotent).
+@job_task("labeling.tasks.frame_score", soft_time_limit=300, time_limit=360)
+def frame_score(self: Task, job_id: int) -> None:
+    from labeling.services.loop import frame_score as service
+
+    service(job_id=job_id)
+
+
+@shared_task(
+    name="labeling.tasks.projects_loop_check",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def projects_loop_check() -> dict:
+    from labeling.services.loop import projects_loop_check as service
+
+    return service()
