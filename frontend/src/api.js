@@ -98,6 +98,7 @@ export const api = {
   project: (id) => request("GET", `/projects/${id}/`),
   projectCreate: (body) => request("POST", "/projects/", body),
   stats: (id) => request("GET", `/projects/${id}/stats/`),
+  quality: (id) => request("GET", `/projects/${id}/quality/`),
   images: (projectId, filters) => request("GET", `/projects/${projectId}/images/${query(filters)}`),
   page: (url) => request("GET", url),
   claim: (projectId) => request("POST", `/projects/${projectId}/images/claim/`),

@@ -4,12 +4,13 @@ import { api } from "../api.js";
 import { $, can, escapeHtml, statusLabel } from "../dom.js";
 import { isActive, watchJobs } from "../jobs.js";
 import { curveChart } from "./charts.js";
+import { loopEvents, loopSchedule, qualityChart, qualitySummary } from "./qualityPanel.js";
 import { uploadPanel } from "./upload.js";
 
 const STATUSES = ["new", "in_progress", "submitted", "confirmed", "rejected"];
 const ROLES = ["viewer", "annotator", "reviewer", "manager", "owner"];
 const SHORT = { new: "new", in_progress: "in prog.", submitted: "subm.", confirmed: "conf.", rejected: "rej." };
-const LONG_KINDS = ["prelabel", "train", "import", "export", "calibrate"]; // per-click generation jobs are not listed
+const LONG_KINDS = ["prelabel", "train", "import", "export", "calibrate"]; // per-click and per-frame jobs are not listed
 
 function statusBars(byStatus, total) {
   return STATUSES.map((s) => {
@@ -52,11 +53,18 @@ function modelRows(models, manage) {
         .filter(([, v]) => typeof v === "number")
         .map(([k, v]) => `<span class="metric">${escapeHtml(k)} ${Number(v).toFixed(3)}</span>`)
         .join(" ");
-      const gate = m.gate && m.gate.reason ? `<p class="gate-reason">Gate: ${escapeHtml(m.gate.reason)}</p>` : "";
+      const gate = m.gate && m.gate.reason ? `<p class="gate-reason">${escapeHtml(m.gate.reason)}</p>` : "";
+      const p = m.params || {};
+      const settings =
+        m.kind === "coldstart"
+          ? `<span class="metric">α ${Number(p.alpha).toFixed(2)}</span> <span class="metric">GrabCut ${p.use_grabcut ? "on" : "off"}</span> <span class="metric">size rule ${p.size_rule ? "on" : "off"}</span>`
+          : p.prior && p.prior.alpha != null
+            ? `<span class="metric">prior α ${Number(p.prior.alpha).toFixed(2)}</span>`
+            : "";
       return `<div class="model" data-model="${m.id}"><h4>${m.project_id ? `v${m.number}` : "base"} · ${escapeHtml(m.arch)}
         <span class="badge">${escapeHtml(m.status)}</span>
         ${manage && m.project_id && m.status === "candidate" ? '<button data-act="promote">Promote</button>' : ""}
-        ${manage && m.project_id && m.status === "promoted" ? '<button data-act="retire">Retire</button>' : ""}</h4><div>${metrics || '<span class="muted">no metrics</span>'}</div>${gate}
+        ${manage && m.project_id && m.status === "promoted" ? '<button data-act="retire">Retire</button>' : ""}</h4><div>${settings} ${metrics || (settings ? "" : '<span class="muted">no metrics</span>')}</div>${gate}
         ${m.curve && m.curve.length ? curveChart(m.curve) : ""}</div>`;
     })
     .join("");
@@ -98,6 +106,9 @@ export async function showDashboard(root, projectId, me) {
           <button class="export primary">Export</button></form>
           <div class="toolbar"><button data-act="prelabel">Pre-label images</button><button data-act="train">Train a model now</button></div>` : ""}
         <p class="error job-error" role="alert"></p><div class="job-list"></div></section>
+      <section class="card quality-card wide"><h3>Quality of the masks your team received</h3>
+        <div class="quality-summary-slot"></div><div class="quality-chart"></div>
+        <h4>What the learning loop did</h4><div class="loop-schedule-slot"></div><div class="loop-event-list"></div></section>
       <section class="card models-card"><h3>Model versions</h3><div class="model-list"></div></section>
       <section class="card members-card"><h3>Members</h3><div class="member-list"></div></section>
       <div class="card upload-slot" ${manage ? "" : "hidden"}></div>
@@ -117,6 +128,13 @@ export async function showDashboard(root, projectId, me) {
   async function loadModels() {
     $(root, ".model-list").innerHTML = modelRows(await api.modelVersions(projectId), manage);
   }
+  async function loadQuality() {
+    const quality = await api.quality(projectId);
+    $(root, ".quality-summary-slot").innerHTML = qualitySummary(quality.summary);
+    $(root, ".quality-chart").innerHTML = qualityChart(quality);
+    $(root, ".loop-schedule-slot").innerHTML = loopSchedule(quality.schedule);
+    $(root, ".loop-event-list").innerHTML = loopEvents(quality.events);
+  }
   let hadActive = false;
   const watcher = watchJobs(projectId, LONG_KINDS, (jobs) => {
     $(root, ".job-list").innerHTML = jobRows(jobs, manage);
@@ -124,6 +142,7 @@ export async function showDashboard(root, projectId, me) {
     if (hadActive && !active) {
       loadStats();
       loadModels();
+      loadQuality();
     }
     hadActive = active;
   });
@@ -220,7 +239,7 @@ export async function showDashboard(root, projectId, me) {
     });
   }
   // Data last: every handler is in place before anything it serves is on the page.
-  await Promise.all([loadStats(), loadMembers(), loadModels()]);
+  await Promise.all([loadStats(), loadMembers(), loadModels(), loadQuality()]);
   document.title = `${project.name} · IR label`;
   return () => watcher.stop();
 }
