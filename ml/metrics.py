@@ -220,3 +220,46 @@ def paired_gain_test(
     out["p_value"] = p_value
     out["significant"] = bool(observed > 0 and p_value <= 1.0 - confidence + 1e-12)
     return out
+
+
+def instance_counts(preds: list[np.ndarray], gts: list[np.ndarray], points: np.ndarray | None = None) -> dict[str, int]:
+    """One frame's counts (COUNT_KEYS + n_merged) when each target's predicted and true masks are paired (the app
+    knows which click made which mask). Pixels pool over the unions as usual; targets are matched pairwise, so
+    touching targets, one blob in the union, still count one by one: target i is detected when prediction i's
+    centroid lies within MATCH_DISTANCE of truth i's; a piece of prediction i that misses truth i is a false
+    target; n_merged counts predictions that cover another target's point (two targets made one)."""
+    if len(preds) != len(gts):
+        raise ValueError(f"{len(preds)} predicted instances for {len(gts)} true ones")
+    if not gts:
+        return {**{k: 0 for k in COUNT_KEYS}, "n_merged": 0}
+    shape = np.shape(gts[0])
+    union_p, union_g = np.zeros(shape, bool), np.zeros(shape, bool)
+    out = {k: 0 for k in COUNT_KEYS}
+    for pred, gt in zip(preds, gts, strict=True):
+        p, g = np.asarray(pred, bool), np.asarray(gt, bool)
+        union_p |= p
+        union_g |= g
+        if g.any():
+            out["n_targets"] += 1
+            if p.any():
+                gy, gx = np.nonzero(g)
+                py, px = np.nonzero(p)
+                if np.hypot(px.mean() - gx.mean(), py.mean() - gy.mean()) < MATCH_DISTANCE:
+                    out["n_matched"] += 1
+        n, labels, stats, _ = label_components(p)
+        for k in range(n):
+            if not np.any(g[labels == k + 1]):
+                out["n_false"] += 1
+                out["false_pixels"] += int(stats[k, 4])
+    out["inter"] = int(np.count_nonzero(union_p & union_g))
+    out["union"] = int(np.count_nonzero(union_p | union_g))
+    out["n_pixels"] = int(union_g.size)
+    merged = 0
+    if points is not None and len(points):
+        h, w = shape
+        cells = [(min(max(int(round(y)), 0), h - 1), min(max(int(round(x)), 0), w - 1)) for x, y in points]
+        for i, pred in enumerate(preds):
+            if any(np.asarray(pred, bool)[r, c] for j, (r, c) in enumerate(cells) if j != i):
+                merged += 1
+    out["n_merged"] = merged
+    return out

@@ -58,3 +58,20 @@ def test_bad_arguments_name_the_problem():
         paired_gain_test([1], [2], [1, 2], [2, 3])
     with pytest.raises(ValueError, match="confidence"):
         paired_gain_test([1], [2], [1], [2], confidence=1.0)
+
+
+def test_touching_targets_count_one_by_one_and_a_swallowing_mask_is_merged():
+    from ml.metrics import instance_counts
+
+    a, b = np.zeros((20, 20), bool), np.zeros((20, 20), bool)
+    a[5:9, 5:9], b[5:9, 9:13] = True, True  # two touching targets: one blob in the union
+    points = np.array([[6.0, 6.0], [10.0, 6.0]])
+    good = instance_counts([a, b], [a, b], points)
+    assert (good["n_targets"], good["n_matched"], good["n_false"], good["n_merged"]) == (2, 2, 0, 0)
+    assert good["inter"] == good["union"] == 32
+    swallow = instance_counts([a | b, np.zeros_like(b)], [a, b], points)  # the first mask took both targets
+    assert (swallow["n_matched"], swallow["n_merged"]) == (1, 1) and swallow["inter"] == 32  # b was missed
+    stray = a.copy()
+    stray[15:17, 15:17] = True  # a second piece far from its target
+    res = instance_counts([stray, b], [a, b], points)
+    assert (res["n_matched"], res["n_false"], res["false_pixels"]) == (2, 1, 4)
