@@ -103,3 +103,18 @@ def test_the_same_settings_are_not_put_in_shadow_twice():
     job.refresh_from_db()
     assert job.result["candidates"] == [] and "already serve or wait" in job.message
     assert ModelVersion.objects.filter(project=project, kind=GeneratorKind.COLDSTART).count() == 1
+
+
+@pytest.mark.django_db
+def test_frames_without_targets_do_not_break_a_scheduled_calibration():
+    from labeling.services.calibration import project_calibrate
+
+    project = ProjectFactory()
+    for seed in range(MIN_CONFIRMED_IMAGES):
+        pixels, _, _ = _frame(seed)
+        ImageFactory(project=project, pixels=pixels, status=ImageStatus.CONFIRMED, first_confirmed_at=timezone.now())
+    job = project_calibration_request(project=project, actor=None, scheduled=True)
+    project_calibrate(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and "no confirmed frame with targets" in job.message
+    assert not ModelVersion.objects.filter(project=project).exists()
