@@ -25,10 +25,12 @@ from ml.losses import deep_supervision_bce
 from ml.models import EDGSPNet, build_model, count_parameters
 from ml.prior import coldstart_params_from_dict, coldstart_params_to_dict, override_coldstart_params
 from ml.sampling import BatchSampler, prepare_items
+from ml.styles import STYLES, restyle_mask
 from ml.train_state import load_state, restore_rng, save_state
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 MIN_SELECTION_SAMPLES = 8  # below this many training frames, no selection split: keep the last EMA
+StyledFrames = dict[str, tuple[float, list[Sample]]]  # style -> (its prior alpha, the frames restyled)
 
 
 @dataclass
@@ -141,7 +143,8 @@ def fit(
     those with Pd 100 and Fat 0, is kept. With select_fraction 0 (or under 8 frames) every sample is
     trained on and the last EMA weights are kept. Val/test data must never be passed here.
     With config.prior_style_prob > 0 the style -> alpha table (ml/styles.py) is calibrated on the training
-    frames before the clock starts, and recorded in the meta with `prior_follows_alpha: true`.
+    frames before the clock starts, and recorded in the meta with `prior_follows_alpha: true`; the selection
+    then also scores every style at its alpha (see `_score`), so it does not favour the least-following weights.
     """
     tc = config or TrainConfig()
     if time_budget_s is not None:
@@ -172,8 +175,13 @@ def fit(
         "ml_version": ML_VERSION,
         "prior_follows_alpha": sampler.style_alphas is not None,
     }
+    styled = None
     if sampler.style_alphas is not None:
         meta_base.update(prior_style_alphas=sampler.style_alphas, prior_style_default_alpha=cold.alpha)
+        styled = {
+            k: (a, [Sample(s.id, s.image, restyle_mask(s.mask, STYLES[k]), s.points) for s in select_s])
+            for k, a in sampler.style_alphas.items()
+        }
     # The overrides belong to the recipe: a resume with other ones would mix two priors.
     recipe = {**tc.to_dict(), **({"coldstart_overrides": dict(coldstart_overrides)} if coldstart_overrides else {})}
     if coldstart_overrides:
@@ -224,7 +232,7 @@ def fit(
         bar.set_postfix(loss=f"{loss_avg:.4f}", lr=f"{lr:.1e}", refresh=False)
         due = step % tc.eval_every == 0
         if due and select_s:
-            sel = _score(ema, select_s, device)
+            sel = _score(ema, select_s, device, styled, tc.prior_style_prob)
             record["selection"] = sel
             if best is None or _selection_key(sel) >= _selection_key(best["metrics"]):
                 best = {"step": step, "metrics": sel, "state": copy.deepcopy(ema.state_dict())}
@@ -239,7 +247,7 @@ def fit(
     bar.close()
     del batches  # stops loader workers, if any
     if select_s:
-        sel = _score(ema, select_s, device)
+        sel = _score(ema, select_s, device, styled, tc.prior_style_prob)
         history.append({"step": step, "selection": sel, "loss": loss_avg, "elapsed_s": time.monotonic() - t0})
         if best is None or _selection_key(sel) >= _selection_key(best["metrics"]):
             best = {"step": step, "metrics": sel, "state": copy.deepcopy(ema.state_dict())}
@@ -251,10 +259,37 @@ def fit(
     return TrainResult(out_path, step, best["step"], best["metrics"], history, curve)
 
 
-def _score(model: EDGSPNet, samples: list[Sample], device: torch.device) -> dict[str, Any]:
+def _score(
+    model: EDGSPNet,
+    samples: list[Sample],
+    device: torch.device,
+    styled: StyledFrames | None = None,
+    style_share: float = 0.0,
+) -> dict[str, Any]:
+    """Selection figures (centroid points, BBM). With `styled` ({style: (alpha, restyled frames)}), a prior-following
+    run is judged on the mix it trains for: IoU = (1 - share) * IoU at the default prior + share * the mean IoU
+    of the styles, each at its alpha; Pd the lowest and Fat the highest of them all."""
     net = copy.deepcopy(model).to(memory_format=torch.contiguous_format).eval()
-    res = evaluate_predictor(Predictor(net, device), samples, "centroid")
-    return {k: res[k] for k in ("iou", "pd", "fat", "fa", "n_fallback", "n_adhesion")}
+    pred = Predictor(net, device)
+    keys = ("iou", "pd", "fat", "fa", "n_fallback", "n_adhesion")
+    res = evaluate_predictor(pred, samples, "centroid")
+    out = {k: res[k] for k in keys}
+    if not styled:
+        return out
+    by_style = {}
+    for name, (alpha, frames) in styled.items():
+        r = evaluate_predictor(pred.with_coldstart({"alpha": alpha}), frames, "centroid")
+        by_style[name] = {k: r[k] for k in keys}
+    runs = [out, *by_style.values()]
+    out = {
+        **out,
+        "iou": (1 - style_share) * out["iou"] + style_share * float(np.mean([r["iou"] for r in by_style.values()])),
+        "pd": min(r["pd"] for r in runs),
+        "fat": max(r["fat"] for r in runs),
+        "iou_default_prior": out["iou"],
+        "iou_by_style": {k: r["iou"] for k, r in by_style.items()},
+    }
+    return out
 
 
 def _write(path: Path, ema: EDGSPNet, best: dict, meta_base: dict, history: list) -> None:
