@@ -83,6 +83,12 @@ class Image(models.Model):
     # generators had not yet seen the frame then (a frame is "fresh" to a generator made before it).
     first_confirmed_at = models.DateTimeField(null=True, blank=True)
     assigned_to = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Who last submitted it: with the project's "reviewer != annotator" rule, that person cannot confirm it.
+    submitted_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The last rejection, kept on the image so that its annotator reads it next to the image (not only in the audit).
+    rejection_comment = models.TextField(blank=True, default="")
+    rejected_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rejected_at = models.DateTimeField(null=True, blank=True)
     uploaded_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -73,7 +73,8 @@ def membership_get(*, user: Any, project: Project, membership_id: int) -> Member
 
 # --- Images -------------------------------------------------------------------------------------
 def image_list(*, user: Any, project: Project, filters: dict[str, Any] | None = None) -> QuerySet[Image]:
-    """The project's images ordered by id (for keyset pagination), with `target_count` and `has_warnings`.
+    """The project's images ordered by id (for keyset pagination), with `target_count`, `has_warnings` and
+    `point_outside` (a mask misses its own point: the review queue shows it), and who last rejected each.
 
     Filters: status (list), split (list), assigned_to (a user id, or None for unassigned), has_targets, has_warnings.
     Counts are correlated subqueries, so only the rows of the page are counted.
@@ -82,13 +83,20 @@ def image_list(*, user: Any, project: Project, filters: dict[str, Any] | None = 
     filters = filters or {}
     targets = Target.objects.filter(image=OuterRef("pk"))
     warned = Mask.objects.filter(image=OuterRef("pk")).exclude(warnings=[])
-    queryset = Image.objects.filter(project=project).annotate(
-        target_count=Coalesce(
-            Subquery(targets.order_by().values("image").annotate(n=Count("id")).values("n")[:1]),
-            0,
-            output_field=IntegerField(),
-        ),
-        has_warnings=Exists(warned),
+    # icontains on the JSON text: a list lookup that PostgreSQL and SQLite both run (SQLite has no JSON contains)
+    outside = warned.filter(warnings__icontains='"point_outside"')
+    queryset = (
+        Image.objects.filter(project=project)
+        .select_related("rejected_by")
+        .annotate(
+            target_count=Coalesce(
+                Subquery(targets.order_by().values("image").annotate(n=Count("id")).values("n")[:1]),
+                0,
+                output_field=IntegerField(),
+            ),
+            has_warnings=Exists(warned),
+            point_outside=Exists(outside),
+        )
     )
     if filters.get("status"):
         queryset = queryset.filter(status__in=filters["status"])
@@ -107,7 +115,7 @@ def image_list(*, user: Any, project: Project, filters: dict[str, Any] | None = 
 
 
 def image_get(*, user: Any, image_id: int) -> Image:
-    return _scoped_get(Image.objects.select_related("project"), user, "project_id", image_id, "image")
+    return _scoped_get(Image.objects.select_related("project", "rejected_by"), user, "project_id", image_id, "image")
 
 
 # --- Targets and masks --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -28,6 +28,13 @@ from labeling.services import (
     image_update,
     images_upload,
 )
+from labeling.services.mask_checks import BLOCKING_WARNINGS
+
+
+class RejectionSerializer(Serializer):
+    comment = serializers.CharField(allow_blank=True)
+    by = serializers.CharField(allow_null=True, help_text="the reviewer's user name")
+    at = serializers.DateTimeField()
 
 
 class ImageOutputSerializer(Serializer):
@@ -45,9 +52,18 @@ class ImageOutputSerializer(Serializer):
     split = serializers.ChoiceField(choices=Split.choices)
     status = serializers.ChoiceField(choices=ImageStatus.choices)
     assigned_to_id = serializers.IntegerField(allow_null=True)
+    submitted_by_id = serializers.IntegerField(allow_null=True)
+    last_rejection = serializers.SerializerMethodField(help_text="the last time a reviewer sent it back, or null")
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(RejectionSerializer(allow_null=True))
+    def get_last_rejection(self, image) -> dict | None:
+        if image.rejected_at is None:
+            return None
+        by = image.rejected_by.get_username() if image.rejected_by_id else None
+        return RejectionSerializer({"comment": image.rejection_comment, "by": by, "at": image.rejected_at}).data
 
 
 def _image_out(image) -> dict:
@@ -70,6 +86,7 @@ class ImageListApi(APIView):
     class OutputSerializer(ImageOutputSerializer):
         target_count = serializers.IntegerField()
         has_warnings = serializers.BooleanField()
+        point_outside = serializers.BooleanField(help_text="a mask misses its own point: the reviewer must decide")
 
     class UploadInputSerializer(Serializer):
         files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
@@ -236,11 +253,26 @@ class ImageSubmitApi(APIView):
 
 
 class ImageConfirmApi(APIView):
-    @extend_schema(request=_WorkflowInputSerializer, responses={200: ImageOutputSerializer})
+    class InputSerializer(_WorkflowInputSerializer):
+        acknowledge = serializers.ListField(
+            child=serializers.ChoiceField(choices=BLOCKING_WARNINGS),
+            required=False,
+            max_length=len(BLOCKING_WARNINGS),
+            help_text="warnings you looked at and accept (without it, a mask with point_outside answers 409)",
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: ImageOutputSerializer,
+            403: OpenApiResponse(description="you annotated it and the project wants another reviewer"),
+            409: OpenApiResponse(description="stale version, rejected masks, or warnings to acknowledge"),
+        },
+    )
     def post(self, request: Request, image_id: int) -> Response:
         image = image_get(user=request.user, image_id=image_id)
         require(request, image.project, REVIEW, "confirm images")
-        serializer = _WorkflowInputSerializer(data=request.data)
+        serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(_image_out(image_confirm(image=image, actor=request.user, **serializer.validated_data)))
 

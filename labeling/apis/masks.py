@@ -19,6 +19,7 @@ from labeling.exceptions import ApplicationError
 from labeling.permissions import ANNOTATE, REVIEW
 from labeling.selectors import image_get, mask_list, mask_of, target_get
 from labeling.services import mask_confirm, mask_reject, mask_replace
+from labeling.services.mask_checks import BLOCKING_WARNINGS
 
 
 class RleSerializer(Serializer):
@@ -132,12 +133,27 @@ class _ReviewInputSerializer(Serializer):
 
 
 class MaskConfirmApi(APIView):
-    @extend_schema(request=_ReviewInputSerializer, responses={200: MaskOutputSerializer})
+    class InputSerializer(_ReviewInputSerializer):
+        acknowledge = serializers.ListField(
+            child=serializers.ChoiceField(choices=BLOCKING_WARNINGS),
+            required=False,
+            max_length=len(BLOCKING_WARNINGS),
+            help_text="warnings you looked at and accept (without it, a mask with point_outside answers 409)",
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: MaskOutputSerializer,
+            403: OpenApiResponse(description="you annotated its image and the project wants another reviewer"),
+            409: OpenApiResponse(description="stale version, or warnings to acknowledge"),
+        },
+    )
     def post(self, request: Request, target_id: int) -> Response:
         target = target_get(user=request.user, target_id=target_id)
         require(request, target.image.project, REVIEW, "confirm masks")
         mask = _mask_or_404(target)
-        serializer = _ReviewInputSerializer(data=request.data)
+        serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         mask = mask_confirm(mask=mask, actor=request.user, **serializer.validated_data)
         mask.image = target.image

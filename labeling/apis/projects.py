@@ -10,6 +10,7 @@ from labeling.apis.base import JSONField, Serializer, require
 from labeling.permissions import MANAGE, OWN
 from labeling.selectors import project_get, project_list, project_stats
 from labeling.services import project_create, project_delete, project_settings, project_update
+from labeling.services.review_policy import separate_reviewer
 
 
 class ProjectOutputSerializer(Serializer):
@@ -52,6 +53,13 @@ class ProjectDetailApi(APIView):
 
     class OutputSerializer(ProjectOutputSerializer):
         image_counts = serializers.DictField(child=serializers.IntegerField())
+        separate_reviewer = serializers.SerializerMethodField(
+            help_text="whether the reviewer != annotator rule is in force now (settings.review.separate_reviewer, "
+            "or automatic: on with more than one reviewer-or-above member)"
+        )
+
+        def get_separate_reviewer(self, project) -> bool:
+            return separate_reviewer(project)
 
     class UpdateInputSerializer(Serializer):
         version = serializers.IntegerField(min_value=1)

@@ -14,14 +14,13 @@ from labeling import ml_adapter, storage
 from labeling.choices import JOB_FINISHED, JobKind, JobStatus, MaskSource, MaskState
 from labeling.models import Image, Job, Mask, ModelVersion, Target
 from labeling.services.jobs import job_channel, job_create, job_enqueue, job_finish
+from labeling.services.mask_checks import DEFAULT_LARGE_AREA, mask_point_warnings
 from labeling.services.masks import mask_store_prediction
 from labeling.services.projects import project_settings
 from labeling.services.serving import generator_spec, serving_model
 
 __all__ = ["generator_spec", "serving_model", "image_generate", "image_generate_request", "job_wait"]
 
-# A target bigger than this (pixels) is unusual for an IR small target: flagged for the reviewer.
-DEFAULT_LARGE_AREA = 400
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -200,6 +199,7 @@ def _store(image: Image, targets: list[Target], out: ml_adapter.GenerationOutput
             "job": job.pk,
         }
         warnings = _warnings(out.masks[i], final[i], coverage, out.fallback[i], out.adhesion[i], large)
+        warnings += mask_point_warnings(out.masks[i], target.x, target.y)
         if _unchanged(existing.get(target.pk), out.masks[i], warnings, spec, target):
             continue  # same pixels, same flags, same point: no write, no revision
         with transaction.atomic():

@@ -14,7 +14,9 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Project, image_upload_path
 from labeling.permissions import REVIEW, has_role
 from labeling.services.audit import audit_log
+from labeling.services.masks import require_acknowledged
 from labeling.services.prequential import first_confirmed, frame_score_request
+from labeling.services.review_policy import require_independent_reviewer
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -188,14 +190,22 @@ def image_claim(*, project: Project, actor: Any) -> Image:
     return image
 
 
-def _transition(image: Image, actor: Any, allowed: set[str], to: str, action: str, data: dict | None = None) -> Image:
+def _transition(
+    image: Image,
+    actor: Any,
+    allowed: set[str],
+    to: str,
+    action: str,
+    data: dict | None = None,
+    fields: tuple[str, ...] = (),
+) -> Image:
     if image.status not in allowed:
         raise ConflictError(
             f"Image {image.pk} is {image.status}; it cannot go to {to} from there.",
             extra={"status": image.status, "allowed_from": sorted(allowed)},
         )
     previous, image.status = image.status, to
-    _bump(image, "status", "assigned_to")
+    _bump(image, "status", "assigned_to", *fields)
     audit_log(
         actor=actor,
         project=image.project,
@@ -213,25 +223,34 @@ def image_submit(*, image: Image, actor: Any, version: int | None = None) -> Ima
         raise ApplicationError(f"Image {image.pk} is assigned to someone else.", status_code=403)
     if image.assigned_to_id is None:
         image.assigned_to = actor
+    image.submitted_by = actor
     allowed = {ImageStatus.NEW, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED}
-    return _transition(image, actor, allowed, ImageStatus.SUBMITTED, "submit")
+    return _transition(image, actor, allowed, ImageStatus.SUBMITTED, "submit", fields=("submitted_by",))
 
 
 @transaction.atomic
-def image_confirm(*, image: Image, actor: Any, version: int | None = None) -> Image:
-    """Confirm the image and every mask on it (a rejected mask must be replaced first). The first confirmation of a
-    frame also asks the learning loop to score it (the masks the team was shown, the shadow candidates)."""
+def image_confirm(
+    *, image: Image, actor: Any, version: int | None = None, acknowledge: list[str] | None = None
+) -> Image:
+    """Confirm the image and every mask on it (a rejected mask must be replaced first). Refused (403) to the image's
+    annotator under the project's separate-reviewer rule, and (409) while a mask to confirm carries a blocking
+    warning (`point_outside`) that `acknowledge` does not name. The first confirmation of a frame also asks the
+    learning loop to score it (the masks the team was shown, the shadow candidates)."""
     image = _locked(image, version)
+    require_independent_reviewer(image, actor, "confirm")
     rejected = list(image.masks.filter(state=MaskState.REJECTED).values_list("target_id", flat=True))
     if rejected:
         raise ConflictError(
             f"Image {image.pk} has rejected masks (targets {rejected}); replace them before confirming.",
             extra={"rejected_targets": rejected},
         )
+    masks = list(Mask.objects.select_for_update().filter(image=image).filter(~Q(state=MaskState.CONFIRMED)))
+    require_acknowledged(masks, acknowledge, f"Image {image.pk} not confirmed")
+    acknowledged = sorted({w for m in masks for w in m.warnings or []} & set(acknowledge or []))
     allowed = {ImageStatus.NEW, ImageStatus.IN_PROGRESS, ImageStatus.SUBMITTED, ImageStatus.REJECTED}
-    image = _transition(image, actor, allowed, ImageStatus.CONFIRMED, "confirm")
+    data = {"acknowledged": acknowledged} if acknowledged else None
+    image = _transition(image, actor, allowed, ImageStatus.CONFIRMED, "confirm", data)
     now = timezone.now()
-    masks = Mask.objects.select_for_update().filter(image=image).filter(~Q(state=MaskState.CONFIRMED))
     for mask in masks:
         before = {"state": mask.state, "version": mask.version}
         mask.state, mask.confirmed_by, mask.confirmed_at = MaskState.CONFIRMED, actor, now
@@ -253,7 +272,10 @@ def image_confirm(*, image: Image, actor: Any, version: int | None = None) -> Im
 
 @transaction.atomic
 def image_reject(*, image: Image, actor: Any, comment: str = "", version: int | None = None) -> Image:
-    """Send the image back to its annotator; the comment is kept in the audit log."""
+    """Send the image back to its annotator. The comment, who wrote it and when are kept on the image, so the
+    annotator reads them next to it and in their image list (and in the audit log)."""
     image = _locked(image, version)
     allowed = {ImageStatus.SUBMITTED, ImageStatus.CONFIRMED}
-    return _transition(image, actor, allowed, ImageStatus.REJECTED, "reject", {"comment": comment})
+    image.rejection_comment, image.rejected_by, image.rejected_at = comment, actor, timezone.now()
+    review = ("rejection_comment", "rejected_by", "rejected_at")
+    return _transition(image, actor, allowed, ImageStatus.REJECTED, "reject", {"comment": comment}, fields=review)

@@ -12,6 +12,9 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, MaskRevision, ModelVersion, Target
 from labeling.permissions import REVIEW, require_role
 from labeling.services.audit import audit_log
+from labeling.services.mask_checks import BLOCKING_WARNINGS, DEFAULT_LARGE_AREA, edited_mask_warnings
+from labeling.services.projects import project_settings
+from labeling.services.review_policy import require_independent_reviewer
 
 HUMAN_TOUCHED = {MaskState.EDITED, MaskState.CONFIRMED}
 
@@ -60,6 +63,7 @@ def mask_replace(*, target: Target, raster: np.ndarray, version: int | None, act
     if mask is not None and mask.state == MaskState.CONFIRMED:
         require_role(actor, image.project, REVIEW, "edit a confirmed mask")
     rle, area, bbox = storage.mask_encode(raster)
+    blob_area = _blob_area(mask)
     before: dict[str, Any] = {"state": None, "version": 0, "revision": None}
     if mask is None:
         mask = Mask(target=target, image=image, version=1)
@@ -70,12 +74,15 @@ def mask_replace(*, target: Target, raster: np.ndarray, version: int | None, act
     mask.rle, mask.area, mask.bbox = rle, area, bbox
     mask.source, mask.state, mask.edited_by = MaskSource.HUMAN, MaskState.EDITED, actor
     mask.confirmed_by, mask.confirmed_at = None, None
-    mask.warnings = []
+    large = int(project_settings(image.project)["generator"].get("large_area", DEFAULT_LARGE_AREA))
+    mask.warnings = edited_mask_warnings(raster, x=target.x, y=target.y, blob_area=blob_area, large_area=large)
     mask.provenance = {
         **{k: v for k, v in previous_provenance.items() if k in ("generator", "clicks", "model_version")},
         "edited_by": actor.pk,
         "edited_at": timezone.now().isoformat(),
     }
+    if blob_area is not None:
+        mask.provenance["blob_area"] = blob_area
     mask.save()
     # The previous content is in the MaskRevision named here; the log says which state and version it replaced.
     audit_log(
@@ -88,33 +95,84 @@ def mask_replace(*, target: Target, raster: np.ndarray, version: int | None, act
     return mask
 
 
-def _review(mask: Mask, actor: Any, version: int | None, state: str, action: str, comment: str = "") -> Mask:
+def _blob_area(mask: Mask | None) -> int | None:
+    """The area of the target's blob as the generator (or an import) made it, before any human edit: an edit far
+    larger than it was probably painted over a neighbour."""
+    if mask is None:
+        return None
+    if mask.source != MaskSource.HUMAN:
+        return mask.area
+    return (mask.provenance or {}).get("blob_area")
+
+
+def warnings_unacknowledged(masks: list[Mask], acknowledge: list[str] | None) -> dict[str, list[int]]:
+    """{blocking warning: [target ids]} for the masks that carry one the reviewer has not acknowledged."""
+    pending: dict[str, list[int]] = {}
+    for mask in masks:
+        for warning in BLOCKING_WARNINGS:
+            if warning in (mask.warnings or []) and warning not in (acknowledge or []):
+                pending.setdefault(warning, []).append(mask.target_id)
+    return pending
+
+
+def require_acknowledged(masks: list[Mask], acknowledge: list[str] | None, what: str) -> None:
+    """409 naming the targets when a mask about to be confirmed has a blocking warning nobody acknowledged."""
+    pending = warnings_unacknowledged(masks, acknowledge)
+    if pending.get("point_outside"):
+        targets = pending["point_outside"]
+        raise ConflictError(
+            f"{what}: the mask of target{'s' if len(targets) > 1 else ''} {', '.join(map(str, targets))} does not "
+            "contain its own point (point_outside), so it may belong to another target. Look at it, then confirm "
+            "again acknowledging point_outside.",
+            extra={"needs_acknowledgement": sorted(pending), "targets": pending},
+        )
+
+
+def _review(
+    mask: Mask, actor: Any, version: int | None, state: str, action: str, comment: str = "", acknowledge: Any = None
+) -> Mask:
     require_role(actor, mask.image.project, REVIEW, f"{action} masks")
     locked = _lock(mask.target, version)
     if locked is None:  # deleted meanwhile
         raise ApplicationError("The mask no longer exists.", status_code=404)
+    data: dict[str, Any] = {"comment": comment}
+    fields = ["state", "confirmed_by", "confirmed_at", "version", "updated_at"]
+    if state == MaskState.CONFIRMED:
+        require_independent_reviewer(mask.image, actor, "confirm")
+        require_acknowledged([locked], acknowledge, f"Mask of target {locked.target_id} not confirmed")
+        acknowledged = sorted(set(acknowledge or []) & set(locked.warnings or []))
+        if acknowledged:
+            data["acknowledged"] = acknowledged
+    else:
+        # The annotator reads why next to the mask (the labeler's target panel), not only the managers in the audit.
+        rejection = {"comment": comment, "by": actor.get_username(), "at": timezone.now().isoformat()}
+        locked.provenance = {**(locked.provenance or {}), "rejection": rejection}
+        fields.append("provenance")
     before = {"state": locked.state, "version": locked.version}
     locked.state = state
     locked.confirmed_by, locked.confirmed_at = (actor, timezone.now()) if state == MaskState.CONFIRMED else (None, None)
     locked.version += 1
-    locked.save(update_fields=["state", "confirmed_by", "confirmed_at", "version", "updated_at"])
+    locked.save(update_fields=fields)
     audit_log(
         actor=actor,
         project=mask.image.project_id,
         action=f"mask.{action}",
         obj=locked,
-        data={"comment": comment, "from": before, "to": {"state": state, "version": locked.version}},
+        data={**data, "from": before, "to": {"state": state, "version": locked.version}},
     )
     return locked
 
 
 @transaction.atomic
-def mask_confirm(*, mask: Mask, actor: Any, version: int | None = None) -> Mask:
-    return _review(mask, actor, version, MaskState.CONFIRMED, "confirm")
+def mask_confirm(*, mask: Mask, actor: Any, version: int | None = None, acknowledge: list[str] | None = None) -> Mask:
+    """Confirm one mask: refused (403) to its image's annotator under the separate-reviewer rule, and (409) while it
+    carries a blocking warning (`point_outside`) that `acknowledge` does not name."""
+    return _review(mask, actor, version, MaskState.CONFIRMED, "confirm", acknowledge=acknowledge)
 
 
 @transaction.atomic
 def mask_reject(*, mask: Mask, actor: Any, version: int | None = None, comment: str = "") -> Mask:
+    """Reject one mask; the comment is kept on the mask (provenance.rejection) for its annotator to read."""
     return _review(mask, actor, version, MaskState.REJECTED, "reject", comment)
 
 

@@ -18,6 +18,9 @@ from labeling.services.audit import audit_log
 PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
     "point_style": {"color": "#ff3b30", "radius": 4},
     "generator": {"alpha": 0.35},
+    # "Reviewer != annotator": whoever annotated (submitted) an image cannot confirm it. null = on when the project
+    # has more than one member who can review (reviewer, manager or owner).
+    "review": {"separate_reviewer": None},
     # The learning loop (services.loop, .shadow, .training): at how many confirmed frames calibration and
     # fine-tuning run (then every N), the time budget of a fine-tune (fits a CPU worker; a GPU worker does more
     # steps in it), and the shadow rule: the confidence of the paired test that promotes a candidate, the one that
@@ -109,6 +112,12 @@ def project_settings_validate(settings: Any) -> dict[str, Any]:
     generator = settings.get("generator", {})
     if "alpha" in generator:
         _number(generator["alpha"], "generator.alpha", 0, 1, open_interval=True)
+    review = settings.get("review", {})
+    if "separate_reviewer" in review and not isinstance(review["separate_reviewer"], bool | None):
+        raise ApplicationError(
+            "settings.review.separate_reviewer must be true, false or null (automatic).",
+            extra={"field": "review.separate_reviewer"},
+        )
     retrain = settings.get("retrain", {})
     if "min_new_confirmed" in retrain:
         _number(retrain["min_new_confirmed"], "retrain.min_new_confirmed", 1, 1_000_000)

@@ -5,12 +5,14 @@ from typing import Any
 
 from django.db import transaction
 
+from labeling import storage
 from labeling.choices import ImageStatus, MaskState
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Target
 from labeling.permissions import REVIEW, has_role
 from labeling.services.audit import audit_log
 from labeling.services.generation import image_generate_request
+from labeling.services.mask_checks import POINT_OUTSIDE, point_inside
 
 POINT_MOVED = "point_moved"
 UNSET: Any = object()  # "leave as is", as opposed to None ("clear")
@@ -61,19 +63,23 @@ def _require_review_if_confirmed(target: Target, actor: Any, image: Image) -> Ma
     return mask
 
 
-def _mask_invalidate(target: Target, actor: Any) -> dict[str, Any] | None:
-    """A moved point: drop a purely predicted mask; keep a human-touched one, flagged "point_moved". Returns what
-    happened to a kept mask, for the move's audit row."""
+def _mask_invalidate(target: Target, actor: Any, image: Image) -> dict[str, Any] | None:
+    """A moved point: drop a purely predicted mask; keep a human-touched one, flagged "point_moved" (and
+    "point_outside" while the new point's pixel is not in it). Returns what happened to a kept mask, for the move's
+    audit row."""
     mask = Mask.objects.select_for_update().filter(target=target).first()
     if mask is None:
         return None
     if mask.state == MaskState.PREDICTED:
-        audit_log(actor=actor, project=target.image.project_id, action="mask.drop", obj=mask, data={"reason": "moved"})
+        audit_log(actor=actor, project=image.project_id, action="mask.drop", obj=mask, data={"reason": "moved"})
         mask.delete()
         return None
     kept = {"id": mask.pk, "state": mask.state, "version": {"from": mask.version, "to": mask.version}}
-    if POINT_MOVED not in mask.warnings:
-        mask.warnings = [*mask.warnings, POINT_MOVED]
+    inside = point_inside(storage.mask_decode(mask.rle, image.height, image.width), target.x, target.y)
+    warnings = [w for w in mask.warnings if w != POINT_OUTSIDE]
+    warnings += ([] if POINT_MOVED in warnings else [POINT_MOVED]) + ([] if inside else [POINT_OUTSIDE])
+    if warnings != mask.warnings:
+        mask.warnings = warnings
         mask.version += 1
         mask.save(update_fields=["warnings", "version", "updated_at"])
         kept["version"]["to"] = mask.version
@@ -117,7 +123,7 @@ def target_move(
     target.version += 1
     target.save()
     data: dict[str, Any] = {"from": before, "to": after}
-    kept = _mask_invalidate(target, actor)
+    kept = _mask_invalidate(target, actor, image)
     if kept is not None:
         data["mask"] = kept
     audit_log(actor=actor, project=image.project_id, action="target.move", obj=target, data=data)
@@ -188,7 +194,7 @@ def targets_replace(*, image: Image, points: list[dict[str, Any]], version: int,
                 target.version += 1
                 target.save()
                 data: dict[str, Any] = {"from": before, "to": {"x": px, "y": py, "tightness": new_tightness}}
-                kept = _mask_invalidate(target, actor)
+                kept = _mask_invalidate(target, actor, image)
                 if kept is not None:
                     data["mask"] = kept
                 audit_log(actor=actor, project=image.project_id, action="target.move", obj=target, data=data)

@@ -144,4 +144,5 @@ def test_warnings_flag_adhesion_to_a_human_mask_and_large_masks(db, settings):
     flagged = Mask.objects.get(target=b)
     assert "adhesion" in flagged.warnings
     assert ("too_large" in flagged.warnings) == (flagged.area > 12)
-    assert Mask.objects.get(target=a).warnings == []  # a human mask is not rewritten by the generator
+    # a human mask is not rewritten by the generator; it keeps its own flags: drawn next to b, it misses a's point
+    assert Mask.objects.get(target=a).warnings == ["point_outside", "disconnected"]

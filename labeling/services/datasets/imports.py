@@ -23,6 +23,7 @@ from labeling.services.datasets.archive import SourceError, looks_like_archive, 
 from labeling.services.generation import image_generate_request
 from labeling.services.images import image_create
 from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
+from labeling.services.mask_checks import mask_point_warnings
 
 IMPORT_DIR = "imports"
 PROGRESS_EVERY_S = 0.5
@@ -334,6 +335,7 @@ def _store(run: _Run, image: Image, plan: layout.ImagePlan, annotations: list[fo
                 source=MaskSource.IMPORT,
                 state=state,
                 provenance=provenance,
+                warnings=mask_point_warnings(a.raster, a.x, a.y),  # a point outside its mask: the reviewer looks
                 edited_by=actor if state == MaskState.EDITED else None,
                 confirmed_by=actor if state == MaskState.CONFIRMED else None,
                 confirmed_at=now if state == MaskState.CONFIRMED else None,

@@ -266,3 +266,51 @@ def test_pixels_accept_png_header(project, viewer, client_for):
     image = ImageFactory(project=project)
     response = client_for(viewer).get(reverse("image-pixels", kwargs={"image_id": image.pk}), HTTP_ACCEPT="image/png")
     assert response["Content-Type"] == "image/png"
+
+
+def test_the_review_queue_and_the_annotators_list_carry_what_the_reviewer_decided(project, member, client_for):
+    """Issue 18, items 2-3: the list says which images have a mask missing its point, and why an image came back."""
+    alice, rex = member(Role.ANNOTATOR), member(Role.REVIEWER)
+    flagged, plain = ImageFactory(project=project), ImageFactory(project=project)
+    MaskFactory(target=TargetFactory(image=flagged), warnings=["point_outside"], state=MaskState.EDITED)
+    MaskFactory(target=TargetFactory(image=plain), warnings=["adhesion"])
+    for image in (flagged, plain):
+        assert client_for(alice).post(reverse("image-submit", kwargs={"image_id": image.pk})).status_code == 200
+    queue = client_for(rex).get(list_url(project), {"status": "submitted"}).json()["results"]
+    assert [(i["id"], i["point_outside"], i["has_warnings"]) for i in queue] == [
+        (flagged.pk, True, True),
+        (plain.pk, False, True),
+    ]
+    url = reverse("image-confirm", kwargs={"image_id": flagged.pk})
+    refused = client_for(rex).post(url, {}, format="json")
+    assert refused.status_code == 409 and "point_outside" in refused.json()["message"]
+    assert refused.json()["extra"]["needs_acknowledgement"] == ["point_outside"]
+    wrong = client_for(rex).post(url, {"acknowledge": ["adhesion"]}, format="json")
+    assert wrong.status_code == 400  # only a blocking warning can be acknowledged
+    rejected = client_for(rex).post(
+        reverse("image-reject", kwargs={"image_id": flagged.pk}), {"comment": "the point is off its mask"}
+    )
+    assert rejected.json()["last_rejection"]["comment"] == "the point is off its mask"
+    mine = client_for(alice).get(list_url(project), {"assigned_to": "me"}).json()["results"]
+    last = {i["id"]: i["last_rejection"] for i in mine}
+    assert last[plain.pk] is None
+    assert (last[flagged.pk]["comment"], last[flagged.pk]["by"]) == ("the point is off its mask", rex.username)
+    detail = client_for(alice).get(reverse("image-detail", kwargs={"image_id": flagged.pk})).json()
+    assert detail["last_rejection"] == last[flagged.pk] and detail["status"] == "rejected"
+    client_for(alice).post(reverse("image-submit", kwargs={"image_id": flagged.pk}))
+    done = client_for(rex).post(url, {"acknowledge": ["point_outside"]}, format="json")
+    assert done.status_code == 200 and done.json()["status"] == "confirmed"
+
+
+def test_the_submitter_is_refused_confirming_with_a_clear_message(project, member, client_for):
+    """Issue 18, item 5: two reviewers, so the rule is on by default; the other reviewer confirms."""
+    rex, rita = member(Role.REVIEWER), member(Role.MANAGER)
+    image = ImageFactory(project=project)
+    submitted = client_for(rex).post(reverse("image-submit", kwargs={"image_id": image.pk})).json()
+    assert submitted["submitted_by_id"] == rex.pk
+    url = reverse("image-confirm", kwargs={"image_id": image.pk})
+    refused = client_for(rex).post(url)
+    assert refused.status_code == 403
+    assert refused.json()["message"].startswith(f"You annotated image {image.pk}")
+    assert refused.json()["extra"]["rule"] == "separate_reviewer"
+    assert client_for(rita).post(url).json()["status"] == "confirmed"

@@ -194,3 +194,73 @@ def test_confirm_refuses_rejected_masks(project, reviewer):
     MaskFactory(target=TargetFactory(image=image), state=MaskState.REJECTED)
     with pytest.raises(ConflictError):
         image_confirm(image=image, actor=reviewer)
+
+
+# --- review decisions that reach the annotator, and reviewer != annotator (issue 18, items 2, 3, 5) ----------------
+def test_image_confirm_with_a_point_outside_mask_is_409_until_acknowledged(project, annotator, reviewer):
+    image = ImageFactory(project=project)
+    plain = MaskFactory(target=TargetFactory(image=image))
+    outside = MaskFactory(target=TargetFactory(image=image, x=15, y=10), warnings=["point_outside"])
+    image = image_submit(image=image, actor=annotator)
+    with pytest.raises(ConflictError) as caught:
+        image_confirm(image=image, actor=reviewer)
+    assert caught.value.extra["needs_acknowledgement"] == ["point_outside"]
+    assert caught.value.extra["targets"] == {"point_outside": [outside.target_id]}
+    image.refresh_from_db()
+    assert image.status == ImageStatus.SUBMITTED
+    plain.refresh_from_db()
+    assert plain.state == MaskState.PREDICTED  # nothing was confirmed
+    image = image_confirm(image=image, actor=reviewer, acknowledge=["point_outside"])
+    assert image.status == ImageStatus.CONFIRMED
+    assert AuditLog.objects.get(action="image.confirm").data["acknowledged"] == ["point_outside"]
+
+
+def test_image_reject_keeps_the_comment_who_and_when_on_the_image(project, annotator, reviewer):
+    image = image_submit(image=ImageFactory(project=project), actor=annotator)
+    image = image_reject(image=image, actor=reviewer, comment="target 2 is two targets")
+    image = Image.objects.get(pk=image.pk)
+    assert (image.rejection_comment, image.rejected_by_id) == ("target 2 is two targets", reviewer.pk)
+    assert image.rejected_at is not None
+
+
+def test_the_submitter_cannot_confirm_when_the_project_has_two_reviewers(project, member):
+    alice, bob = member(Role.REVIEWER), member(Role.REVIEWER)
+    image = image_submit(image=ImageFactory(project=project), actor=alice)
+    assert image.submitted_by_id == alice.pk
+    with pytest.raises(ApplicationError) as caught:
+        image_confirm(image=image, actor=alice)
+    assert caught.value.status_code == 403 and "another reviewer" in caught.value.message
+    mask = MaskFactory(target=TargetFactory(image=image))
+    from labeling.services import mask_confirm
+
+    with pytest.raises(ApplicationError) as caught:
+        mask_confirm(mask=mask, actor=alice)
+    assert caught.value.status_code == 403
+    assert image_confirm(image=image, actor=bob).status == ImageStatus.CONFIRMED
+
+
+def test_the_rule_is_off_with_one_reviewer_and_follows_the_setting(project, member):
+    from labeling.services import project_update
+
+    owner = member(Role.OWNER)
+    image = image_submit(image=ImageFactory(project=project), actor=owner)
+    assert image_confirm(image=image, actor=owner).status == ImageStatus.CONFIRMED  # alone: nobody else could
+    project = project_update(project=project, actor=owner, version=1, settings={"review": {"separate_reviewer": True}})
+    second = image_submit(image=ImageFactory(project=project), actor=owner)
+    with pytest.raises(ApplicationError):
+        image_confirm(image=second, actor=owner)
+    member(Role.MANAGER)  # a second reviewer-or-above would turn it on, but the project turned it off explicitly
+    project_update(project=project, actor=owner, version=2, settings={"review": {"separate_reviewer": False}})
+    assert image_confirm(image=second, actor=owner).status == ImageStatus.CONFIRMED
+    with pytest.raises(ApplicationError):
+        project_update(project=project, actor=owner, version=3, settings={"review": {"separate_reviewer": "yes"}})
+
+
+def test_whoever_placed_the_points_of_an_unsubmitted_image_cannot_confirm_it(project, member):
+    alice, bob = member(Role.REVIEWER), member(Role.REVIEWER)
+    image = ImageFactory(project=project)
+    TargetFactory(image=image, created_by=alice)
+    with pytest.raises(ApplicationError) as caught:
+        image_confirm(image=image, actor=alice)
+    assert caught.value.status_code == 403
+    assert image_confirm(image=image, actor=bob).status == ImageStatus.CONFIRMED

@@ -117,3 +117,47 @@ def test_store_prediction_wrong_size(target):
         mask_store_prediction(
             target=target, raster=np.zeros((2, 2), bool), source="coldstart", provenance={}, warnings=[]
         )
+
+
+# --- review flags on human edits (issue 18, items 1-2) ------------------------------------------------------------
+def test_an_edit_painted_next_to_another_target_is_flagged_disconnected_and_too_large(project, annotator):
+    """The brush bug's result: pixels ~30 px from the target's point added to its mask. The saved edit says so."""
+    target = TargetFactory(image__project=project, image__pixels=np.zeros((40, 60), np.uint8), x=10, y=10)
+    generated = MaskFactory(target=target)  # the 3x3 blob the generator made
+    painted = storage.mask_decode(generated.rle, 40, 60)
+    painted[30:34, 35:50] = True  # a stroke near another target, far from this one's point
+    mask = mask_replace(target=target, raster=painted, version=1, actor=annotator)
+    assert mask.warnings == ["disconnected", "too_large"]
+    assert mask.provenance["blob_area"] == 9
+    # A later edit is still compared with the generator's blob, not with the previous (already too large) edit.
+    painted[30:34, 35:40] = False
+    mask = mask_replace(target=target, raster=painted, version=2, actor=annotator)
+    assert mask.warnings == ["disconnected", "too_large"] and mask.provenance["blob_area"] == 9
+
+
+def test_an_edit_that_erases_the_points_pixel_is_point_outside(target, annotator):
+    generated = MaskFactory(target=target)
+    erased = storage.mask_decode(generated.rle, target.image.height, target.image.width)
+    erased[round(target.y), round(target.x)] = False
+    assert mask_replace(target=target, raster=erased, version=1, actor=annotator).warnings == ["point_outside"]
+
+
+def test_confirming_a_point_outside_mask_needs_an_acknowledgement(target, reviewer):
+    mask = MaskFactory(target=target, warnings=["point_outside"], state=MaskState.EDITED)
+    with pytest.raises(ConflictError) as caught:
+        mask_confirm(mask=mask, actor=reviewer)
+    assert "does not contain its own point" in caught.value.message
+    assert caught.value.extra == {"needs_acknowledgement": ["point_outside"], "targets": {"point_outside": [target.pk]}}
+    mask.refresh_from_db()
+    assert (mask.state, mask.version) == (MaskState.EDITED, 1)
+    confirmed = mask_confirm(mask=mask, actor=reviewer, acknowledge=["point_outside"])
+    assert confirmed.state == MaskState.CONFIRMED and confirmed.warnings == ["point_outside"]  # the flag stays
+    from labeling.models import AuditLog
+
+    assert AuditLog.objects.get(action="mask.confirm").data["acknowledged"] == ["point_outside"]
+
+
+def test_a_mask_rejection_comment_is_kept_on_the_mask_for_its_annotator(target, reviewer):
+    mask = mask_reject(mask=MaskFactory(target=target), actor=reviewer, comment="two targets in one")
+    assert mask.provenance["rejection"]["comment"] == "two targets in one"
+    assert mask.provenance["rejection"]["by"] == reviewer.username

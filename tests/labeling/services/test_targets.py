@@ -63,8 +63,11 @@ def test_target_move_keeps_human_mask_with_warning(image, annotator, state):
     mask = MaskFactory(target=TargetFactory(image=image), state=state)
     target_move(target=mask.target, actor=annotator, version=1, y=10)
     mask.refresh_from_db()
-    assert mask.warnings == ["point_moved"]
+    assert mask.warnings == ["point_moved", "point_outside"]  # the 3x3 mask is rows 3-5: row 10 is outside it
     assert mask.version == 2
+    target_move(target=mask.target, actor=annotator, version=2, y=4)  # back inside: point_outside goes
+    mask.refresh_from_db()
+    assert (mask.warnings, mask.version) == (["point_moved"], 3)
 
 
 def test_target_move_tightness_only(image, annotator):
