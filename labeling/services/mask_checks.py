@@ -27,9 +27,12 @@ def point_pixel(x: float, y: float, height: int, width: int) -> tuple[int, int]:
 
 
 def point_inside(raster: np.ndarray, x: float, y: float) -> bool:
-    """Whether the pixel under (x, y) is in the (H, W) bool mask."""
+    """Whether the pixel under (x, y) is in the (H, W) bool mask. A point exactly on the edge between pixels (x or y
+    ending in .5) touches both: either counts, whatever rounding the client used."""
     row, col = point_pixel(x, y, *raster.shape)
-    return bool(raster[row, col])
+    rows = [row, row - 1] if (y + 0.5).is_integer() and row > 0 else [row]
+    cols = [col, col - 1] if (x + 0.5).is_integer() and col > 0 else [col]
+    return any(bool(raster[r, c]) for r in rows for c in cols)
 
 
 def _disconnected(raster: np.ndarray, row: int, col: int) -> bool:

@@ -616,6 +616,27 @@ INSTANCES = png_bytes(np.pad(np.array([[1, 1], [2, 2]], np.uint8), ((2, 12), (2,
     },
     nan=True,
 )
+@example(  # our export's own image keys, hostile: points without masks, restored at their index on import
+    document={
+        "images": [
+            {
+                "id": 1,
+                "file_name": "a.png",
+                "complete": "yes",
+                "unmasked_points": [
+                    {"x": "a", "y": None, "index": True},
+                    5,
+                    {"x": 1e308, "y": 2, "index": -1},
+                    {"x": 3, "y": 4, "index": 10**30},
+                    {"x": 2.5, "y": float("nan"), "index": 0},
+                    {"x": 2, "y": 3},
+                ],
+            }
+        ],
+        "annotations": [],
+    },
+    nan=True,
+)
 def test_coco_import_never_crashes(world, document, nan):
     text = json.dumps(document, allow_nan=True) if nan else _json_or_none(document)
     if text is None:

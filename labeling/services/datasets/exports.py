@@ -30,6 +30,11 @@ EXPORT_DIR = "exports"
 FORMATS = ("sirst", "coco", "instances")
 CHUNK = 100  # images fetched (with their targets and masks) per query
 FORMAT_VERSION = 1
+COMPLETE_RULE = (
+    "A frame is complete when every one of its targets has a confirmed mask, or when it has no target and was "
+    "confirmed (empty). Only complete frames get a masks/ and instances/ file and a line in splits/; the others are "
+    "listed in unconfirmed/<split>.txt, so no frame with targets is ever exported as an empty or partial mask."
+)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _STORED = {"PNG", "JPEG"}  # already compressed: stored as is, which is also faster
 
@@ -130,6 +135,8 @@ class _Export:
         self.confirmed_only = bool(job.payload.get("confirmed_only"))
         self.names: set[str] = set()
         self.splits = {split: open(tmp / f"split-{split}", "w") for split in Split.values}  # noqa: SIM115
+        # Frames not fully confirmed: no masks/ or instances/ file, not in splits/, listed here per split instead.
+        self.unconfirmed = {split: open(tmp / f"unconfirmed-{split}", "w") for split in Split.values}  # noqa: SIM115
         self.coco_images = open(tmp / "coco-images", "w+")  # noqa: SIM115
         self.coco_annotations = open(tmp / "coco-annotations", "w+")  # noqa: SIM115
         self.counts: Counter = Counter()
@@ -139,7 +146,7 @@ class _Export:
         self.ann_id = 0
 
     def close(self) -> None:
-        for handle in (*self.splits.values(), self.coco_images, self.coco_annotations):
+        for handle in (*self.splits.values(), *self.unconfirmed.values(), self.coco_images, self.coco_annotations):
             handle.close()
 
     def name_for(self, image: Image) -> str:
@@ -155,7 +162,6 @@ class _Export:
         file_name = f"{stem}.{suffix}"
         h, w = image.height, image.width
         self.zip.write(f"images/{file_name}", storage.read_original(image), stored=image.format in _STORED)
-        self.splits[image.split].write(stem + "\n")
         targets = list(image.targets.all())
         rows = []  # (target, mask row or None, raster or None, exported as a mask?)
         for target in targets:
@@ -166,15 +172,18 @@ class _Export:
             raster = storage.mask_decode(mask.rle, h, w) if usable else None
             rows.append((target, mask if usable else None, raster))
         confirmed = [(t, m, r) for t, m, r in rows if m is not None and m.state == MaskState.CONFIRMED]
+        complete = _complete(image, rows, confirmed)
+        (self.splits if complete else self.unconfirmed)[image.split].write(stem + "\n")
+        self.counts["frames_complete" if complete else "frames_unconfirmed"] += 1
         if "sirst" in self.formats:
-            self._sirst(stem, h, w, rows, confirmed)
-        if "instances" in self.formats:
+            self._sirst(stem, h, w, rows, confirmed if complete else None)
+        if "instances" in self.formats and complete:
             labels = np.zeros((h, w), np.uint16)
             for index, (_, _, raster) in enumerate(confirmed, start=1):
                 labels[raster] = index
             self.zip.write(f"instances/{stem}.png", png_fast(labels))
         if "coco" in self.formats:
-            self._coco(image, file_name, rows)
+            self._coco(image, file_name, rows, complete)
         self.counts["images"] += 1
         self.counts["targets"] += len(rows)
         self.counts["masks"] += sum(m is not None for _, m, _ in rows)
@@ -186,12 +195,14 @@ class _Export:
         for who in {_confirmer(m) for _, m, _ in confirmed}:
             self.confirmers[who]["images"] += 1
 
-    def _sirst(self, stem: str, h: int, w: int, rows: list, confirmed: list) -> None:
-        union = np.zeros((h, w), bool)
-        for _, _, raster in confirmed:
-            union |= raster
-        self.zip.write(f"masks/{stem}.png", png_fast(np.where(union, 255, 0).astype(np.uint8)))
-        labels = {t.pk: i for i, (t, _, _) in enumerate(confirmed, start=1)}
+    def _sirst(self, stem: str, h: int, w: int, rows: list, confirmed: list | None) -> None:
+        """`confirmed` is None for a frame not fully confirmed: its points are written, never a mask."""
+        if confirmed is not None:
+            union = np.zeros((h, w), bool)
+            for _, _, raster in confirmed:
+                union |= raster
+            self.zip.write(f"masks/{stem}.png", png_fast(np.where(union, 255, 0).astype(np.uint8)))
+        labels = {t.pk: i for i, (t, _, _) in enumerate(confirmed or [], start=1)}
         points = [
             {"x": t.x, "y": t.y, "label": labels.get(t.pk), "mask": m.state if m is not None else None}
             for t, m, _ in rows
@@ -206,8 +217,15 @@ class _Export:
         self.zip.write(f"points/centroid/{stem}.png", png_fast(np.where(centroid, 255, 0).astype(np.uint8)))
         self.zip.write(f"points/coarse/{stem}.png", png_fast(np.where(coarse, 255, 0).astype(np.uint8)))
 
-    def _coco(self, image: Image, file_name: str, rows: list) -> None:
+    def _coco(self, image: Image, file_name: str, rows: list, complete: bool) -> None:
+        """One annotation per target that has a mask (with its state); a target without one is no empty mask but an
+        entry of the image's `unmasked_points` (its place among the targets, its mask's state if rejected)."""
         h, w = image.height, image.width
+        unmasked = []
+        for index, (target, mask, _) in enumerate(rows):
+            if mask is None:
+                kept = _mask_of(target)  # none, or a rejected one
+                unmasked.append({"x": target.x, "y": target.y, "index": index, "state": kept and kept.state})
         entry = {
             "id": image.pk,
             "file_name": file_name,
@@ -216,21 +234,21 @@ class _Export:
             "split": image.split,
             "bit_depth": image.bit_depth,
             "sha256": image.content_hash,
+            "complete": complete,
+            "unmasked_points": unmasked,
         }
         self.coco_images.write(json.dumps(entry) + ",\n")
-        empty = None
-        for target, mask, raster in rows:
+        for target, mask, _ in rows:
+            if mask is None:
+                continue
             self.ann_id += 1
-            if raster is None:
-                empty = empty or storage.mask_encode(np.zeros((h, w), bool))
-            rle, area, bbox = (mask.rle, mask.area, mask.bbox) if mask is not None else empty
             ann = {
                 "id": self.ann_id,
                 "image_id": image.pk,
                 "category_id": 1,
-                "segmentation": {"size": [h, w], "counts": rle},
-                "area": area,
-                "bbox": bbox,
+                "segmentation": {"size": [h, w], "counts": mask.rle},
+                "area": mask.area,
+                "bbox": mask.bbox,
                 "iscrowd": 0,
                 "keypoints": [target.x, target.y, 2],
                 "num_keypoints": 1,
@@ -247,10 +265,11 @@ class _Export:
             self.confirmers[_confirmer(mask)]["masks"] += 1
 
     def finish(self, sums_path: Path) -> dict[str, Any]:
-        for split, handle in self.splits.items():
-            handle.close()
-            if os.path.getsize(handle.name):
-                self.zip.write_file(f"splits/{split}.txt", Path(handle.name))
+        for folder, handles in (("splits", self.splits), ("unconfirmed", self.unconfirmed)):
+            for split, handle in handles.items():
+                handle.close()
+                if os.path.getsize(handle.name):
+                    self.zip.write_file(f"{folder}/{split}.txt", Path(handle.name))
         if "coco" in self.formats:
             self._coco_write()
         manifest = self._manifest()
@@ -287,21 +306,34 @@ class _Export:
             "options": self.job.payload,
             "counts": dict(sorted(self.counts.items())),
             "layout": {
-                "images/": "originals, byte for byte",
-                "masks/": "binary PNG (0/255): the union of the frame's confirmed targets",
-                "points/<id>.json": "every target's point (x, y); (0, 0) is the centre of the top-left pixel",
+                "images/": "originals, byte for byte (every exported frame)",
+                "masks/": "binary PNG (0/255), the union of the frame's targets, only for complete frames",
+                "points/<id>.json": "every target's point (x, y) and its mask's state; (0, 0) is the centre of the "
+                "top-left pixel",
                 "points/centroid/": "one 255 pixel per target at the floor of its mask's centroid (LESPS)",
                 "points/coarse/": "one 255 pixel per target at its clicked point, rounded",
-                "instances/": "16-bit label ids of the confirmed targets (points/<id>.json 'label')",
-                "annotations/instances.json": "COCO instance segmentation, RLE masks, the point as a keypoint",
-                "splits/": "one id per line",
+                "instances/": "16-bit label ids of the targets of complete frames (points/<id>.json 'label')",
+                "annotations/instances.json": "COCO instance segmentation: one annotation per target with a mask (RLE, "
+                "its state in attributes, the point as a keypoint); targets without a mask are listed in their "
+                "image's unmasked_points, never as an empty mask; image 'complete' as below",
+                "splits/": "the complete frames, one id per line",
+                "unconfirmed/": "the other frames, one id per line: left out of masks/, instances/ and splits/",
                 "SHA256SUMS": "sha256 of every other file (sha256sum -c)",
             },
+            "complete_frames": COMPLETE_RULE,
             "mask_sources": dict(self.generators),
             "model_versions": [self.models[k] for k in sorted(self.models)],
             "confirmed_by": {who: dict(c) for who, c in sorted(self.confirmers.items())},
             "checksums": "SHA256SUMS",
         }
+
+
+def _complete(image: Image, rows: list, confirmed: list) -> bool:
+    """COMPLETE_RULE: a frame's masks are the truth to train on only when every target's mask is confirmed, and an
+    empty frame only when someone confirmed it empty; anything else written as a mask would teach "no target"."""
+    if rows:
+        return len(confirmed) == len(rows)
+    return image.status == ImageStatus.CONFIRMED
 
 
 def _centroid(raster: np.ndarray, bbox: list[int]) -> tuple[float, float]:
@@ -338,6 +370,18 @@ def _attributes(target: Target, mask: Any) -> dict[str, Any]:
         "confirmed_by": mask.confirmed_by.username if mask.confirmed_by else None,
         "confirmed_at": mask.confirmed_at.isoformat() if mask.confirmed_at else None,
     }
+
+
+def _finish_message(done: int, manifest: dict[str, Any]) -> str:
+    """What the dashboard's job list says: how many frames are left out of masks/ and splits/ and where they are."""
+    left_out = manifest["counts"].get("frames_unconfirmed", 0)
+    if not left_out:
+        return f"{done} images exported"
+    return (
+        f"{done} images exported; {left_out} not fully confirmed (targets without a confirmed mask, or never "
+        "confirmed) are left out of masks/, instances/ and splits/ and listed in unconfirmed/ (COCO has their masks "
+        "with their state)"
+    )
 
 
 def dataset_export(*, job_id: int) -> None:
@@ -381,7 +425,7 @@ def dataset_export(*, job_id: int) -> None:
     seconds = time.monotonic() - started
     job_finish(
         job=job,
-        message=f"{done} images exported",
+        message=_finish_message(done, manifest),
         result={
             "path": export_path(job),
             "size": final.stat().st_size,

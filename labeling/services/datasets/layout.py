@@ -34,11 +34,13 @@ class ImagePlan:
     coco: list[dict[str, Any]] | None = None  # this image's COCO annotations
     coco_file: str | None = None
     coco_size: tuple[int, int] | None = None  # (height, width) the COCO file declares
+    coco_complete: bool | None = None  # our COCO export's "complete" (every target confirmed); None: not said
 
     @property
     def labelled(self) -> bool:
-        """A mask source exists: an image without targets there is a confirmed empty frame, not an unlabelled one."""
-        return bool(self.mask or self.instances or self.coco is not None)
+        """A mask source exists: an image without targets there is a confirmed empty frame, not an unlabelled one
+        (unless our own COCO export says the frame was not complete)."""
+        return bool(self.mask or self.instances or (self.coco is not None and self.coco_complete is not False))
 
 
 @dataclass
@@ -202,6 +204,7 @@ def _coco_attach(data: dict, path: str, plans: dict[str, ImagePlan]) -> list[dic
     if not isinstance(images, list) or not isinstance(annotations, list):
         return [{"item": path, "message": f"{path}: COCO 'images' and 'annotations' must be lists: skipped"}]
     by_id: dict[Any, ImagePlan | None] = {}
+    unmasked: dict[Any, list[Any]] = {}
     by_name = {p.key: p for p in plans.values()}
     by_base = {p.key.rsplit("/", 1)[-1]: p for p in plans.values()}
     for entry in images:
@@ -227,6 +230,10 @@ def _coco_attach(data: dict, path: str, plans: dict[str, ImagePlan]) -> list[dic
             plan.coco_size = (entry["height"], entry["width"])
         if entry.get("split") in Split.values and plan.split is None:
             plan.split = entry["split"]
+        if isinstance(entry.get("complete"), bool):
+            plan.coco_complete = entry["complete"]
+        if isinstance(entry.get("unmasked_points"), list):
+            unmasked[entry["id"]] = entry["unmasked_points"]
     for index, ann in enumerate(annotations):
         image_id = ann.get("image_id") if isinstance(ann, dict) else None
         if not _is_id(image_id) or image_id not in by_id:
@@ -236,7 +243,25 @@ def _coco_attach(data: dict, path: str, plans: dict[str, ImagePlan]) -> list[dic
             )
         elif by_id[image_id] is not None:
             by_id[image_id].coco.append(ann)
+    for image_id, points in unmasked.items():
+        if by_id.get(image_id) is not None:
+            _unmasked_insert(by_id[image_id].coco, points)
     return report
+
+
+def _unmasked_insert(annotations: list[Any], points: list[Any]) -> None:
+    """Our export lists targets without a mask on their image (`unmasked_points`), never as empty masks: they come
+    back as point-only annotations at their place among the targets. Values are checked later, like any point."""
+    placed = [p for p in points if isinstance(p, dict)]
+    placed.sort(key=lambda p: p["index"] if _is_index(p.get("index")) else len(annotations) + len(points))
+    for point in placed:
+        index = point["index"] if _is_index(point.get("index")) else len(annotations)
+        xy = [point.get("x"), point.get("y")]
+        annotations.insert(min(index, len(annotations)), {"keypoints": [*xy, 2], "attributes": {"point": xy}})
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _is_id(value: Any) -> bool:

@@ -49,3 +49,10 @@ def test_too_large_against_the_blob_and_the_projects_limit():
     assert edited_mask_warnings(mask, x=10, y=10, blob_area=None, large_area=99) == ["too_large"]
     small = blob(32, 40, (9, 13, 9, 13))  # 16 px from a 1-px blob: under blob + 16, not flagged
     assert edited_mask_warnings(small, x=10, y=10, blob_area=1) == []
+
+
+def test_a_point_on_the_edge_between_pixels_touches_both():
+    mask = blob(32, 40, (6, 7, 5, 6))  # the single pixel (row 6, col 5)
+    assert mask_point_warnings(mask, 5.0, 6.5) == []  # between rows 6 and 7: Python rounds to 6, the browser to 7
+    assert mask_point_warnings(mask, 4.5, 6.0) == []  # between columns 4 and 5
+    assert mask_point_warnings(mask, 5.0, 7.5) == ["point_outside"]  # between rows 7 and 8: not touching
