@@ -15,7 +15,7 @@ from ml.inputs import normalise_image, robust_range, to_grey
 from ml.points import PointCells, centroid_points, coarse_points, jitter_points, label_components, point_cells
 from ml.prior import make_prior
 from ml.prompts import make_gaussian_map
-from ml.styles import ALPHA_JITTER, STYLES, restyle_mask, style_alpha_table
+from ml.styles import ALPHA_JITTER, STYLES, distinct_styles, restyle_mask, style_alpha_table
 from ml.synthetic import implant_into_frame
 
 
@@ -92,8 +92,9 @@ def style_table_for(items: list[TrainItem], coldstart: ColdStartParams | None) -
 class BatchSampler:
     """Draws (inputs (B, C, S, S), targets (B, 1, S, S)) float32 batches with a numpy Generator.
 
-    With `train_config.prior_style_prob` > 0, that share of samples gets a label style (STYLES) and a prior
-    made at the style's alpha from `style_alphas` (computed from the items when not given).
+    With `train_config.prior_style_prob` > 0, that share of samples gets a label style and a prior made at the
+    style's alpha from `style_alphas` (computed from the items when not given); only the styles the prior can
+    tell apart are drawn (`self.styles`, see `ml.styles.distinct_styles`).
     """
 
     def __init__(
@@ -118,6 +119,10 @@ class BatchSampler:
             missing = sorted(set(STYLES) - set(self.style_alphas))
             if missing:
                 raise ValueError(f"style_alphas lacks the styles {missing}")
+        default_alpha = (coldstart or ColdStartParams()).alpha
+        self.styles = distinct_styles(self.style_alphas, default_alpha) if self.style_alphas else []
+        if self.style_alphas is not None and not self.styles:
+            raise ValueError(f"no style the prior can express: {self.style_alphas} around alpha {default_alpha}")
         self.size = train_config.crop_size if train_config.crop_mode == "target" else 256
         if train_config.crop_mode not in ("target", "paper"):
             raise ValueError(f"unknown crop_mode {train_config.crop_mode!r}; choose 'target' or 'paper'")
@@ -136,7 +141,7 @@ class BatchSampler:
         if self.rng.random() >= self.tc.prior_style_prob:
             return None
         assert self.style_alphas is not None
-        name = list(STYLES)[int(self.rng.integers(len(STYLES)))]
+        name = self.styles[int(self.rng.integers(len(self.styles)))]
         return STYLES[name], self.style_alphas[name] * float(self.rng.uniform(1 - ALPHA_JITTER, 1 + ALPHA_JITTER))
 
     def _origin(self, item: TrainItem) -> tuple[int, int]:

@@ -86,3 +86,22 @@ def style_alpha_table(
         )
         for name, d in STYLES.items()
     }  # fmt: skip
+
+
+def distinct_styles(table: dict[str, float], default_alpha: float) -> list[str]:
+    """The styles the prior can express: going wider (erode1 -> dilate3), each kept style's alpha must be strictly
+    below the last kept one's, with the default alpha between the eroded and the dilated styles.
+
+    Why: on SIRST train dilate2 and dilate3 both calibrate to alpha 0.07, so their priors are alike while their
+    labels differ by a pixel; training on both teaches the net to average them and blurs every border.
+    """
+    kept: list[str] = []
+    for name, d in sorted(STYLES.items(), key=lambda kv: kv[1]):
+        if d < 0:
+            ok = table[name] > default_alpha and (not kept or table[name] < table[kept[-1]])
+        else:
+            last = table[kept[-1]] if kept and STYLES[kept[-1]] > 0 else default_alpha
+            ok = table[name] < last
+        if ok:
+            kept.append(name)
+    return kept

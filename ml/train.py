@@ -177,10 +177,17 @@ def fit(
     }
     styled = None
     if sampler.style_alphas is not None:
-        meta_base.update(prior_style_alphas=sampler.style_alphas, prior_style_default_alpha=cold.alpha)
+        meta_base.update(
+            prior_style_alphas=sampler.style_alphas,
+            prior_style_used=sampler.styles,
+            prior_style_default_alpha=cold.alpha,
+        )
         styled = {
-            k: (a, [Sample(s.id, s.image, restyle_mask(s.mask, STYLES[k]), s.points) for s in select_s])
-            for k, a in sampler.style_alphas.items()
+            k: (
+                sampler.style_alphas[k],
+                [Sample(s.id, s.image, restyle_mask(s.mask, STYLES[k]), s.points) for s in select_s],
+            )
+            for k in sampler.styles
         }
     # The overrides belong to the recipe: a resume with other ones would mix two priors.
     recipe = {**tc.to_dict(), **({"coldstart_overrides": dict(coldstart_overrides)} if coldstart_overrides else {})}

@@ -125,3 +125,12 @@ def test_loader_workers_make_batches_of_the_same_shape():
     assert tuple(x.shape) == (3, 3, 32, 32) and tuple(y.shape) == (3, 1, 32, 32)
     assert not torch.equal(x, next(it)[0])
     del it
+
+
+def test_the_sampler_draws_only_styles_the_prior_can_tell_apart(monkeypatch):
+    table = {**TABLE, "dilate3": TABLE["dilate2"]}
+    items = prepare_items(make_synthetic_samples(2), ModelConfig())
+    s = BatchSampler(items, TrainConfig(prior_style_prob=1.0), ModelConfig(), None, np.random.default_rng(0),
+                     style_alphas=table)  # fmt: skip
+    assert s.styles == ["erode1", "dilate1", "dilate2"]
+    assert {s._style()[0] for _ in range(200)} == {-1, 1, 2}

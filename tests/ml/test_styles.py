@@ -68,3 +68,12 @@ def test_style_table_is_monotone_wider_labels_lower_alpha():
     table = style_alpha_table(_project())
     assert set(table) == set(STYLES)
     assert table["erode1"] > 0.35 > table["dilate1"] > table["dilate2"] > table["dilate3"], table
+
+
+def test_styles_the_prior_cannot_tell_apart_are_left_out():
+    from ml.styles import distinct_styles
+
+    sirst = {"erode1": 0.7, "dilate1": 0.16, "dilate2": 0.07, "dilate3": 0.07}  # SIRST train's table
+    assert distinct_styles(sirst, 0.35) == ["erode1", "dilate1", "dilate2"]
+    assert distinct_styles({**sirst, "dilate3": 0.05}, 0.35) == list(STYLES)
+    assert distinct_styles({**sirst, "erode1": 0.3, "dilate1": 0.35}, 0.35) == ["dilate2"]
