@@ -127,7 +127,7 @@ def test_loader_workers_make_batches_of_the_same_shape():
     del it
 
 
-def test_the_sampler_draws_only_styles_the_prior_can_tell_apart(monkeypatch):
+def test_the_sampler_draws_only_styles_the_prior_can_tell_apart():
     table = {**TABLE, "dilate3": TABLE["dilate2"]}
     items = prepare_items(make_synthetic_samples(2), ModelConfig())
     s = BatchSampler(items, TrainConfig(prior_style_prob=1.0), ModelConfig(), None, np.random.default_rng(0),
