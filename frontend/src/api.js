@@ -6,6 +6,13 @@ function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+/** A 409 that names warnings the reviewer must acknowledge (point_outside) before confirming. */
+export function needsAcknowledgement(error) {
+  return error instanceof ApiError && error.status === 409 && Array.isArray(error.extra.needs_acknowledgement)
+    ? error.extra.needs_acknowledgement
+    : null;
+}
+
 export class ApiError extends Error {
   constructor(status, message, extra) {
     super(message);
@@ -113,11 +120,13 @@ export const api = {
   targetDelete: (id, version) => request("DELETE", `/targets/${id}/`, version ? { version } : undefined),
   generation: (imageId, wait = WAIT) => request("GET", `/images/${imageId}/generation/?wait=${wait}`),
   maskSave: (targetId, version, rle) => request("PUT", `/targets/${targetId}/mask/`, { version, rle }),
-  maskConfirm: (targetId, version) => request("POST", `/targets/${targetId}/mask/confirm/`, { version }),
+  maskConfirm: (targetId, version, acknowledge) =>
+    request("POST", `/targets/${targetId}/mask/confirm/`, { version, ...(acknowledge ? { acknowledge } : {}) }),
   maskReject: (targetId, version, comment) =>
     request("POST", `/targets/${targetId}/mask/reject/`, { version, comment: comment || "" }),
   submit: (imageId, version) => request("POST", `/images/${imageId}/submit/`, { version }),
-  confirm: (imageId, version) => request("POST", `/images/${imageId}/confirm/`, { version }),
+  confirm: (imageId, version, acknowledge) =>
+    request("POST", `/images/${imageId}/confirm/`, { version, ...(acknowledge ? { acknowledge } : {}) }),
   reject: (imageId, version, comment) => request("POST", `/images/${imageId}/reject/`, { version, comment }),
   jobs: (projectId, filters) => request("GET", `/projects/${projectId}/jobs/${query(filters)}`),
   job: (id) => request("GET", `/jobs/${id}/`),

@@ -27,3 +27,12 @@ export function typing(event) {
   const tag = event.target && event.target.tagName;
   return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
 }
+
+/** The last rejection of an image ({comment, by, at} from the API) as a short HTML note; "" when there is none. */
+export function rejectionNote(rejection, className = "review-note") {
+  if (!rejection) return "";
+  const when = new Date(rejection.at).toLocaleString();
+  const comment = rejection.comment ? `: ${escapeHtml(rejection.comment)}` : " (no comment)";
+  return `<p class="${className}" title="${escapeHtml(rejection.comment)}">Sent back by <b>${escapeHtml(rejection.by || "?")}</b>
+    <time datetime="${escapeHtml(rejection.at)}">${escapeHtml(when)}</time>${comment}</p>`;
+}

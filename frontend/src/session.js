@@ -1,6 +1,6 @@
 // One image's labeling session: targets and masks in memory, every change sent through the API in order,
 // masks applied when generation answers, undo/redo for points and pixels, version-checked mask saves.
-import { ApiError, api } from "./api.js";
+import { ApiError, api, needsAcknowledgement } from "./api.js";
 import { History } from "./history.js";
 import { decodeRle, encodeRle } from "./rle.js";
 
@@ -262,14 +262,24 @@ export class LabelSession {
     });
   }
 
-  review(ref, accept, comment = "") {
+  /** Confirm or reject one mask. A confirm the server refuses for a warning (point_outside) asks `decide(message)`
+   * and, if it says yes, confirms again acknowledging that warning. */
+  review(ref, accept, comment = "", decide = () => false) {
     return this.enqueue(async () => {
       const mask = this.masks.get(ref.id);
       if (!mask || !mask.meta) throw new Error("This target has no saved mask to review yet.");
       if (mask.dirty) throw new Error("Save the edited mask first (Ctrl+S).");
-      const meta = accept
-        ? await api.maskConfirm(ref.id, mask.meta.version)
-        : await api.maskReject(ref.id, mask.meta.version, comment);
+      let meta;
+      try {
+        meta = accept
+          ? await api.maskConfirm(ref.id, mask.meta.version)
+          : await api.maskReject(ref.id, mask.meta.version, comment);
+      } catch (error) {
+        const warnings = needsAcknowledgement(error);
+        if (!warnings) throw error;
+        if (!decide(error.message)) return this.say("Not confirmed: the mask still misses its own point.");
+        meta = await api.maskConfirm(ref.id, mask.meta.version, warnings);
+      }
       mask.meta = meta;
       this.say(`Target ${ref.id}: mask ${meta.state}.`);
       this.emit("masks");

@@ -177,10 +177,8 @@ def test_full_labeling_session(worker, live_server, new_page, tmp_path):
     saved = Mask.objects.get(target=target_a)
     assert saved.state == MaskState.EDITED and saved.area == area_before + 1
 
-    # --- accept the mask, submit the image ------------------------------------------------------------
-    page.click(".target-list .target button[data-act=accept]")
-    expect(page.locator(".target-list .target .state")).to_have_text("confirmed")
-    assert Mask.objects.get(target=target_a).state == MaskState.CONFIRMED
+    # --- submit the image: rita can review too, so olga is not offered her own mask's accept (issue 18, item 5) -----
+    expect(page.locator(".target-list .target button[data-act=accept]")).to_have_count(0)
     page.click("button[data-act=submit]")
     expect(page.locator(".image-info [data-status]")).to_have_attribute("data-status", "submitted")
     image.refresh_from_db()
@@ -201,6 +199,8 @@ def test_full_labeling_session(worker, live_server, new_page, tmp_path):
     expect(page.locator(".image-info [data-status]")).to_have_attribute("data-status", "confirmed")
     image.refresh_from_db()
     assert image.status == ImageStatus.CONFIRMED
+    confirmed = Mask.objects.select_related("confirmed_by").get(target=target_a)
+    assert confirmed.state == MaskState.CONFIRMED and confirmed.confirmed_by.username == "rita"
     page.click("button[data-act=next-review]")
     expect(page.locator(".message")).to_have_text("The review queue is empty.")
 

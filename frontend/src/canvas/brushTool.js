@@ -1,6 +1,66 @@
-// Brush, eraser and fill on the selected target's mask, in whole pixels (a 1-pixel brush paints one pixel).
+// Brush, eraser and fill on one target's mask, in whole pixels (a 1-pixel brush paints one pixel). A stroke goes to
+// the target it touches, else to the nearest one within reach, else it is refused: never to a far-away selection.
 import { brushPixels, linePixels, pixelAt } from "../geometry.js";
 import { hitTarget } from "./pointTool.js";
+
+export const REACH_PX = 24; // a stroke touching no mask goes to the nearest point within this many image pixels
+
+/**
+ * Which target a stroke starting at pixel (col, row) edits, or why none. Pure, so it is tested on its own.
+ * targets: [{ref, x, y}]; masks: Map target id -> {raster, bbox}; footprint: the stroke's first pixels (indices).
+ * Returns {target, how: "touches" | "nearest" | "selected"} or {refused: message}.
+ */
+export function strokeTarget({ targets, masks, width, height, footprint, col, row, mode, selectedId, reach = REACH_PX }) {
+  const touching = [];
+  for (const target of targets) {
+    const mask = masks.get(target.ref.id);
+    if (mask && touches(mask, footprint, width, height, mode)) touching.push(target);
+  }
+  const nearest = (list) => {
+    let best = null;
+    let bestDistance = Infinity;
+    for (const t of list) {
+      const d = Math.hypot(t.x - col, t.y - row);
+      if (d < bestDistance) [best, bestDistance] = [t, d];
+    }
+    return { best, bestDistance };
+  };
+  if (touching.length) {
+    const selected = touching.find((t) => t.ref.id === selectedId);
+    return { target: selected || nearest(touching).best, how: "touches" };
+  }
+  if (mode === "eraser") return { refused: "Nothing to erase here: the eraser touches no mask." };
+  const { best, bestDistance } = nearest(targets.filter((t) => t.ref.id));
+  if (best && bestDistance <= reach) return { target: best, how: "nearest" };
+  return {
+    refused:
+      `Not painted: this stroke touches no mask and no target is within ${reach} px. ` +
+      "Place a point on the new target first (every mask belongs to a target).",
+  };
+}
+
+/** A mask "touches" a stroke when a pixel of the stroke is in it or next to it (the eraser: in it; fill: in its box). */
+function touches(mask, footprint, width, height, mode) {
+  const { raster } = mask;
+  for (const i of footprint) {
+    if (raster[i]) return true;
+    if (mode === "eraser") continue;
+    const c = i % width;
+    const r = (i - c) / width;
+    if (mode === "fill" && mask.bbox) {
+      const [x, y, w, h] = mask.bbox;
+      if (c >= x && c < x + w && r >= y && r < y + h) return true;
+    }
+    for (let dr = -1; dr <= 1; dr += 1) {
+      for (let dc = -1; dc <= 1; dc += 1) {
+        const rr = r + dr;
+        const cc = c + dc;
+        if (rr >= 0 && cc >= 0 && rr < height && cc < width && raster[rr * width + cc]) return true;
+      }
+    }
+  }
+  return false;
+}
 
 export class BrushTool {
   /** mode: "brush" (paint 1), "eraser" (paint 0) or "fill" (flood the clicked region). */
@@ -13,27 +73,59 @@ export class BrushTool {
     this.stroke = null;
   }
 
-  _targetAt(pos) {
+  _footprint(start) {
+    const { width, height } = this.stage;
+    const size = this.mode === "fill" ? 1 : this.options.brushSize;
+    return brushPixels(start.col, start.row, size)
+      .filter(([c, r]) => c >= 0 && r >= 0 && c < width && r < height)
+      .map(([c, r]) => r * width + c);
+  }
+
+  /** The stroke's target: a point under the cursor, else what strokeTarget says; tells the user when it is not the
+   * selected one, or why nothing is painted. */
+  _targetAt(pos, start) {
     const hit = hitTarget(this.session, this.stage.view, pos);
-    if (hit) return hit.ref;
-    if (this.session.selected && this.session.targetById(this.session.selected.id)) return this.session.selected;
-    const { col, row } = pixelAt(pos.x, pos.y);
-    const i = row * this.stage.width + col;
-    for (const mask of this.session.masks.values()) {
-      if (mask.raster[i]) return this.session.targetById(mask.targetId)?.ref || null;
+    if (hit && hit.ref.id) return hit.ref;
+    const session = this.session;
+    const selectedId = session.selected ? session.selected.id : null;
+    const choice = strokeTarget({
+      targets: session.targets,
+      masks: session.masks,
+      width: this.stage.width,
+      height: this.stage.height,
+      footprint: this._footprint(start),
+      col: start.col,
+      row: start.row,
+      mode: this.mode,
+      selectedId,
+    });
+    if (choice.refused) {
+      session.say(choice.refused);
+      return null;
     }
-    return null;
+    const previous = selectedId != null && session.targetById(selectedId);
+    if (previous && choice.target.ref.id !== selectedId) {
+      const number = (t) => session.targets.indexOf(t) + 1;
+      const why = choice.how === "touches" ? "the one this stroke touches" : "the nearest one";
+      session.say(`Editing target ${number(choice.target)}, ${why} (target ${number(previous)} was selected).`);
+    }
+    return choice.target.ref;
   }
 
   down(pos) {
-    const ref = this._targetAt(pos);
-    if (!ref || !ref.id) {
+    if (!this.session.targets.some((t) => t.ref.id)) {
       this.session.say("Place a point first: every mask belongs to a target.");
       return;
     }
-    this.session.selected = ref;
+    const start = pixelAt(pos.x, pos.y);
+    const ref = this._targetAt(pos, start);
+    if (!ref) return; // refused: the message says why
+    if (this.session.selected !== ref) {
+      this.session.selected = ref;
+      this.session.emit("targets"); // the panel shows which target this stroke edits
+    }
     const value = this.mode === "eraser" ? 0 : 1;
-    this.stroke = { ref, value, changes: new Map(), last: pixelAt(pos.x, pos.y) };
+    this.stroke = { ref, value, changes: new Map(), last: start };
     if (this.mode === "fill") {
       this.session.paint(ref, this._flood(ref, this.stroke.last), 1, this.stroke.changes);
     } else {

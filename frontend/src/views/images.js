@@ -1,6 +1,6 @@
 // A project's images: filters (status, split, warnings, assignee), thumbnails, cursor pages, the review queue.
 import { api } from "../api.js";
-import { $, can, escapeHtml, statusLabel } from "../dom.js";
+import { $, can, escapeHtml, rejectionNote, statusLabel } from "../dom.js";
 import { stretchThumbnail } from "./thumbnail.js";
 
 const STATUSES = ["new", "in_progress", "submitted", "confirmed", "rejected"];
@@ -16,7 +16,9 @@ function card(image) {
     <div class="name">${escapeHtml(image.original_name)}</div>
     <div class="meta"><span class="badge status-${image.status}">${statusLabel(image.status)}</span>
     ${image.width}×${image.height} · ${image.bit_depth}-bit · ${image.split} · ${image.target_count} targets
-    ${image.has_warnings ? '<span class="badge warn">warnings</span>' : ""}</div></li>`;
+    ${image.has_warnings ? '<span class="badge warn">warnings</span>' : ""}
+    ${image.point_outside ? '<span class="badge warn point-outside" title="A mask does not contain its own point: the reviewer must decide">point outside mask</span>' : ""}</div>
+    ${image.status !== "confirmed" ? rejectionNote(image.last_rejection) : ""}</li>`;
 }
 
 export async function showImages(root, projectId, params) {

@@ -1,12 +1,12 @@
 // The labeling screen: canvas with tools, display controls, targets and warnings, save/submit/review, shortcuts.
-import { api } from "../api.js";
+import { api, needsAcknowledgement } from "../api.js";
 import { BrushTool } from "../canvas/brushTool.js";
 import { MaskLayer } from "../canvas/maskLayer.js";
 import { PointTool, drawPoints } from "../canvas/pointTool.js";
 import { Stage } from "../canvas/stage.js";
 import { WindowedImage } from "../canvas/windowedImage.js";
 import { COLORMAP_NAMES } from "../display.js";
-import { $, $$, can, escapeHtml, statusLabel } from "../dom.js";
+import { $, $$, can, escapeHtml, rejectionNote, statusLabel } from "../dom.js";
 import { MAX_SCALE, centreOn, imageToScreen } from "../geometry.js";
 import { loadPrefs, savePrefs } from "../prefs.js";
 import { LabelSession } from "../session.js";
@@ -67,6 +67,10 @@ export async function showLabeler(root, imageId, me) {
   root.append(help);
   const canAnnotate = can(project.role, "annotator");
   const canReview = can(project.role, "reviewer");
+  // The project's "reviewer != annotator" rule: whoever annotated the image is not offered Confirm or a mask's
+  // accept/reject (the API refuses them anyway, with the reason).
+  const ownWork = () =>
+    Boolean(project.separate_reviewer && me && [image.submitted_by_id, image.assigned_to_id].includes(me.id));
   const prefs = loadPrefs(project.id);
   const bitMax = Math.min(pixels.dtype === "uint16" ? 65535 : 255, 2 ** image.bit_depth - 1);
 
@@ -175,11 +179,12 @@ export async function showLabeler(root, imageId, me) {
     renderStatus();
   }
   const renderPanel = targetPanel(root, session, {
-    canReview,
+    canReview: () => canReview && !ownWork(),
     canAnnotate,
     defaultAlpha: project.settings?.generator?.alpha ?? 0.35,
     onSelect: () => refreshMasks(),
     onJump: (target) => jumpTo(target),
+    decide: acknowledge,
   });
   function renderTargets() {
     renderPanel();
@@ -202,18 +207,26 @@ export async function showLabeler(root, imageId, me) {
   }
 
   // --- workflow -----------------------------------------------------------------------------------
+  /** The reviewer decides on a mask that misses its own point: the server's message, then OK or Cancel. */
+  function acknowledge(message) {
+    return window.confirm(`${message}\n\nConfirm anyway?`);
+  }
   function renderWorkflow() {
     const section = $(root, ".workflow");
     const reviewable = canReview && image.status === "submitted";
+    const confirm = ownWork()
+      ? '<p class="muted rule-note">You annotated this image: another reviewer confirms it (project rule).</p>'
+      : '<button data-act="confirm" class="primary">Confirm image</button>';
     section.innerHTML = `<h4>Image</h4>
       ${canAnnotate && ["new", "in_progress", "rejected"].includes(image.status) ? '<button data-act="submit" class="primary" title="Ctrl+Enter">Submit image</button>' : ""}
       ${canAnnotate ? '<button data-act="next" title="N">Next image ▶</button>' : ""}
       ${canReview ? '<button data-act="next-review" title="The next submitted image">Next to review ▶</button>' : ""}
       ${reviewable ? `<div class="review"><textarea name="comment" placeholder="Comment for the annotator (on reject)"></textarea>
-        <button data-act="confirm" class="primary">Confirm image</button><button data-act="reject-image">Reject image</button></div>` : ""}`;
+        ${confirm}<button data-act="reject-image">Reject image</button></div>` : ""}`;
     $(root, ".image-info").innerHTML = `<nav class="crumbs"><a href="#/p/${project.id}">${escapeHtml(project.name)}</a> ›
       <a href="#/p/${project.id}/images">Images</a></nav><h3 title="${escapeHtml(image.original_name)}">${escapeHtml(image.original_name)}</h3>
-      <p>${image.width}×${image.height} · ${image.bit_depth}-bit · <span class="badge status-${image.status}" data-status="${image.status}">${statusLabel(image.status)}</span></p>`;
+      <p>${image.width}×${image.height} · ${image.bit_depth}-bit · <span class="badge status-${image.status}" data-status="${image.status}">${statusLabel(image.status)}</span></p>
+      ${image.status !== "confirmed" ? rejectionNote(image.last_rejection) : ""}`;
   }
   async function workflow(act) {
     try {
@@ -224,7 +237,14 @@ export async function showLabeler(root, imageId, me) {
         Object.assign(image, await api.submit(image.id));
         session.say("Submitted for review.");
       } else if (act === "confirm") {
-        Object.assign(image, await api.confirm(image.id, image.version));
+        try {
+          Object.assign(image, await api.confirm(image.id, image.version));
+        } catch (error) {
+          const warnings = needsAcknowledgement(error);
+          if (!warnings) throw error;
+          if (!acknowledge(error.message)) return session.say("Not confirmed: a mask still misses its own point.");
+          Object.assign(image, await api.confirm(image.id, image.version, warnings));
+        }
         session.say("Image confirmed.");
       } else if (act === "reject-image") {
         const comment = $(root, "[name=comment]").value;
@@ -298,7 +318,8 @@ export async function showLabeler(root, imageId, me) {
     const index = selectedTarget() ? session.targets.indexOf(selectedTarget()) : -1;
     jumpTo(session.targets[(index + delta + n) % n]);
   };
-  const review = (accept) => canReview && selectedTarget() && session.review(selectedTarget().ref, accept);
+  const review = (accept) =>
+    canReview && !ownWork() && selectedTarget() && session.review(selectedTarget().ref, accept, "", acknowledge);
   const unbindKeys = bindShortcuts(
     {
       help: () => (help.hidden = !help.hidden),

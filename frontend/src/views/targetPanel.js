@@ -1,8 +1,9 @@
 // The labeler's side panel of targets (state, area, warnings, accept/reject, tightness) and the warning list.
 import { $, escapeHtml } from "../dom.js";
 
-/** Wire the panel; returns render(), to call whenever targets or masks change. */
-export function targetPanel(root, session, { canReview, canAnnotate, defaultAlpha, onSelect, onJump }) {
+/** Wire the panel; returns render(), to call whenever targets or masks change. `canReview` may be a function (the
+ * separate-reviewer rule depends on the image's current annotator). */
+export function targetPanel(root, session, { canReview, canAnnotate, defaultAlpha, onSelect, onJump, decide }) {
   const list = $(root, ".target-list");
   const warningList = $(root, ".warning-list");
 
@@ -12,7 +13,7 @@ export function targetPanel(root, session, { canReview, canAnnotate, defaultAlph
     const warnings = meta ? meta.warnings : [];
     const state = mask && mask.dirty ? "edited (unsaved)" : meta ? meta.state : t.pending ? "…" : "no mask";
     const selected = session.selected === t.ref ? " selected" : "";
-    const review = canReview && meta ? '<button data-act="accept" title="Accept (Y)">✓</button><button data-act="reject" title="Reject (X)">✗</button>' : "";
+    const review = (typeof canReview === "function" ? canReview() : canReview) && meta ? '<button data-act="accept" title="Accept (Y)">✓</button><button data-act="reject" title="Reject (X)">✗</button>' : "";
     const tightness = canAnnotate
       ? `<label class="tight" title="Tightness: the generator's alpha for this target (higher = tighter mask)">tightness
          <input type="range" min="0.05" max="0.95" step="0.05" value="${t.tightness ?? defaultAlpha}"></label>`
@@ -21,7 +22,8 @@ export function targetPanel(root, session, { canReview, canAnnotate, defaultAlph
       <span class="idx">${index + 1}</span> <span class="xy">(${t.x.toFixed(2)}, ${t.y.toFixed(2)})</span>
       <span class="state state-${escapeHtml(state.split(" ")[0])}">${escapeHtml(state)}</span>
       ${meta ? `<span class="area">${meta.area} px</span>` : ""}
-      ${warnings.map((w) => `<span class="badge warn">${escapeHtml(w)}</span>`).join("")}${review}${tightness}</li>`;
+      ${warnings.map((w) => `<span class="badge warn warn-${escapeHtml(w)}">${escapeHtml(w)}</span>`).join("")}${review}${tightness}
+      ${meta && meta.state === "rejected" && meta.provenance && meta.provenance.rejection ? maskRejection(meta.provenance.rejection) : ""}</li>`;
   }
 
   function render() {
@@ -41,7 +43,7 @@ export function targetPanel(root, session, { canReview, canAnnotate, defaultAlph
     if (!target) return;
     session.selected = target.ref;
     const act = event.target.dataset.act;
-    if (act === "accept") session.review(target.ref, true);
+    if (act === "accept") session.review(target.ref, true, "", decide);
     else if (act === "reject") session.review(target.ref, false, window.prompt("Why is this mask wrong? (optional)") || "");
     onSelect(target);
     render();
@@ -58,4 +60,9 @@ export function targetPanel(root, session, { canReview, canAnnotate, defaultAlph
     if (item) onJump(session.targetById(Number(item.dataset.target)));
   });
   return render;
+}
+
+function maskRejection(rejection) {
+  const comment = rejection.comment ? `: ${escapeHtml(rejection.comment)}` : "";
+  return `<div class="review-note mask-rejection">rejected by ${escapeHtml(rejection.by || "?")}${comment}</div>`;
 }
