@@ -22,24 +22,25 @@ PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
     # has more than one member who can review (reviewer, manager or owner).
     "review": {"separate_reviewer": None},
     # The learning loop (services.loop, .shadow, .training): at how many confirmed frames calibration and
-    # fine-tuning run (then every N), the time budget of a fine-tune (fits a CPU worker; a GPU worker does more
-    # steps in it), and the shadow rule: the confidence of the paired test that promotes a candidate, the one that
-    # rolls a promotion back, the Pd/Fat points a candidate may lose, how long a candidate may wait and how long
-    # the replaced generator guards.
+    # fine-tuning run (then every N); a fine-tune's time budget (seconds_per_frame per confirmed frame, at most
+    # time_budget_s: fits a CPU worker, a GPU worker makes more steps in it); the shadow rule: the confidence of
+    # the paired test that promotes a candidate and of the one that rolls a promotion back, the Pd/Fat points a
+    # candidate may lose, how long a candidate may wait, how long the replaced generator guards.
     "retrain": {
         "enabled": True,
         "calibrate_at": [5, 10, 15, 20, 30, 40, 60, 80, 120, 160],
         "calibrate_every": 80,
-        "train_at": [10, 20, 40, 80, 160],
+        "train_at": [5, 10, 20, 40, 80, 160],
         "train_every": 160,
         "min_interval_minutes": 0,
         "time_budget_s": 300,
+        "seconds_per_frame": 20,
         "seed": 0,
         "gate_confidence": 0.95,
         "rollback_confidence": 0.8,
         "pd_tolerance": 0.5,
         "fat_tolerance": 0.5,
-        "shadow_max_frames": 40,
+        "shadow_max_frames": 80,
         "guard_frames": 20,
         "base_weights_candidate": True,
         "prelabel_on_promote": True,
@@ -58,6 +59,7 @@ RETRAIN_BOUNDS = (
     ("calibrate_every", 1, 1_000_000),
     ("train_every", 1, 1_000_000),
     ("shadow_max_frames", 5, 100_000),
+    ("seconds_per_frame", 1, 3000),
     ("guard_frames", 1, 100_000),
 )
 SCHEDULE_KEYS = ("calibrate_at", "train_at")

@@ -6,8 +6,9 @@ gain on the frames both have scored. It needs five fresh frames that all favour 
 20 points, and dozens when the gain is one point in frame-to-frame noise. Pd and Fat must stay within their
 tolerances. After a promotion the replaced generator keeps predicting (the guard) for `retrain.guard_frames`
 frames; if its record on the frames since the promotion beats the new one's (`retrain.rollback_confidence`,
-0.8: a proven generator needs less evidence to come back), the promotion is rolled back. A candidate that has
-not won after `retrain.shadow_max_frames` fresh frames is rejected, so the work per frame stays bounded.
+0.8: a proven generator needs less evidence to come back), the promotion is rolled back. A candidate that the
+same test says is surely worse is rejected at once, and one that has not won after `retrain.shadow_max_frames`
+(80) fresh frames too, so the work per frame stays bounded while a small real gain still has time to show.
 """
 
 from __future__ import annotations
@@ -183,9 +184,12 @@ def compare(project: Project, key_a: str, key_b: str, confidence: float, since: 
     """a against b on their common fresh frames: both pooled figures and the paired test."""
     a, b = paired_records(project, key_a, key_b, since)
     test = ml_adapter.gain_test(a, b, confidence) if a else {"gain": 0.0, "p_value": 1.0, "n": 0, "significant": False}
+    # The same test the other way: is b surely better than a? (A clearly worse candidate need not wait its window.)
+    worse = ml_adapter.gain_test(b, a, confidence) if a else {"significant": False}
     return {
         "n_frames": len(a),
         "test": test,
+        "surely_worse": bool(worse["significant"]),
         "candidate": ml_adapter.pooled(a) if a else {},
         "serving": ml_adapter.pooled(b) if b else {},
         "confidence": confidence,
@@ -239,6 +243,9 @@ def loop_decide(project: Project) -> list[dict[str, Any]]:
         text = _describe(figures)
         if test["significant"] and ok:
             eligible.append((test["p_value"], -test["gain"], version, figures))
+            continue
+        if figures["surely_worse"]:
+            decisions.append(_reject(version, f"kept the serving generator: {text}; surely worse", figures))
             continue
         if n >= int(policy["shadow_max_frames"]):
             decisions.append(_reject(version, f"kept the serving generator: {text}; no sure gain", figures))

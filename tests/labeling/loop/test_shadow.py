@@ -54,26 +54,39 @@ def test_a_better_candidate_waits_for_fresh_frames_then_serves():
     assert shown.generator_key == f"v{candidate.pk}"
 
 
-def test_a_worse_candidate_is_never_promoted_and_leaves_after_its_window():
-    project, manager = loop_project(retrain={**NO_TRAINING, "calibrate_at": [100000], "shadow_max_frames": 6})
-    worse = ModelVersion.objects.create(
+def _candidate(project, number: int, alpha: float) -> ModelVersion:
+    return ModelVersion.objects.create(
         project=project,
-        number=1,
+        number=number,
         kind=GeneratorKind.COLDSTART,
         arch="cold start",
-        params={"alpha": 0.9, "use_grabcut": False, "size_rule": True},  # far too tight for these targets
+        params={"alpha": alpha, "use_grabcut": False, "size_rule": True},
         status=ModelStatus.CANDIDATE,
         snapshot_at=timezone.now(),
     )
+
+
+def test_a_surely_worse_candidate_is_never_promoted_and_leaves_early():
+    project, manager = loop_project(retrain={**NO_TRAINING, "calibrate_at": [100000]})
+    worse = _candidate(project, 1, alpha=0.9)  # far too tight for these targets
     for seed in range(8):
         stream_frame(project, manager, seed=seed, radius2=5)
         assert serving_model(project) is None
     worse.refresh_from_db()
-    assert worse.status == ModelStatus.REJECTED
-    assert worse.gate["reason"].startswith("kept the serving generator") and worse.gate["n_fresh"] == 6
-    assert worse.gate["iou_gain"]["gain"] < 0
+    assert worse.status == ModelStatus.REJECTED and worse.gate["reason"].endswith("surely worse")
+    assert worse.gate["n_fresh"] == 5 and worse.gate["iou_gain"]["gain"] < 0  # as few frames as a sure win needs
     # Once rejected it predicts nothing more: the work per frame stays bounded.
-    assert FrameScore.objects.filter(generator_key=f"v{worse.pk}").count() == 6
+    assert FrameScore.objects.filter(generator_key=f"v{worse.pk}").count() == 5
+
+
+def test_a_candidate_no_better_leaves_after_its_window():
+    project, manager = loop_project(retrain={**NO_TRAINING, "calibrate_at": [100000], "shadow_max_frames": 6})
+    same = _candidate(project, 1, alpha=0.35)  # the default's own settings: never better, never worse
+    for seed in range(7):
+        stream_frame(project, manager, seed=seed, radius2=5)
+    same.refresh_from_db()
+    assert same.status == ModelStatus.REJECTED and same.gate["reason"].endswith("no sure gain")
+    assert same.gate["n_fresh"] == 6 and serving_model(project) is None
 
 
 def test_a_promotion_the_record_contradicts_is_rolled_back():

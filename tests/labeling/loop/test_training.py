@@ -34,26 +34,37 @@ def test_milestones_are_early_and_often_then_every_n():
     assert next_milestone(0, [], 25) == 25
 
 
-def test_the_schedule_calibrates_from_five_frames_and_fine_tunes_from_ten():
+def test_the_schedule_calibrates_and_fine_tunes_from_five_frames_then_less_often():
     project, _ = loop_project()
     assert loop_status(project)["calibration"] == {"next_at": 5, "last_at": None, "active": False, "due": False}
     for seed in range(4):
         confirmed_image(project, seed)
-    assert not loop_status(project)["calibration"]["due"]
+    assert not loop_status(project)["calibration"]["due"] and not loop_status(project)["training"]["due"]
     confirmed_image(project, 4)
     status = loop_status(project)
-    assert status["calibration"]["due"] and not status["training"]["due"]
-    for seed in range(5, 10):
+    assert status["calibration"]["due"] and status["training"]["due"]
+    JobFactory(project=project, kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED, payload={"n_frames": 5})
+    for seed in range(5, 9):
         confirmed_image(project, seed)
+    assert not loop_status(project)["training"]["due"]
+    confirmed_image(project, 9)
     assert loop_status(project)["training"]["due"]
     JobFactory(project=project, kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED, payload={"n_frames": 10})
     status = loop_status(project)
     assert not status["training"]["due"] and status["training"]["next_at"] == 20
 
 
+def test_a_fine_tune_gets_seconds_per_frame_within_its_budget():
+    from labeling.services.training import run_budget
+
+    policy = {"time_budget_s": 300, "seconds_per_frame": 20}
+    assert [run_budget(policy, n) for n in (1, 5, 10, 15, 400)] == [60, 100, 200, 300, 300]
+    assert run_budget({"time_budget_s": 2, "seconds_per_frame": 20}, 50) == 2
+
+
 def test_the_beat_check_starts_what_is_due_once_and_survives_empty_projects():
     due, _ = loop_project(n_confirmed=10)
-    few, _ = loop_project(n_confirmed=1)
+    few, _ = loop_project(n_confirmed=4)
     loop_project(n_confirmed=0)
     disabled, _ = loop_project(n_confirmed=12, retrain={"enabled": False})
     projects_loop_check()
