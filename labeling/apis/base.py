@@ -121,3 +121,15 @@ class BinaryApiMixin:
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
         return response
+
+
+def acknowledge_field() -> serializers.ListField:
+    """The `acknowledge` list a reviewer sends to confirm despite blocking warnings (image and mask confirm)."""
+    from labeling.services.mask_checks import BLOCKING_WARNINGS
+
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=BLOCKING_WARNINGS),
+        required=False,
+        max_length=len(BLOCKING_WARNINGS),
+        help_text="warnings you looked at and accept (without it, a mask with point_outside answers 409)",
+    )

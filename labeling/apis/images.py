@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling import storage
-from labeling.apis.base import BinaryApiMixin, IdCursorPagination, Serializer, paginated, require
+from labeling.apis.base import BinaryApiMixin, IdCursorPagination, Serializer, acknowledge_field, paginated, require
 from labeling.choices import ImageStatus, Split
 from labeling.exceptions import ApplicationError
 from labeling.permissions import ANNOTATE, MANAGE, REVIEW
@@ -28,7 +28,6 @@ from labeling.services import (
     image_update,
     images_upload,
 )
-from labeling.services.mask_checks import BLOCKING_WARNINGS
 
 
 class RejectionSerializer(Serializer):
@@ -254,12 +253,7 @@ class ImageSubmitApi(APIView):
 
 class ImageConfirmApi(APIView):
     class InputSerializer(_WorkflowInputSerializer):
-        acknowledge = serializers.ListField(
-            child=serializers.ChoiceField(choices=BLOCKING_WARNINGS),
-            required=False,
-            max_length=len(BLOCKING_WARNINGS),
-            help_text="warnings you looked at and accept (without it, a mask with point_outside answers 409)",
-        )
+        acknowledge = acknowledge_field()
 
     @extend_schema(
         request=InputSerializer,

@@ -13,13 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling import storage
-from labeling.apis.base import BinaryApiMixin, PngRenderer, Serializer, require
+from labeling.apis.base import BinaryApiMixin, PngRenderer, Serializer, acknowledge_field, require
 from labeling.choices import MaskSource, MaskState
 from labeling.exceptions import ApplicationError
 from labeling.permissions import ANNOTATE, REVIEW
 from labeling.selectors import image_get, mask_list, mask_of, target_get
 from labeling.services import mask_confirm, mask_reject, mask_replace
-from labeling.services.mask_checks import BLOCKING_WARNINGS
 
 
 class RleSerializer(Serializer):
@@ -134,12 +133,7 @@ class _ReviewInputSerializer(Serializer):
 
 class MaskConfirmApi(APIView):
     class InputSerializer(_ReviewInputSerializer):
-        acknowledge = serializers.ListField(
-            child=serializers.ChoiceField(choices=BLOCKING_WARNINGS),
-            required=False,
-            max_length=len(BLOCKING_WARNINGS),
-            help_text="warnings you looked at and accept (without it, a mask with point_outside answers 409)",
-        )
+        acknowledge = acknowledge_field()
 
     @extend_schema(
         request=InputSerializer,
