@@ -90,6 +90,7 @@ def bbm_instances(
     points: np.ndarray,
     threshold: float = 0.5,
     fallback: FallbackFn | None = None,
+    nearest_click: bool = True,
 ) -> InstanceResult:
     """Bounding-box matching with the app's additions.
 
@@ -104,7 +105,9 @@ def bbm_instances(
     else the nearest whose 1-px-grown box holds it; components no point claims are dropped. A
     component claimed by several points is split between them (seeded watershed on prob) and those
     points are flagged `adhesion`; a point with no candidate gets the fallback and a `fallback` flag.
-    Masks are pairwise disjoint.
+    With `nearest_click`, each instance then keeps only the pixels nearer to its own click than to any
+    other, in one piece (an instance left empty takes its fallback there, flagged). Masks are pairwise
+    disjoint.
     """
     p = np.asarray(prob, dtype=np.float32)
     h, w = p.shape
@@ -154,12 +157,67 @@ def bbm_instances(
                 blob[r, c] = True
         masks[i] = blob
         taken |= blob
+    if nearest_click and n > 1:
+        _nearest_click(masks, pts, rcs, fell, fallback)
     if any(adhesion) or any(fell):
-        _separate(masks, [adhesion[i] or fell[i] for i in range(n)])
+        _separate(masks, [adhesion[i] or fell[i] for i in range(n)], rcs)
     return InstanceResult(masks, fell, adhesion, (h, w))
 
 
-def _separate(masks: list[np.ndarray], movable: list[bool]) -> None:
+def _nearest_click(
+    masks: list[np.ndarray], pts: np.ndarray, rcs: np.ndarray, fell: list[bool], fallback: FallbackFn | None
+) -> None:
+    """Keep in each instance only the pixels nearer to its own click than to any other (the cold start's rule),
+    then the piece that holds (or is nearest to) its click; an instance left empty takes its fallback within its
+    own cell. In a dense cluster the net's blob for one click can spread over its neighbours (one target taken
+    for two, the other left with nothing); on sparse frames nothing changes."""
+    n = len(pts)
+    for i in range(n):
+        m = masks[i]
+        if m.any():
+            masks[i] = _piece_at(m & _cell(m, pts, i), rcs[i])
+    for i in range(n):
+        if masks[i].any():
+            continue
+        fell[i] = True
+        taken = np.zeros_like(masks[i])
+        for j in range(n):
+            if j != i:
+                taken |= masks[j]
+        blob = np.asarray(fallback(i), dtype=bool) & ~taken if fallback is not None else np.zeros_like(taken)
+        blob &= _cell(blob, pts, i)
+        if not blob.any() and not taken[rcs[i][0], rcs[i][1]]:
+            blob[rcs[i][0], rcs[i][1]] = True
+        masks[i] = _piece_at(blob, rcs[i]) if blob.any() else blob
+
+
+def _cell(mask: np.ndarray, pts: np.ndarray, i: int) -> np.ndarray:
+    """The pixels of `mask` nearer to point i than to any other point (ties to the lower index), as a mask."""
+    out = np.zeros(mask.shape, dtype=bool)
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return out
+    d = (xs[:, None] - pts[None, :, 0]) ** 2 + (ys[:, None] - pts[None, :, 1]) ** 2
+    mine = np.argmin(d, axis=1) == i
+    out[ys[mine], xs[mine]] = True
+    return out
+
+
+def _piece_at(mask: np.ndarray, rc: np.ndarray) -> np.ndarray:
+    """The 8-connected piece of `mask` under pixel rc, else the piece nearest to it."""
+    n, labels, _, _ = label_components(mask)
+    if n <= 1:
+        return mask
+    r, c = int(rc[0]), int(rc[1])
+    k = labels[r, c]
+    if not k:
+        ys, xs = np.nonzero(mask)
+        j = int(np.argmin((ys - r) ** 2 + (xs - c) ** 2))
+        k = labels[ys[j], xs[j]]
+    return labels == k
+
+
+def _separate(masks: list[np.ndarray], movable: list[bool], rcs: np.ndarray) -> None:
     """Open a 1-px gap between touching instances, so that their union keeps one 8-connected
     component per target (the union PNG and the metrics see two targets, not one). Only split or
     fallback masks give up pixels, and only where they touch a mask earlier in point order."""
@@ -171,4 +229,9 @@ def _separate(masks: list[np.ndarray], movable: list[bool]) -> None:
         for j in range(k):
             before |= masks[j].astype(np.uint8)
         if before.any():
-            masks[k] = m & (cv2.dilate(before, kernel) == 0)
+            carved = m & (cv2.dilate(before, kernel) == 0)
+            r, c = int(rcs[k][0]), int(rcs[k][1])
+            # A tiny target in a dense cluster would lose its click or most of itself to the gap: it stays touching
+            # (each target's own mask is stored apart; only a union view would read them as one).
+            if (carved[r, c] or not m[r, c]) and 2 * carved.sum() >= m.sum():
+                masks[k] = carved

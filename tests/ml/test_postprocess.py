@@ -99,3 +99,29 @@ def test_masks_follow_input_point_order():
     p[10:14, 10:14] = 0.9
     res = bbm_instances(p, np.array([[11.0, 11.0], [1.0, 1.0]]))
     assert res.masks[0].sum() == 16 and res.masks[1].sum() == 4
+
+
+def test_in_a_dense_cluster_no_click_is_left_empty_or_swallowed():
+    """One wide blob from the net over three touching targets, one click off it: every click keeps a mask of
+    its own, nearer to it than to any other click, in one piece holding (or nearest) its click."""
+    p = _prob((20, 30))
+    p[6:14, 4:22] = 0.9  # the net saw one blob for the cluster
+    clicks = np.array([[6.0, 9.0], [12.0, 9.0], [24.0, 10.0]])  # the third is just off the blob
+
+    def cold(i: int) -> np.ndarray:  # the fallback blob lies under the first instance
+        m = np.zeros((20, 30), bool)
+        m[8:12, 18:25] = True
+        return m
+
+    res = bbm_instances(p, clicks, fallback=cold)
+    yy, xx = np.mgrid[0:20, 0:30]
+    d = np.stack([(xx - x) ** 2 + (yy - y) ** 2 for x, y in clicks])
+    from ml.points import label_components
+
+    for i, m in enumerate(res.masks):
+        assert m.any(), f"click {i} was left without a mask"
+        assert (np.argmin(d, axis=0)[m] == i).all(), f"mask {i} reaches past a nearer click"
+        assert label_components(m)[0] == 1
+    assert res.fallback[2] and not (res.masks[0] & res.masks[2]).any()
+    old = bbm_instances(p, clicks, fallback=cold, nearest_click=False)
+    assert (np.argmin(d, axis=0)[old.masks[1]] != 1).any()  # without the rule a mask crosses into a neighbour's cell
