@@ -18,6 +18,7 @@ seconds each, and are released with `python -m ml.release` (threshold chosen on 
 
     python bench/prior_follow.py                       # trains what runs/prior_follow/ lacks (3 x 2400 s), scores
     python bench/prior_follow.py --arms style --budget 2400
+    python bench/prior_follow.py --score gpu=runs/gpu/edgsp_small_style_rel.pt   # add a checkpoint made elsewhere
 
 Prints one JSON line; writes bench/reports/prior_follow.md and prior_follow.json.
 """
@@ -85,7 +86,7 @@ def gain(calibrated: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
             "losses": t["losses"]}  # fmt: skip
 
 
-def predictors(seed: int, arms: list[str]) -> dict[str, Any]:
+def predictors(seed: int, arms: list[str], extra: dict[str, Path]) -> dict[str, Any]:
     """Name -> (predictor at the default prior, function alpha -> predictor with the prior at alpha)."""
     base = ColdStartParams()
 
@@ -94,15 +95,18 @@ def predictors(seed: int, arms: list[str]) -> dict[str, Any]:
 
     out: dict[str, Any] = {"cold start": (ColdStartPredictor(coldstart_params_to_dict(base)), cold)}
     nets = {"shipped weights": DEFAULT_WEIGHTS, **{f"fine-tune {a}": RUNS / f"{a}_s{seed}_rel.pt" for a in arms}}
+    nets.update(extra)
     for name, path in nets.items():
         p = Predictor.load(path, device="cpu")
         out[name] = (p, lambda a, p=p: p.with_coldstart({"alpha": a}))
     return out
 
 
-def measure(data: Path, seed: int, arms: list[str]) -> tuple[list[dict[str, Any]], dict[int, float]]:
+def measure(
+    data: Path, seed: int, arms: list[str], extra: dict[str, Path]
+) -> tuple[list[dict[str, Any]], dict[int, float]]:
     train, val = load_samples(data, "train"), load_samples(data, "val")
-    preds = predictors(seed, arms)
+    preds = predictors(seed, arms, extra)
     rows, alphas = [], {}
     for d in DILATIONS:
         alphas[d] = calibrated_alpha(restyled(train, d))
@@ -142,7 +146,7 @@ def findings(rows: list[dict[str, Any]]) -> list[str]:
                    f"{at[(d, 'shipped weights')]['calibrated']['iou']:.2f}.")  # fmt: skip
     shipped = at[(0, "shipped weights")]["default"]["iou"]
     for r in rows:
-        if r["dilation"] == 0 and r["method"].startswith("fine-tune"):
+        if r["dilation"] == 0 and r["method"] not in ("cold start", "shipped weights"):
             iou = r["default"]["iou"]
             out.append(f"- SIRST's own style (+0 px): {r['method']} {iou:.2f} vs the shipped weights {shipped:.2f} "
                        f"({iou - shipped:+.2f}).")  # fmt: skip
@@ -207,6 +211,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=list(ARMS))
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from prior_follow.json")
+    ap.add_argument(
+        "--score", nargs="*", default=[], metavar="NAME=CHECKPOINT",
+        help="also score these released checkpoints (e.g. a GPU run's), named NAME in the tables",
+    )  # fmt: skip
     args = _arms.parse_args(ap)
     t0 = time.monotonic()
     if args.report_only:
@@ -219,7 +227,8 @@ def main() -> None:
         args.data, RUNS, {f"{a}_s{args.seed}": arm_flags(a, args.seed) for a in args.arms}, args.seed, args.budget,
         jobs=1,
     )  # fmt: skip
-    rows, alphas = measure(args.data, args.seed, args.arms)
+    extra = {k: Path(v) for k, v in (item.split("=", 1) for item in args.score)}
+    rows, alphas = measure(args.data, args.seed, args.arms, extra)
     val = load_samples(args.data, "val")
     args.val_size = f"{len(val)} frames, {sum(len(centroid_points(s.mask)) for s in val)} targets"
     info = arm_info(args.seed, args.arms)
