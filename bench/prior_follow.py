@@ -161,6 +161,7 @@ def report_lines(
     rows: list[dict[str, Any]], info: list[dict[str, Any]], args: Any, budget: float, wall: float
 ) -> list[str]:
     cmd = f"python bench/prior_follow.py --budget {budget:g} --seed {args.seed} --arms {' '.join(args.arms)}"
+    cmd += f" --score {' '.join(args.score)}" if args.score else ""
     lines = [
         "# Prior-following EDGSP: does a calibrated prior steer it to another annotation style?",
         "",
