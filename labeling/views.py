@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework.throttling import BaseThrottle
 
-from labeling.services.login_attempts import login_failed, login_succeeded, login_wait_seconds
+from labeling.services.login_attempts import login_attempt_begin, login_attempt_cancel, login_succeeded
 
 
 @login_required
@@ -33,16 +33,16 @@ def login_throttled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
             return view(request, *args, **kwargs)
         # DRF's rule for the client address (REMOTE_ADDR, or X-Forwarded-For behind NUM_PROXIES): one count for all.
         client, username = BaseThrottle().get_ident(request), request.POST.get("username", "")
-        wait = login_wait_seconds(client=client, username=username)
+        wait = login_attempt_begin(client=client, username=username)  # counted before the password is checked
         if wait:
             response = TemplateResponse(request, "login_throttled.html", {"wait": wait}, status=429)
             response["Retry-After"] = str(wait)
             return response
         response = view(request, *args, **kwargs)
-        if response.status_code == 200:
-            login_failed(client=client, username=username)
-        elif response.status_code in (301, 302) and request.user.is_authenticated:
-            login_succeeded(username=username)
+        if response.status_code in (301, 302) and request.user.is_authenticated:
+            login_succeeded(client=client, username=username)
+        elif response.status_code != 200:  # refused before the password was checked (CSRF, say)
+            login_attempt_cancel(client=client, username=username)
         return response
 
     return wrapped

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
 from labeling.exceptions import ApplicationError
-from labeling.services.login_attempts import login_failed, login_succeeded, login_wait_seconds
+from labeling.services.login_attempts import login_attempt_begin, login_succeeded
 
 
 class AuthTokenApi(APIView):
@@ -45,14 +45,13 @@ class AuthTokenApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         client, username = BaseThrottle().get_ident(request), serializer.validated_data["username"]
-        wait = login_wait_seconds(client=client, username=username)
+        wait = login_attempt_begin(client=client, username=username)  # counted before the password is checked
         if wait:
             raise Throttled(wait=wait, detail="Too many failed sign-ins.")  # DRF adds the wait
         user = authenticate(request, **serializer.validated_data)
         if user is None or not user.is_active:
-            login_failed(client=client, username=username)
-            raise ApplicationError("Wrong username or password.")
-        login_succeeded(username=username)
+            raise ApplicationError("Wrong username or password.")  # the attempt stays counted
+        login_succeeded(client=client, username=username)
         token, _ = Token.objects.get_or_create(user=user)
         return Response(self.OutputSerializer({"token": token.key}).data, status=status.HTTP_200_OK)
 

@@ -1,8 +1,10 @@
-"""Failed sign-ins counted per client address and per user name in the shared cache; too many refuse the next ones.
+"""Sign-in attempts counted per client address and per user name in the shared cache; past the limit the next ones
+are refused without checking their password.
 
 Both the token API and the browser login form use these, so one limit covers both doors. The counters live in
 the default cache, which production requires to be Redis: a per-process cache would give every gunicorn worker
-its own allowance.
+its own allowance. An attempt is counted (an atomic increment) before its password is checked, so parallel
+attempts cannot all read "below the limit" and all be checked: of any number sent at once, at most the limit are.
 """
 
 import hashlib
@@ -19,24 +21,46 @@ def _keys(*, client: str, username: str) -> tuple[str, str]:
     return f"{KEY_PREFIX}:client:{client}", f"{KEY_PREFIX}:user:{name}"
 
 
-def login_wait_seconds(*, client: str, username: str) -> int:
-    """Seconds before this client may try this user name again (0: go ahead)."""
-    counts = cache.get_many(_keys(client=client, username=username))
-    if any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values()):
-        return settings.LOGIN_FAILURE_WINDOW_S
-    return 0
+def _increment(key: str) -> int:
+    """Add one to the window's count (the window starts with the first attempt); atomic on Redis (INCR)."""
+    window = settings.LOGIN_FAILURE_WINDOW_S
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window ended between add and incr: this attempt opens the next one
+        cache.add(key, 0, timeout=window)
+        return cache.incr(key)
 
 
-def login_failed(*, client: str, username: str) -> None:
-    """Count one failed attempt against the client address and against the user name (fixed window)."""
+def _decrement(key: str) -> None:
+    try:
+        cache.decr(key)
+    except ValueError:  # the window has ended: nothing left to give back
+        pass
+
+
+def login_attempt_begin(*, client: str, username: str) -> int:
+    """Count this attempt against the client address and the user name, before its password is checked.
+
+    Returns the seconds to wait (and counts nothing) when either count is past the limit, else 0: check the
+    password, then call `login_succeeded` or leave the attempt counted as a failure."""
+    keys = _keys(client=client, username=username)
+    counts = [_increment(key) for key in keys]
+    if all(count <= settings.LOGIN_FAILURE_LIMIT for count in counts):
+        return 0
+    for key in keys:  # refused unchecked: it is no failure, and it must not hold a place a checked attempt needs
+        _decrement(key)
+    return settings.LOGIN_FAILURE_WINDOW_S
+
+
+def login_attempt_cancel(*, client: str, username: str) -> None:
+    """The attempt ended before its password was checked (a refused form, say): give its place back."""
     for key in _keys(client=client, username=username):
-        cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW_S)
-        try:
-            cache.incr(key)
-        except ValueError:  # the window ended between add and incr
-            cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_S)
+        _decrement(key)
 
 
-def login_succeeded(*, username: str) -> None:
-    """A right password clears the user name's count (the client address keeps its own)."""
-    cache.delete(_keys(client="", username=username)[1])
+def login_succeeded(*, client: str, username: str) -> None:
+    """A right password clears the user name's count, and the attempt no longer counts against the address."""
+    client_key, user_key = _keys(client=client, username=username)
+    cache.delete(user_key)
+    _decrement(client_key)

@@ -2,11 +2,14 @@
 login), counted in a real Redis cache (what production uses, so every gunicorn worker shares the count)."""
 
 import os
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
+from django.db import connection as db_connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -140,3 +143,28 @@ def test_login_form_never_redirects_off_site(shared_cache, client):
         assert (page.status_code, page["Location"]) == (302, "/"), target
     page = client.post(reverse("login"), {"username": user.username, "password": "pw", "next": "/admin/"})
     assert page["Location"] == "/admin/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_passwords_check_at_most_the_limit(shared_cache, settings):
+    """40 wrong passwords at once from one address: each attempt is counted before its password is checked, so at
+    most LIMIT are checked (400) and the rest refused (429), however the requests interleave."""
+    # A real hasher: checking a password takes as long as in production, which is the window the race needs.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    user = UserFactory()
+    barrier = threading.Barrier(40)
+
+    def attempt(i: int) -> int:
+        barrier.wait()
+        try:
+            return _token(user.username, f"wrong{i}", ip="10.7.0.1").status_code
+        finally:
+            db_connection.close()
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        codes = list(pool.map(attempt, range(40)))
+    assert sorted(set(codes)) == [400, 429], codes
+    assert codes.count(400) <= LIMIT, f"{codes.count(400)} passwords checked, the limit is {LIMIT}"
+    assert codes.count(400) + codes.count(429) == 40
+    connection, prefix = shared_cache
+    assert int(connection.get(f"{prefix}:1:login-failures:client:10.7.0.1")) == codes.count(400)
