@@ -137,11 +137,82 @@ def _decode_pillow(data: bytes, fmt: str) -> DecodedImage:
     return DecodedImage(fmt, width, height, str(pixels.dtype), bit_depth, channels, pixels)
 
 
+def _frame_pages(tif: tifffile.TiffFile, limit: int) -> list:
+    """The pages that are frames, in file order (reduced-resolution thumbnails and transparency masks are not);
+    stops reading IFDs once there are more than `limit`."""
+    frames = []
+    for page in tif.pages:
+        if isinstance(page, tifffile.TiffFrame):
+            page = page.aspage()
+        if int(page.subfiletype) & 0b101:  # FILETYPE_REDUCEDIMAGE | FILETYPE_MASK
+            continue
+        frames.append(page)
+        if len(frames) > limit:
+            break
+    return frames
+
+
+def tiff_pages(data: bytes) -> list[bytes]:
+    """A multi-page TIFF as one single-page TIFF per frame, in file order; any other file as `[data]`.
+
+    A stored original is always one frame, so pixels, hashes and exports never need a page index: each page is
+    re-encoded losslessly (Deflate, same samples and photometric) and validated on its own by `decode_image` later.
+    More than IMAGE_MAX_PAGES frames is a 413, a page too large or corrupt refuses the file, naming the page."""
+    if detect_format(data) != "TIFF":
+        return [data]
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            frames = _frame_pages(tif, settings.IMAGE_MAX_PAGES)
+            if len(frames) <= 1:
+                return [data]
+            if len(frames) > settings.IMAGE_MAX_PAGES:
+                raise InvalidImage(
+                    f"the TIFF has {len(tif.pages)} pages; the limit is {settings.IMAGE_MAX_PAGES} pages a file",
+                    extra={"max_pages": settings.IMAGE_MAX_PAGES},
+                    status_code=413,
+                )
+            return [_page_tiff(page, number) for number, page in enumerate(frames, start=1)]
+    except (InvalidImage, MemoryError):
+        raise
+    except Exception as exc:
+        raise InvalidImage(f"the TIFF file is truncated or corrupt ({type(exc).__name__}: {exc})"[:300]) from exc
+
+
+def _page_tiff(page: tifffile.TiffPage, number: int) -> bytes:
+    try:
+        _check_size(int(page.imagewidth), int(page.imagelength))
+    except InvalidImage as exc:
+        raise InvalidImage(f"page {number}: {exc.message}", extra=exc.extra, status_code=exc.status_code) from exc
+    array = page.asarray()
+    photometric = tifffile.PHOTOMETRIC(page.photometric)
+    options: dict = {"compression": "zlib", "metadata": None}
+    channels = int(page.samplesperpixel)
+    if channels > 1 and array.ndim == 3 and page.planarconfig == tifffile.PLANARCONFIG.SEPARATE:
+        array = np.moveaxis(array, 0, -1)  # planar (separate) samples -> interleaved
+    if channels > 1:
+        options.update(photometric="rgb", planarconfig="contig", extrasamples=page.extrasamples or None)
+    elif photometric == tifffile.PHOTOMETRIC.PALETTE and page.colormap is not None:
+        options.update(photometric="palette", colormap=page.colormap)
+    elif photometric == tifffile.PHOTOMETRIC.MINISWHITE:
+        options.update(photometric="miniswhite")
+    else:
+        options.update(photometric="minisblack")
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array, **options)
+    return buffer.getvalue()
+
+
 def _decode_tiff(data: bytes) -> DecodedImage:
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
-        if len(tif.pages) != 1:
-            raise InvalidImage(f"multi-page TIFF ({len(tif.pages)} pages) is not supported (one image per file)")
-        page = tif.pages.first
+        frames = _frame_pages(tif, 1)
+        if len(frames) != 1:
+            pages = len(tif.pages)
+            raise InvalidImage(
+                f"a multi-page TIFF ({pages} pages) is one image per page: upload it as images (each page becomes a "
+                "frame), not as a single image",
+                extra={"reason": "multi_page", "pages": pages},
+            )
+        page = frames[0]
         height, width = int(page.imagelength), int(page.imagewidth)
         _check_size(width, height)
         dtype, channels = np.dtype(page.dtype) if page.dtype is not None else None, int(page.samplesperpixel)

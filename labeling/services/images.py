@@ -42,11 +42,7 @@ def image_create(*, project: Project, file_name: str, data: bytes, actor: Any, s
     try:
         decoded = storage.decode_image(data)
     except storage.InvalidImage as exc:
-        raise ApplicationError(
-            f"{name}: {exc.message}",
-            extra={"file": name, "reason": exc.message, **exc.extra},
-            status_code=exc.status_code,
-        ) from exc
+        raise _refused(name, exc) from exc
     content_hash = hashlib.sha256(data).hexdigest()
     existing = Image.objects.filter(project=project, content_hash=content_hash).values_list("pk", flat=True).first()
     if existing is not None:
@@ -89,6 +85,12 @@ def image_create(*, project: Project, file_name: str, data: bytes, actor: Any, s
     return image
 
 
+def _refused(name: str, exc: storage.InvalidImage) -> ApplicationError:
+    return ApplicationError(
+        f"{name}: {exc.message}", extra={"file": name, "reason": exc.message, **exc.extra}, status_code=exc.status_code
+    )
+
+
 def _duplicate(name: str, existing_id: int | None) -> ConflictError:
     return ConflictError(
         f"{name}: duplicate of image {existing_id} already in this project (same content)",
@@ -104,10 +106,31 @@ def images_upload(
     errors: list[dict[str, Any]] = []
     for file_name, data in files:
         try:
-            created.append(image_create(project=project, file_name=file_name, data=data, actor=actor, split=split))
+            frames = image_frames(file_name=file_name, data=data)
         except ApplicationError as exc:
             errors.append({"file": image_name_clean(file_name), "status": exc.status_code, "message": exc.message})
+            continue
+        for frame_name, frame in frames:
+            try:
+                created.append(
+                    image_create(project=project, file_name=frame_name, data=frame, actor=actor, split=split)
+                )
+            except ApplicationError as exc:
+                errors.append({"file": image_name_clean(frame_name), "status": exc.status_code, "message": exc.message})
     return created, errors
+
+
+def image_frames(*, file_name: str, data: bytes) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each frame in a file: itself, or each page of a multi-page TIFF as `<stem>_p0001.tif`, ...
+    (1-based, zero-padded, so the name order is the page order and images are created in that order too)."""
+    try:
+        pages = storage.tiff_pages(data)
+    except storage.InvalidImage as exc:
+        raise _refused(image_name_clean(file_name), exc) from exc
+    if len(pages) == 1:
+        return [(file_name, pages[0])]
+    stem = image_name_clean(file_name).rsplit(".", 1)[0] or "unnamed"
+    return [(f"{stem[:230]}_p{number:04d}.tif", page) for number, page in enumerate(pages, start=1)]
 
 
 def _locked(image: Image, version: int | None = None) -> Image:

@@ -138,6 +138,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 IMAGE_MAX_PIXELS = int(os.environ.get("LABELING_IMAGE_MAX_PIXELS", str(8192 * 8192)))
 IMAGE_MAX_SIDE = int(os.environ.get("LABELING_IMAGE_MAX_SIDE", "16384"))
+# A multi-page TIFF becomes one image per page (in page order); more pages than this refuse the file (413).
+IMAGE_MAX_PAGES = int(os.environ.get("LABELING_IMAGE_MAX_PAGES", "1000"))
 MIDDLEWARE.insert(1, "labeling.middleware.RequestSizeLimitMiddleware")
 
 # --- Datasets (import and export) ------------------------------------------------------------------

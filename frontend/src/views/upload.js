@@ -5,7 +5,7 @@ import { $, escapeHtml } from "../dom.js";
 export function uploadPanel(projectId, onUploaded) {
   const panel = document.createElement("section");
   panel.className = "upload";
-  panel.innerHTML = `<h3>Upload images</h3><div class="dropzone" tabindex="0">Drop PNG / TIFF / JPEG / BMP frames here
+  panel.innerHTML = `<h3>Upload images</h3><div class="dropzone" tabindex="0">Drop PNG / TIFF / JPEG / BMP frames here (a multi-page TIFF gives one frame per page)
     or <label class="link">choose files<input type="file" name="files" multiple hidden accept=".png,.tif,.tiff,.jpg,.jpeg,.bmp"></label></div>
     <ul class="upload-list"></ul>`;
   const zone = $(panel, ".dropzone");
@@ -19,13 +19,13 @@ export function uploadPanel(projectId, onUploaded) {
         item.innerHTML = `<span class="name">${escapeHtml(file.name)}</span><progress max="1" value="0"></progress><span class="result"></span>`;
         list.prepend(item);
         try {
-          await api.uploadFile(projectId, file, (fraction) => {
+          const answer = await api.uploadFile(projectId, file, (fraction) => {
             $(item, "progress").value = fraction;
           });
           $(item, "progress").value = 1;
-          $(item, ".result").textContent = "stored";
+          $(item, ".result").textContent = uploadResult(answer);
           item.classList.add("ok");
-          stored += 1;
+          stored += (answer.created || []).length;
         } catch (error) {
           $(item, ".result").textContent = error.message;
           item.classList.add("failed");
@@ -46,4 +46,13 @@ export function uploadPanel(projectId, onUploaded) {
     send(event.dataTransfer.files);
   });
   return panel;
+}
+
+// "stored", or for a multi-page TIFF how many frames landed and why any page was refused.
+function uploadResult(answer) {
+  const created = (answer.created || []).length;
+  const errors = answer.errors || [];
+  let text = created > 1 ? `stored ${created} frames (one per page)` : "stored";
+  if (errors.length) text += `; ${errors.length} refused: ${errors[0].message}`;
+  return text;
 }

@@ -1,4 +1,5 @@
-"""manage.py importimages DIR --project P: upload every image file under DIR, with a progress bar."""
+"""manage.py importimages DIR --project P: upload every image file under DIR (a multi-page TIFF as one image per
+page), with a progress bar."""
 
 from pathlib import Path
 
@@ -6,9 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from labeling.exceptions import ApplicationError
 from labeling.models import Project
-from labeling.services.images import image_create
+from labeling.services.images import images_upload
 
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"}
 
@@ -44,21 +44,21 @@ class Command(BaseCommand):
         if not files:
             raise CommandError(f"{folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
         created, failed = 0, []
-        for path in tqdm(files, desc="importing", unit="img", disable=bool(options["no_progress"])):
+        for path in tqdm(files, desc="importing", unit="file", disable=bool(options["no_progress"])):
             try:
-                image_create(
-                    project=project,
-                    file_name=path.name,
-                    data=path.read_bytes(),
-                    actor=actor,
-                    split=options["split"],
-                )
-                created += 1
-            except ApplicationError as exc:
-                failed.append(f"{path}: {exc.message}")
+                data = path.read_bytes()
             except OSError as exc:
                 failed.append(f"{path}: cannot read ({exc.strerror or exc})")
+                continue
+            # A multi-page TIFF lands as one image per page, in page order (name_p0001.tif, ...).
+            images, errors = images_upload(
+                project=project, files=[(path.name, data)], actor=actor, split=options["split"]
+            )
+            created += len(images)
+            failed.extend(f"{path}: {error['message']}" for error in errors)
         for line in failed:
             self.stderr.write(line)
-        summary = f"Imported {created} of {len(files)} images into project {project.pk}; {len(failed)} failed."
+        summary = (
+            f"Imported {created} of {created + len(failed)} images into project {project.pk}; {len(failed)} failed."
+        )
         self.stdout.write(self.style.SUCCESS(summary) if not failed else self.style.WARNING(summary))
