@@ -3,11 +3,13 @@
 import bisect
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from labeling.choices import JobKind, ScoreKind
+from labeling.choices import JobKind, Role, ScoreKind
+from labeling.exceptions import ApplicationError
 from labeling.models import AuditLog, FrameScore, Image, Job, Mask, Membership, ModelVersion, Project, Target
 from labeling.permissions import role_of
 
@@ -69,6 +71,53 @@ def membership_get(*, user: Any, project: Project, membership_id: int) -> Member
         raise Http404(f"No membership {membership_id} in project {project.pk}.")
     membership.project = project  # keeps the cached role
     return membership
+
+
+# --- People (the team view) ---------------------------------------------------------------------
+def _managed_projects(user: Any) -> QuerySet[Project]:
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user, memberships__role__in=[Role.MANAGER, Role.OWNER])
+
+
+def user_list(*, user: Any, project: Project | None = None) -> QuerySet:
+    """People in the projects `user` manages (everyone, for a superuser), ordered by name, each with
+    `visible_memberships`: their memberships in those projects only, so a manager never learns of other projects
+    (`all_memberships`, every one of them, is for the manage rule and is never shown).
+    `project` narrows the people to its members (the caller checked that `user` manages it)."""
+    managed = _managed_projects(user)
+    people = get_user_model().objects.all()
+    if project is not None:
+        people = people.filter(memberships__project=project)
+    elif not user.is_superuser:
+        people = people.filter(memberships__project__in=managed).distinct()
+    visible = Membership.objects.filter(project__in=managed).select_related("project").order_by("project_id")
+    every = Membership.objects.select_related("project")
+    return people.prefetch_related(
+        Prefetch("memberships", queryset=visible, to_attr="visible_memberships"),
+        Prefetch("memberships", queryset=every, to_attr="all_memberships"),
+    ).order_by("username")
+
+
+def user_get(*, user: Any, user_id: int) -> Any:
+    """One person for the team view: 404 unless `user` shares a project with them (a superuser sees everyone),
+    403 unless `user` manages one of the shared projects."""
+    if not user.is_superuser:
+        shared = set(
+            Membership.objects.filter(user=user, project__memberships__user_id=user_id).values_list("role", flat=True)
+        )
+        if not shared:
+            raise Http404(f"No user {user_id} in your projects.")
+        if not shared & {Role.MANAGER, Role.OWNER}:
+            raise ApplicationError(
+                "You need the manager role or higher in one of their projects to manage people.",
+                extra={"required_role": str(Role.MANAGER)},
+                status_code=403,
+            )
+    person = user_list(user=user).filter(pk=user_id).first()
+    if person is None:
+        raise Http404(f"No user {user_id}.")
+    return person
 
 
 # --- Images -------------------------------------------------------------------------------------

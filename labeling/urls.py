@@ -24,10 +24,17 @@ from labeling.apis.models import AuditListApi, ModelVersionListApi
 from labeling.apis.projects import ProjectDetailApi, ProjectListApi
 from labeling.apis.targets import TargetDetailApi, TargetListApi
 from labeling.apis.training import ModelTrainApi, ModelVersionPromoteApi, ModelVersionRetireApi, ProjectPrelabelApi
+from labeling.apis.users import InvitationCreateApi, UserDetailApi, UserListApi, UserPasswordResetApi
 
 auth_urls = [
     path("auth/token/", AuthTokenApi.as_view(), name="auth-token"),
     path("me/", MeApi.as_view(), name="me"),
+]
+
+user_urls = [
+    path("users/", UserListApi.as_view(), name="user-list"),
+    path("users/<int:user_id>/", UserDetailApi.as_view(), name="user-detail"),
+    path("users/<int:user_id>/password-reset/", UserPasswordResetApi.as_view(), name="user-password-reset"),
 ]
 
 project_urls = [
@@ -35,6 +42,7 @@ project_urls = [
     path("projects/<int:project_id>/", ProjectDetailApi.as_view(), name="project-detail"),
     path("projects/<int:project_id>/members/", MemberListApi.as_view(), name="member-list"),
     path("projects/<int:project_id>/members/<int:membership_id>/", MemberDetailApi.as_view(), name="member-detail"),
+    path("projects/<int:project_id>/invitations/", InvitationCreateApi.as_view(), name="member-invite"),
     path("projects/<int:project_id>/images/", ImageListApi.as_view(), name="image-list"),
     path("projects/<int:project_id>/images/claim/", ImageClaimApi.as_view(), name="image-claim"),
     path("projects/<int:project_id>/jobs/", JobListApi.as_view(), name="job-list"),
@@ -79,4 +87,4 @@ model_version_urls = [
     path("model-versions/<int:version_id>/retire/", ModelVersionRetireApi.as_view(), name="model-version-retire"),
 ]
 
-urlpatterns = auth_urls + project_urls + image_urls + target_urls + job_urls + model_version_urls
+urlpatterns = auth_urls + user_urls + project_urls + image_urls + target_urls + job_urls + model_version_urls

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from labeling.account_views import AccountSetupView, PasswordChangeView
 from labeling.views import frontend_index, login_throttled
 
 urlpatterns = [
@@ -17,5 +18,8 @@ urlpatterns = [
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("accounts/login/", login_throttled(auth_views.LoginView.as_view(template_name="login.html")), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # One-time links from an invitation or a password reset (labeling.services.users); changing your own password.
+    path("accounts/setup/<uidb64>/<token>/", AccountSetupView.as_view(), name="account-setup"),
+    path("accounts/password/", PasswordChangeView.as_view(), name="password-change"),
     path("", frontend_index, name="frontend"),
 ]

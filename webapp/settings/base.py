@@ -108,6 +108,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# How long an invitation's or a password reset's one-time link opens (labeling.services.users); default 3 days.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("DJANGO_ACCOUNT_LINK_TIMEOUT_S", str(3 * 24 * 3600)))
 # Failed sign-ins (token API and login form) per client address and per user name within the window; past the
 # limit every attempt, even a right one, answers 429 until the window ends (labeling.services.login_attempts).
 LOGIN_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "10"))

@@ -74,6 +74,10 @@ def _target(w: World) -> dict:
     return {"target_id": w.target.pk}
 
 
+def _victim_user(w: World) -> dict:
+    return {"user_id": w.victim.user_id}
+
+
 def _token_data(w: World, user: Any) -> dict:
     return {"username": user.username, "password": "pw"} if user else {"username": "nobody", "password": "x"}
 
@@ -153,6 +157,12 @@ RULES = [
         lambda w, u: {"role": "reviewer"},
     ),
     Rule("member-detail", "delete", need("manager", 204), lambda w: {**_project(w), "membership_id": w.victim.pk}),
+    Rule("member-invite", "post", need("manager", 201), _project, lambda w, u: {"username": "new1", "role": "viewer"}),
+    # people: visible to whoever shares a project with them (others 404), managed by their projects' managers
+    Rule("user-list", "get", (401, 200, 200, 200, 200, 200, 200)),
+    Rule("user-detail", "get", need("manager", 200), _victim_user),
+    Rule("user-detail", "patch", need("manager", 200), _victim_user, lambda w, u: {"is_active": False}),
+    Rule("user-password-reset", "post", need("manager", 200), _victim_user),
     Rule("image-list", "get", READ, _project),
     Rule("image-list", "post", need("manager", 201), _project, _upload, format="multipart"),
     Rule("image-claim", "post", need("annotator", 200), _project),
