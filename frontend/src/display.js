@@ -86,3 +86,48 @@ export function renderInto(out32, data, lut) {
 export function maxValueOf(dtype) {
   return dtype === "uint16" ? 65535 : 255;
 }
+
+/** A slider scale over the frame's own range, [min, max] of its values, on `steps` positions: half of the travel
+ * follows the histogram (fine steps where most pixels are, e.g. the background a window edge sits on), half runs
+ * evenly over the range (the sparse bright end stays reachable). A linear slider over the full 16-bit range moves
+ * hundreds of grey levels per pixel. Returns {toValue(position), toPosition(value), steps, min, max}. */
+export function sliderScale(data, maxValue, steps = 1000) {
+  const histogram = new Uint32Array(maxValue + 1);
+  let min = maxValue;
+  let max = 0;
+  for (let i = 0; i < data.length; i += 1) {
+    const v = data[i];
+    histogram[v] += 1;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (max <= min) max = Math.min(maxValue, min + 1);
+  if (max <= min) min = max - 1;
+  const values = new Float64Array(steps + 1); // the smallest value at or past each position
+  const total = Math.max(1, data.length);
+  let seen = 0;
+  let k = 0;
+  for (let v = min; v <= max && k <= steps; v += 1) {
+    seen += histogram[v] || 0;
+    const reached = 0.5 * (seen / total) + 0.5 * ((v - min) / (max - min));
+    while (k <= steps && reached >= k / steps - 1e-9) values[k++] = v;
+  }
+  while (k <= steps) values[k++] = max;
+  values[0] = min;
+  return {
+    steps,
+    min,
+    max,
+    toValue: (position) => values[Math.min(steps, Math.max(0, Math.round(position)))],
+    toPosition(value) {
+      let low = 0;
+      let high = steps;
+      while (low < high) {
+        const mid = (low + high) >> 1;
+        if (values[mid] < value) low = mid + 1;
+        else high = mid;
+      }
+      return low;
+    },
+  };
+}

@@ -22,10 +22,16 @@ export function statusLabel(status) {
   return String(status || "").replace("_", " ");
 }
 
-/** True when the key event comes from a text field (shortcuts must not fire there). */
+// Inputs that take no typed text: a shortcut pressed while one of them has the focus is still a shortcut.
+const KEYLESS_INPUTS = new Set(["range", "checkbox", "radio", "button", "submit", "reset", "color", "file"]);
+
+/** True when the key event comes from a field that takes typed text (shortcuts must not fire there). A slider,
+ * checkbox or menu keeps the focus after a click; the labeler's keys must keep working then. */
 export function typing(event) {
-  const tag = event.target && event.target.tagName;
-  return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
+  const target = event.target;
+  if (!target || !target.tagName) return false;
+  if (target.isContentEditable || target.tagName === "TEXTAREA") return true;
+  return target.tagName === "INPUT" && !KEYLESS_INPUTS.has(target.type);
 }
 
 /** The last rejection of an image ({comment, by, at} from the API) as a short HTML note; "" when there is none. */

@@ -1,6 +1,8 @@
 // The labeling canvas: the windowed image drawn crisp at any zoom, a pixel grid, overlays, pan and zoom input.
 import { GRID_SCALE, fitView, pan, screenToImage, visiblePixels, zoomAt } from "../geometry.js";
 
+const DRAG_SLOP_PX = 3; // a right-button press that moves less is a click
+
 export class Stage {
   /** layers: functions (ctx, view, visible) drawn over the image in order. */
   constructor(canvas) {
@@ -17,6 +19,7 @@ export class Stage {
     this.frameTimes = [];
     this.onViewChange = () => {};
     this.onHover = () => {};
+    this.onWindowDrag = () => {}; // (phase "start" | "move" | "end", dx, dy): right-drag or Alt+drag, CSS pixels
     this._frame = 0;
     this._drag = null;
     this._bind();
@@ -137,14 +140,16 @@ export class Stage {
 
   _bind() {
     const canvas = this.canvas;
-    canvas.addEventListener("contextmenu", (event) => {
-      event.preventDefault();
-      if (this.tool?.context) this.tool.context(this.position(event));
-    });
+    // The right button drags the window/level; a right-click that did not drag is the tool's context action
+    // (on pointerup: Chromium on Linux sends contextmenu on press, before a drag could be told from a click).
+    canvas.addEventListener("contextmenu", (event) => event.preventDefault());
     canvas.addEventListener("pointerdown", (event) => {
       canvas.setPointerCapture(event.pointerId);
       const pos = this.position(event);
-      if (event.button === 1 || (event.button === 0 && this.spaceDown)) {
+      if (event.button === 2 || (event.button === 0 && event.altKey)) {
+        this._drag = { kind: "window", start: pos, moved: false, context: event.button === 2 };
+        this.onWindowDrag("start", 0, 0);
+      } else if (event.button === 1 || (event.button === 0 && this.spaceDown)) {
         this._drag = { kind: "pan", last: pos };
       } else if (event.button === 0 && this.tool?.down) {
         this._drag = { kind: "tool" };
@@ -155,7 +160,12 @@ export class Stage {
       const pos = this.position(event);
       this.onHover(pos);
       if (!this._drag) return;
-      if (this._drag.kind === "pan") {
+      if (this._drag.kind === "window") {
+        const dx = pos.sx - this._drag.start.sx;
+        const dy = pos.sy - this._drag.start.sy;
+        if (Math.hypot(dx, dy) > DRAG_SLOP_PX) this._drag.moved = true;
+        if (this._drag.moved) this.onWindowDrag("move", dx, dy);
+      } else if (this._drag.kind === "pan") {
         this.panBy(pos.sx - this._drag.last.sx, pos.sy - this._drag.last.sy);
         this._drag.last = pos;
       } else if (this.tool?.move) {
@@ -164,6 +174,11 @@ export class Stage {
     });
     const end = (event) => {
       if (this._drag?.kind === "tool" && this.tool?.up) this.tool.up(this.position(event), event);
+      if (this._drag?.kind === "window") {
+        this.onWindowDrag("end", 0, 0);
+        const click = this._drag.context && !this._drag.moved && event.type === "pointerup";
+        if (click && this.tool?.context) this.tool.context(this.position(event));
+      }
       this._drag = null;
     };
     canvas.addEventListener("pointerup", end);

@@ -1,6 +1,6 @@
 // The keyboard shortcut overlay (toggled with ?).
 export const SHORTCUTS = [
-  ["A", "point tool: click adds a target, drag moves it, right-click deletes"],
+  ["A", "point tool: click adds a target, drag moves it, right-click (without a drag) deletes"],
   ["B / E / F", "brush / eraser / fill holes on the selected target's mask"],
   ["[ / ]", "brush size down / up (down to 1 pixel)"],
   ["Delete / Backspace", "delete the selected target"],
@@ -15,6 +15,7 @@ export const SHORTCUTS = [
   ["L", "magnifier loupe on / off"],
   ["0 / 1 / + / -", "fit / 100% / zoom in / zoom out (up to 3200%)"],
   ["Space + drag, middle drag, Shift+wheel", "pan; the wheel zooms at the cursor"],
+  ["Right-drag / Alt+drag", "window / level: sideways = window width, up / down = level (or type them in)"],
   ["C", "auto-contrast (percentiles)"],
   ["I", "invert"],
   ["K", "next colour map"],

