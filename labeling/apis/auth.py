@@ -2,6 +2,7 @@
 current user."""
 
 from django.contrib.auth import authenticate
+from django.core.cache.backends.base import BaseCache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -14,7 +15,18 @@ from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
 from labeling.exceptions import ApplicationError
-from labeling.services.login_attempts import login_attempt_begin, login_succeeded
+from labeling.services.login_attempts import login_attempt_begin, login_succeeded, with_local_fallback
+
+
+class LoginRateThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle, counted in this process while the shared cache is unreachable (never a 500)."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        def allow(cache: BaseCache) -> bool:
+            self.cache = cache
+            return super(LoginRateThrottle, self).allow_request(request, view)
+
+        return with_local_fallback(allow)
 
 
 class AuthTokenApi(APIView):
@@ -22,7 +34,7 @@ class AuthTokenApi(APIView):
 
     authentication_classes: list = []  # a login needs no session (and so no CSRF token)
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [LoginRateThrottle]
     throttle_scope = "login"
 
     class InputSerializer(Serializer):

@@ -5,14 +5,36 @@ Both the token API and the browser login form use these, so one limit covers bot
 the default cache, which production requires to be Redis: a per-process cache would give every gunicorn worker
 its own allowance. An attempt is counted (an atomic increment) before its password is checked, so parallel
 attempts cannot all read "below the limit" and all be checked: of any number sent at once, at most the limit are.
+
+While the shared cache cannot be reached (Redis down), signing in must still work: each process then counts in
+its own memory (the limit holds per process) and logs a warning, instead of answering a 500.
 """
 
 import hashlib
+import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
+from redis.exceptions import RedisError
 
 KEY_PREFIX = "login-failures"
+CACHE_UNREACHABLE = (RedisError, OSError)  # Redis down, refused, timed out; a file cache's disk failing
+LOCAL_CACHE = LocMemCache("login-attempts-fallback", {"TIMEOUT": None, "OPTIONS": {"MAX_ENTRIES": 100_000}})
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+
+def with_local_fallback(operation: Callable[[BaseCache], T]) -> T:
+    """Run `operation` on the shared cache, or on this process's memory when the shared cache is unreachable."""
+    try:
+        return operation(cache)
+    except CACHE_UNREACHABLE as exc:
+        logger.warning("shared cache unreachable (%s): sign-in attempts are counted in this process", exc)
+        return operation(LOCAL_CACHE)
 
 
 def _keys(*, client: str, username: str) -> tuple[str, str]:
@@ -21,7 +43,7 @@ def _keys(*, client: str, username: str) -> tuple[str, str]:
     return f"{KEY_PREFIX}:client:{client}", f"{KEY_PREFIX}:user:{name}"
 
 
-def _increment(key: str) -> int:
+def _increment(cache: BaseCache, key: str) -> int:
     """Add one to the window's count (the window starts with the first attempt); atomic on Redis (INCR)."""
     window = settings.LOGIN_FAILURE_WINDOW_S
     cache.add(key, 0, timeout=window)
@@ -32,7 +54,7 @@ def _increment(key: str) -> int:
         return cache.incr(key)
 
 
-def _decrement(key: str) -> None:
+def _decrement(cache: BaseCache, key: str) -> None:
     try:
         cache.decr(key)
     except ValueError:  # the window has ended: nothing left to give back
@@ -45,22 +67,25 @@ def login_attempt_begin(*, client: str, username: str) -> int:
     Returns the seconds to wait (and counts nothing) when either count is past the limit, else 0: check the
     password, then call `login_succeeded` or leave the attempt counted as a failure."""
     keys = _keys(client=client, username=username)
-    counts = [_increment(key) for key in keys]
-    if all(count <= settings.LOGIN_FAILURE_LIMIT for count in counts):
-        return 0
-    for key in keys:  # refused unchecked: it is no failure, and it must not hold a place a checked attempt needs
-        _decrement(key)
-    return settings.LOGIN_FAILURE_WINDOW_S
+
+    def begin(cache: BaseCache) -> int:
+        counts = [_increment(cache, key) for key in keys]
+        if all(count <= settings.LOGIN_FAILURE_LIMIT for count in counts):
+            return 0
+        for key in keys:  # refused unchecked: it is no failure, and it must not hold a place a checked attempt needs
+            _decrement(cache, key)
+        return settings.LOGIN_FAILURE_WINDOW_S
+
+    return with_local_fallback(begin)
 
 
 def login_attempt_cancel(*, client: str, username: str) -> None:
     """The attempt ended before its password was checked (a refused form, say): give its place back."""
-    for key in _keys(client=client, username=username):
-        _decrement(key)
+    keys = _keys(client=client, username=username)
+    with_local_fallback(lambda cache: [_decrement(cache, key) for key in keys])
 
 
 def login_succeeded(*, client: str, username: str) -> None:
     """A right password clears the user name's count, and the attempt no longer counts against the address."""
     client_key, user_key = _keys(client=client, username=username)
-    cache.delete(user_key)
-    _decrement(client_key)
+    with_local_fallback(lambda cache: (cache.delete(user_key), _decrement(cache, client_key)))

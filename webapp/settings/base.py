@@ -95,7 +95,9 @@ REDIS_CACHE_BACKEND = "django.core.cache.backends.redis.RedisCache"
 def cache_from_url(url: str) -> dict:
     """A CACHES entry: Redis for redis://, rediss:// and unix:// URLs, else a file cache under var/."""
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return {"BACKEND": REDIS_CACHE_BACKEND, "LOCATION": url, "KEY_PREFIX": "irlabel"}
+        # A hung Redis costs a request seconds, not a hang (sign-in then counts in the process, login_attempts).
+        timeouts = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+        return {"BACKEND": REDIS_CACHE_BACKEND, "LOCATION": url, "KEY_PREFIX": "irlabel", "OPTIONS": timeouts}
     return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
 
 

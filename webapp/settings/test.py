@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 
 from webapp.settings.base import *  # noqa: F401,F403
-from webapp.settings.base import REDIS_TRANSPORT_OPTIONS, REST_FRAMEWORK
+from webapp.settings.base import REDIS_TRANSPORT_OPTIONS, REST_FRAMEWORK, cache_from_url
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -25,7 +25,9 @@ DEBUG = False
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}
 # Per process, so parallel suites never share counters; tests/security drives the login limits on a real Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-LOGIN_FAILURE_LIMIT = 1000
+if os.environ.get("DJANGO_CACHE_URL"):  # a fault test's server: production's shared cache on a private Redis
+    CACHES = {"default": cache_from_url(os.environ["DJANGO_CACHE_URL"])}
+LOGIN_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "1000"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
