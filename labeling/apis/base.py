@@ -54,6 +54,18 @@ class JSONField(serializers.JSONField):
             self.fail("invalid")
 
 
+class NumberField(serializers.FloatField):
+    """DRF's FloatField, minus booleans: JSON `true` is the int 1 to Python and DRF's float() took it as 1.0, so a
+    point sent as {"x": true} landed at x = 1. Numbers, and numbers in form fields ("7.5"), are still accepted."""
+
+    default_error_messages = {"boolean": "A number is required, not a boolean."}
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("boolean")
+        return super().to_internal_value(data)
+
+
 class IdCursorPagination(CursorPagination):
     """Keyset pagination on id: every page is one index range scan, however deep (fast at 100k images)."""
 

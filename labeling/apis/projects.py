@@ -10,6 +10,7 @@ from labeling.apis.base import JSONField, Serializer, require
 from labeling.permissions import MANAGE, OWN
 from labeling.selectors import project_get, project_list, project_stats
 from labeling.services import project_create, project_delete, project_settings, project_update
+from labeling.services.projects import PROJECT_DESCRIPTION_MAX_CHARS
 from labeling.services.review_policy import separate_reviewer
 
 
@@ -32,7 +33,9 @@ class ProjectListApi(APIView):
 
     class CreateInputSerializer(Serializer):
         name = serializers.CharField(max_length=200)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        description = serializers.CharField(
+            required=False, allow_blank=True, default="", max_length=PROJECT_DESCRIPTION_MAX_CHARS
+        )
         settings = JSONField(required=False, default=dict)
 
     @extend_schema(responses={200: ProjectOutputSerializer(many=True)})
@@ -64,7 +67,7 @@ class ProjectDetailApi(APIView):
     class UpdateInputSerializer(Serializer):
         version = serializers.IntegerField(min_value=1)
         name = serializers.CharField(max_length=200, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
+        description = serializers.CharField(required=False, allow_blank=True, max_length=PROJECT_DESCRIPTION_MAX_CHARS)
         settings = JSONField(required=False)
 
     def _output(self, request: Request, project) -> dict:

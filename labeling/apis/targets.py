@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.apis.base import Serializer, require
+from labeling.apis.base import NumberField, Serializer, require
 from labeling.apis.generation import WAIT_PARAMETER, GenerationOutputSerializer, generation_payload, wait_seconds
 from labeling.permissions import ANNOTATE
 from labeling.selectors import image_get, target_get, target_list
@@ -51,9 +51,9 @@ def _with_generation(request: Request, target, image) -> dict:
 
 
 class _PointSerializer(Serializer):
-    x = serializers.FloatField()
-    y = serializers.FloatField()
-    tightness = serializers.FloatField(required=False, allow_null=True, help_text="generator alpha in (0, 1)")
+    x = NumberField()
+    y = NumberField()
+    tightness = NumberField(required=False, allow_null=True, help_text="generator alpha in (0, 1)")
 
 
 class TargetListApi(APIView):
@@ -99,9 +99,9 @@ class TargetListApi(APIView):
 class TargetDetailApi(APIView):
     class UpdateInputSerializer(Serializer):
         version = serializers.IntegerField(min_value=1)
-        x = serializers.FloatField(required=False)
-        y = serializers.FloatField(required=False)
-        tightness = serializers.FloatField(required=False, allow_null=True)
+        x = NumberField(required=False)
+        y = NumberField(required=False)
+        tightness = NumberField(required=False, allow_null=True)
 
     class DeleteInputSerializer(Serializer):
         version = serializers.IntegerField(min_value=1, required=False)

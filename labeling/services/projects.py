@@ -47,6 +47,7 @@ PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 SETTINGS_MAX_BYTES = 64 * 1024
+PROJECT_DESCRIPTION_MAX_CHARS = 10_000
 # Numeric retraining settings and their bounds; the training task's soft time limit covers the largest budget.
 RETRAIN_BOUNDS = (
     ("min_interval_minutes", 0, 60 * 24 * 30),
@@ -97,12 +98,25 @@ def _schedule(value: Any, where: str) -> None:
         )
 
 
+def project_description_validate(description: str) -> str:
+    """A description is shown on every project card and kept in the audit log: a page of text, not a file."""
+    if len(description) > PROJECT_DESCRIPTION_MAX_CHARS:
+        raise ApplicationError(
+            f"description must stay under {PROJECT_DESCRIPTION_MAX_CHARS} characters, got {len(description)}.",
+            extra={"field": "description", "limit": PROJECT_DESCRIPTION_MAX_CHARS},
+        )
+    return description
+
+
 def project_settings_validate(settings: Any) -> dict[str, Any]:
     """Check the known keys (unknown top-level keys are kept for later features); 400 naming the field."""
     if not isinstance(settings, dict):
         raise ApplicationError("settings must be a JSON object.")
     if len(json.dumps(settings)) > SETTINGS_MAX_BYTES:
-        raise ApplicationError(f"settings must stay under {SETTINGS_MAX_BYTES} bytes of JSON.")
+        raise ApplicationError(
+            f"settings must stay under {SETTINGS_MAX_BYTES} bytes of JSON.",
+            extra={"field": "settings", "limit": SETTINGS_MAX_BYTES},
+        )
     for key in PROJECT_SETTINGS_DEFAULTS:
         if key in settings and not isinstance(settings[key], dict):
             raise ApplicationError(f"settings.{key} must be a JSON object.", extra={"field": key})
@@ -139,7 +153,10 @@ def project_settings_validate(settings: Any) -> dict[str, Any]:
 def project_create(*, name: str, actor: Any, description: str = "", settings: dict | None = None) -> Project:
     """A new project; its creator becomes its owner."""
     project = Project.objects.create(
-        name=name, description=description, settings=project_settings_validate(settings or {}), created_by=actor
+        name=name,
+        description=project_description_validate(description),
+        settings=project_settings_validate(settings or {}),
+        created_by=actor,
     )
     Membership.objects.create(project=project, user=actor, role=Role.OWNER)
     audit_log(actor=actor, project=project, action="project.create", obj=project, data={"name": name})
@@ -166,7 +183,7 @@ def project_update(
     if name is not None:
         locked.name = changes["name"] = name
     if description is not None:
-        locked.description = changes["description"] = description
+        locked.description = changes["description"] = project_description_validate(description)
     if settings is not None:
         merged = dict(locked.settings or {})
         if not isinstance(settings, dict):
