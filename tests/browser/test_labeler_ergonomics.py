@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from labeling.choices import ImageStatus, Role
 from labeling.models import Image
-from tests.browser.conftest import blobs_frame, login, make_user, to_screen
+from tests.browser.conftest import blobs_frame, login, make_user, screenshot, to_screen
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -121,4 +121,40 @@ def test_window_level_by_number_by_drag_and_a_fine_slider(harbour, live_server, 
     b = to_screen(page, 60, 40)
     page.mouse.click(b["px"], b["py"], button="right")
     expect(page.locator(".target-list .target")).to_have_count(1)
+    assert not page.js_errors
+
+
+def _above_the_fold(page, selector: str) -> None:
+    box = page.locator(selector).bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 700, (selector, box)
+    on_top = page.evaluate(
+        """(sel) => { const b = document.querySelector(sel).getBoundingClientRect();
+            const hit = document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2);
+            return Boolean(hit && hit.closest(sel)); }""",
+        selector,
+    )
+    assert on_top, f"{selector} is covered or clipped"
+
+
+def test_submit_and_confirm_are_visible_at_1024x700(harbour, live_server, new_page):
+    project, image = harbour["project"], harbour["image"]
+    sam = make_user("sam")
+    MembershipFactory(project=project, user=sam, role=Role.ANNOTATOR)
+    for k in range(8):  # a busy frame: the target list is long
+        target = TargetFactory(image=image, x=10.0 + 7 * k, y=55.0, created_by=sam)
+        MaskFactory(target=target, warnings=["adhesion"] if k % 2 else [])
+    Image.objects.filter(pk=image.pk).update(status=ImageStatus.SUBMITTED, assigned_to=sam, submitted_by=sam)
+    page = new_page()
+    page.set_viewport_size({"width": 1024, "height": 700})
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, image)
+    _above_the_fold(page, "button[data-act=confirm]")
+    _above_the_fold(page, "button[data-act=reject-image]")
+    assert page.evaluate("() => document.scrollingElement.scrollHeight") <= 700  # the page itself does not scroll
+    screenshot(page, "labeler-1024x700")
+
+    Image.objects.filter(pk=image.pk).update(status=ImageStatus.IN_PROGRESS, assigned_to=harbour["olga"])
+    page.reload()
+    page.wait_for_selector("canvas.stage[data-ready='1']")
+    _above_the_fold(page, "button[data-act=submit]")
     assert not page.js_errors
