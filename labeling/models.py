@@ -233,11 +233,13 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)  # last progress: the orphan sweep finds jobs that made none
 
     class Meta:
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["project", "status"], name="job_project_status"),
+            models.Index(fields=["status", "updated_at"], name="job_status_updated"),
             models.Index(fields=["image", "kind", "id"], name="job_image_kind"),
         ]
 
