@@ -142,4 +142,8 @@ export const api = {
   memberAdd: (projectId, username, role) => request("POST", `/projects/${projectId}/members/`, { username, role }),
   memberRole: (projectId, id, role) => request("PATCH", `/projects/${projectId}/members/${id}/`, { role }),
   memberRemove: (projectId, id) => request("DELETE", `/projects/${projectId}/members/${id}/`),
+  users: (filters) => request("GET", `/users/${query(filters)}`),
+  invite: (projectId, body) => request("POST", `/projects/${projectId}/invitations/`, body),
+  userPasswordReset: (id) => request("POST", `/users/${id}/password-reset/`),
+  userSetActive: (id, isActive) => request("PATCH", `/users/${id}/`, { is_active: isActive }),
 };

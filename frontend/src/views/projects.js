@@ -1,6 +1,6 @@
 // The project list, with a form to create one (the creator becomes its owner).
 import { api } from "../api.js";
-import { $, escapeHtml } from "../dom.js";
+import { $, can, escapeHtml } from "../dom.js";
 
 export async function showProjects(root, me) {
   const projects = await api.projects();
@@ -11,7 +11,8 @@ export async function showProjects(root, me) {
       <a href="#/p/${p.id}/images">Images</a></li>`,
     )
     .join("");
-  root.innerHTML = `<section class="projects-view"><h2>Projects</h2>
+  const team = projects.some((p) => can(p.role, "manager")) ? '<a class="button team-link" href="#/team">Team</a>' : "";
+  root.innerHTML = `<section class="projects-view"><h2>Projects ${team}</h2>
     <ul class="projects cards">${rows || '<li class="muted">No projects yet: create one below.</li>'}</ul>
     <form class="create-project inline-form"><h3>New project</h3>
       <input name="name" placeholder="Project name" required maxlength="200">
