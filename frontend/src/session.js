@@ -40,6 +40,12 @@ export class LabelSession {
     return this.targets.find((t) => t.ref.id === id) || null;
   }
 
+  /** The target's number as the panel and the canvas show it (1..n), for messages; database ids mean nothing there. */
+  numberOf(id) {
+    const index = this.targets.findIndex((t) => t.ref.id === id);
+    return index >= 0 ? index + 1 : "?";
+  }
+
   /** Run API work strictly in order, so versions seen by one request come from the one before. */
   enqueue(work) {
     this.pending += 1;
@@ -233,6 +239,7 @@ export class LabelSession {
       this.emit("masks");
     };
     this.history.push({ undo: () => apply(false), redo: () => apply(true) });
+    this.emit("masks"); // the stroke is done: the panel's state and pixel count, and the Save count, follow now
   }
 
   dirtyMasks() {
@@ -247,12 +254,13 @@ export class LabelSession {
         try {
           const saved = await api.maskSave(mask.targetId, version, encodeRle(mask.raster, this.image.height, this.image.width));
           Object.assign(mask, { meta: saved, bbox: saved.bbox, dirty: false, conflict: null });
-          this.say(`Mask of target ${mask.targetId} saved (version ${saved.version}).`);
+          this.say(`Mask of target ${this.numberOf(mask.targetId)} saved (version ${saved.version}).`);
         } catch (error) {
           if (!(error instanceof ApiError) || error.status !== 409) throw error;
           mask.conflict = error.extra.current_version;
           this.say(
-            `Not saved: someone else changed the mask of target ${mask.targetId} (now version ${mask.conflict}). ` +
+            `Not saved: someone else changed the mask of target ${this.numberOf(mask.targetId)} ` +
+              `(now version ${mask.conflict}). ` +
               "Your edit is kept here; save again with Overwrite to replace theirs, or Reload to drop yours.",
           );
           this.emit("conflict");
@@ -281,7 +289,7 @@ export class LabelSession {
         meta = await api.maskConfirm(ref.id, mask.meta.version, warnings);
       }
       mask.meta = meta;
-      this.say(`Target ${ref.id}: mask ${meta.state}.`);
+      this.say(`Target ${this.numberOf(ref.id)}: mask ${meta.state}.`);
       this.emit("masks");
     });
   }

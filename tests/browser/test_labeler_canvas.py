@@ -146,7 +146,7 @@ def test_conflict_keeps_the_local_edit_until_overwritten(labeled, live_server, n
     assert local == 1  # our edit is still here
 
     page.click("button[data-act=overwrite]")
-    expect(page.locator(".message")).to_contain_text(f"Mask of target {a.pk} saved")
+    expect(page.locator(".message")).to_contain_text("Mask of target 1 saved")
     saved = Mask.objects.get(target=a)
     assert saved.area == 10 and saved.state == "edited"  # the 3x3 plus our one pixel
 

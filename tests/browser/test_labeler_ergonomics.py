@@ -158,3 +158,35 @@ def test_submit_and_confirm_are_visible_at_1024x700(harbour, live_server, new_pa
     page.wait_for_selector("canvas.stage[data-ready='1']")
     _above_the_fold(page, "button[data-act=submit]")
     assert not page.js_errors
+
+
+def test_status_numbering_and_pixel_counts_update_while_editing(harbour, live_server, new_page):
+    b = harbour["b"]
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, harbour["image"])
+    row = page.locator(f".target[data-target='{b.pk}']")
+    expect(row.locator(".idx")).to_have_text("2")
+    expect(row.locator(".area")).to_have_text("9 px")
+    row.locator(".idx").click()
+    page.keyboard.press("b")
+    spot = to_screen(page, 60, 42)  # next to target 2's 3x3 mask
+    page.mouse.click(spot["px"], spot["py"])
+    expect(row.locator(".area")).to_have_text("10 px")  # counted while editing, before any save
+    expect(row.locator(".state")).to_have_text("edited (unsaved)")
+    expect(page.locator("button[data-act=save]")).to_have_text("Save (1)")
+
+    page.keyboard.press("Control+s")
+    expect(page.locator(".message")).to_have_text("Mask of target 2 saved (version 2).")  # the panel's number
+    expect(page.locator("button[data-act=save]")).to_have_text("Save")
+    page.keyboard.press("y")
+    expect(page.locator(".message")).to_have_text("Target 2: mask confirmed.")
+
+    badge = page.locator(".image-info [data-status]")
+    expect(badge).to_have_attribute("data-status", "new")
+    page.keyboard.press("a")
+    spot = to_screen(page, 40, 10)
+    page.mouse.click(spot["px"], spot["py"])
+    expect(badge).to_have_attribute("data-status", "in_progress")  # without a reload
+    expect(badge).to_have_text("in progress")
+    assert not page.js_errors

@@ -6,11 +6,12 @@ import { PointTool, drawPoints } from "../canvas/pointTool.js";
 import { Stage } from "../canvas/stage.js";
 import { WindowedImage } from "../canvas/windowedImage.js";
 import { COLORMAP_NAMES } from "../display.js";
-import { $, $$, can, escapeHtml, rejectionNote, statusLabel } from "../dom.js";
+import { $, $$, can, escapeHtml, rejectionNote } from "../dom.js";
 import { MAX_SCALE, centreOn, imageToScreen } from "../geometry.js";
 import { loadPrefs, savePrefs } from "../prefs.js";
 import { LabelSession } from "../session.js";
 import { helpOverlay } from "./help.js";
+import { followStatus, statusBadge } from "./statusBadge.js";
 import { bindShortcuts, returnFocus } from "./shortcuts.js";
 import { targetPanel } from "./targetPanel.js";
 import { WINDOW_CONTROLS, windowLevel } from "./windowLevel.js";
@@ -139,8 +140,10 @@ export async function showLabeler(root, imageId, me) {
     stage.requestDraw();
   }
   let closed = false;
+  const followTargets = followStatus(root, image, () => closed);
   function onSession(what) {
     if (closed) return; // requests that finish after leaving the screen change nothing on the page
+    if (what === "targets") followTargets(session.targets);
     if (what === "masks" || what === "targets") {
       refreshMasks();
       renderTargets();
@@ -218,7 +221,7 @@ export async function showLabeler(root, imageId, me) {
         ${confirm}<button data-act="reject-image">Reject image</button></div>` : ""}`;
     $(root, ".image-info").innerHTML = `<nav class="crumbs"><a href="#/p/${project.id}">${escapeHtml(project.name)}</a> ›
       <a href="#/p/${project.id}/images">Images</a></nav><h3 title="${escapeHtml(image.original_name)}">${escapeHtml(image.original_name)}</h3>
-      <p>${image.width}×${image.height} · ${image.bit_depth}-bit · <span class="badge status-${image.status}" data-status="${image.status}">${statusLabel(image.status)}</span></p>
+      <p>${image.width}×${image.height} · ${image.bit_depth}-bit · ${statusBadge(image.status)}</p>
       ${image.status !== "confirmed" ? rejectionNote(image.last_rejection) : ""}`;
   }
   async function workflow(act) {

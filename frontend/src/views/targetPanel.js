@@ -13,6 +13,7 @@ export function targetPanel(root, session, { canReview, canAnnotate, defaultAlph
     const warnings = meta ? meta.warnings : [];
     const state = mask && mask.dirty ? "edited (unsaved)" : meta ? meta.state : t.pending ? "…" : "no mask";
     const selected = session.selected === t.ref ? " selected" : "";
+    const count = area(mask);
     const review = (typeof canReview === "function" ? canReview() : canReview) && meta ? '<button data-act="accept" title="Accept (Y)">✓</button><button data-act="reject" title="Reject (X)">✗</button>' : "";
     const tightness = canAnnotate
       ? `<label class="tight" title="Tightness: the generator's alpha for this target (higher = tighter mask)">tightness
@@ -21,7 +22,7 @@ export function targetPanel(root, session, { canReview, canAnnotate, defaultAlph
     return `<li class="target${selected}" data-target="${t.ref.id}" data-index="${index}">
       <span class="idx">${index + 1}</span> <span class="xy">(${t.x.toFixed(2)}, ${t.y.toFixed(2)})</span>
       <span class="state state-${escapeHtml(state.split(" ")[0])}">${escapeHtml(state)}</span>
-      ${meta ? `<span class="area">${meta.area} px</span>` : ""}
+      ${count != null ? `<span class="area">${count} px</span>` : ""}
       ${warnings.map((w) => `<span class="badge warn warn-${escapeHtml(w)}">${escapeHtml(w)}</span>`).join("")}${review}${tightness}
       ${meta && meta.state === "rejected" && meta.provenance && meta.provenance.rejection ? maskRejection(meta.provenance.rejection) : ""}</li>`;
   }
@@ -60,6 +61,15 @@ export function targetPanel(root, session, { canReview, canAnnotate, defaultAlph
     if (item) onJump(session.targetById(Number(item.dataset.target)));
   });
   return render;
+}
+
+/** Pixels in the mask as it is now: an edit is counted as it is painted, not when it is saved. */
+function area(mask) {
+  if (!mask) return null;
+  if (!mask.dirty) return mask.meta ? mask.meta.area : null;
+  let n = 0;
+  for (let i = 0; i < mask.raster.length; i += 1) n += mask.raster[i] ? 1 : 0;
+  return n;
 }
 
 function maskRejection(rejection) {
