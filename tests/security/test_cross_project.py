@@ -22,8 +22,9 @@ from tests.factories import (
 )
 from tests.labeling.apis.test_permission_matrix import ROLES, RULES, World, make_world
 
-# Every kind of object id a URL may carry; a URL with another kind fails test_every_url_id_is_known.
-OBJECT_KWARGS = {"project_id", "membership_id", "image_id", "target_id", "job_id", "version_id"}
+# Every kind of object id a URL may carry (user_id: a person of B, who shares no project with A's owner); a URL
+# with another kind fails test_every_url_id_is_known.
+OBJECT_KWARGS = {"project_id", "membership_id", "image_id", "target_id", "job_id", "version_id", "user_id"}
 
 # How each model of the app reaches its project: B's rows are compared through these before and after.
 PROJECT_PATHS = {
