@@ -190,3 +190,30 @@ def test_status_numbering_and_pixel_counts_update_while_editing(harbour, live_se
     expect(badge).to_have_attribute("data-status", "in_progress")  # without a reload
     expect(badge).to_have_text("in progress")
     assert not page.js_errors
+
+
+def test_the_next_image_is_preloaded_and_opens_with_the_same_view(harbour, live_server, new_page):
+    project, image = harbour["project"], harbour["image"]
+    sam = make_user("sam")
+    MembershipFactory(project=project, user=sam, role=Role.ANNOTATOR)
+    Image.objects.filter(pk=image.pk).update(status=ImageStatus.IN_PROGRESS, assigned_to=sam)
+    following = ImageFactory(project=project, pixels=blobs_frame(seed=11), original_name="harbour16b.png")
+    page = new_page()
+    login(page, live_server.url, "olga")
+    _open(page, live_server.url, image)
+    page.wait_for_function(
+        "id => document.querySelector('canvas.stage').dataset.preloaded === String(id)", arg=following.pk, timeout=5000
+    )
+    page.evaluate("() => window.__irlabel.stage.setView({scale: 4, ox: -37, oy: -21})")
+    page.fill("[name=level]", "9000")
+    page.fill("[name=width]", "400")
+    page.press("[name=width]", "Enter")
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.keyboard.press("n")
+    page.wait_for_function("id => window.__irlabel && window.__irlabel.image.id === id", arg=following.pk)
+    page.wait_for_selector("canvas.stage[data-ready='1']")
+    assert not [url for url in fetched if f"/images/{following.pk}/pixels/" in url]  # already here
+    assert page.evaluate("() => ({...window.__irlabel.stage.view})") == {"scale": 4, "ox": -37, "oy": -21}
+    assert _window(page) == (8800, 9200)
+    assert not page.js_errors

@@ -11,6 +11,7 @@ import { MAX_SCALE, centreOn, imageToScreen } from "../geometry.js";
 import { loadPrefs, savePrefs } from "../prefs.js";
 import { LabelSession } from "../session.js";
 import { helpOverlay } from "./help.js";
+import { carryView, pixelsFor, preloadNext, takeView } from "./preload.js";
 import { followStatus, statusBadge } from "./statusBadge.js";
 import { bindShortcuts, returnFocus } from "./shortcuts.js";
 import { targetPanel } from "./targetPanel.js";
@@ -58,7 +59,7 @@ export async function showLabeler(root, imageId, me) {
   // Everything the screen needs, in parallel: one round trip after the image row.
   const [project, pixels, targets, masks] = await Promise.all([
     api.project(image.project_id),
-    api.pixels(imageId),
+    pixelsFor(imageId),
     api.targets(imageId),
     api.masks(imageId),
   ]);
@@ -250,6 +251,7 @@ export async function showLabeler(root, imageId, me) {
         const page = await api.images(project.id, { status: "submitted", page_size: 2 });
         const nextImage = page.results.find((candidate) => candidate.id !== image.id);
         if (!nextImage) return session.say("The review queue is empty.");
+        carryView(nextImage.id, pixels.width, pixels.height, stage.view);
         location.hash = `#/i/${nextImage.id}`;
         return;
       } else if (act === "next") {
@@ -257,6 +259,7 @@ export async function showLabeler(root, imageId, me) {
         const nextImage = await api.claim(project.id);
         if (nextImage.id === image.id) return session.say("This is your unfinished image: submit it first.");
         claimed = nextImage;
+        carryView(nextImage.id, pixels.width, pixels.height, stage.view);
         location.hash = `#/i/${nextImage.id}`;
         return;
       }
@@ -394,12 +397,17 @@ export async function showLabeler(root, imageId, me) {
   renderWorkflow();
   renderHistory();
   stage.setImageCanvas(frame.canvas, false);
+  const kept = takeView(image.id, pixels.width, pixels.height); // moved on to a frame of the same size
+  if (kept) stage.setView(kept);
   session.loadFrom(targets, masks);
   stage.draw();
   handle.readyAt = performance.now();
   canvas.dataset.ready = "1";
   canvas.focus();
   document.title = `${image.original_name} · ${project.name}`;
+  preloadNext(project.id, image.id, { annotate: canAnnotate, review: canReview })
+    .then((ids) => !closed && (canvas.dataset.preloaded = ids.join(",")))
+    .catch(() => {}); // only a head start: "next" fetches what was not preloaded
   return () => {
     closed = true;
     unbindKeys();
