@@ -108,13 +108,16 @@ class UserDetailApi(APIView):
     def get(self, request: Request, user_id: int) -> Response:
         return Response(_people(request, user_get(user=request.user, user_id=user_id)))
 
-    @extend_schema(request=UpdateInputSerializer, responses={200: UserOutputSerializer})
+    class UpdateOutputSerializer(UserOutputSerializer):
+        released_images = serializers.IntegerField(help_text="unfinished images given back to the pool")
+
+    @extend_schema(request=UpdateInputSerializer, responses={200: UpdateOutputSerializer})
     def patch(self, request: Request, user_id: int) -> Response:
         person = user_get(user=request.user, user_id=user_id)
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user_set_active(target=person, actor=request.user, **serializer.validated_data)
-        return Response(_people(request, user_get(user=request.user, user_id=user_id)))
+        released = user_set_active(target=person, actor=request.user, **serializer.validated_data)
+        return Response({**_people(request, user_get(user=request.user, user_id=user_id)), "released_images": released})
 
 
 class UserPasswordResetApi(APIView):

@@ -161,6 +161,22 @@ def image_update(*, image: Image, actor: Any, version: int, split: str | None = 
 
 
 @transaction.atomic
+def images_release(*, user: Any, actor: Any) -> int:
+    """Give `user`'s unfinished images (new, in progress) back to the pool, so others can claim them (a person
+    deactivated mid-work would hold them for ever); submitted and finished ones keep their annotator. How many."""
+    released = 0
+    unfinished = Image.objects.select_for_update().filter(
+        assigned_to=user, status__in=[ImageStatus.NEW, ImageStatus.IN_PROGRESS]
+    )
+    for image in unfinished.order_by("id"):
+        image.assigned_to = None
+        _bump(image, "assigned_to")
+        audit_log(actor=actor, project=image.project_id, action="image.release", obj=image, data={"from": user.pk})
+        released += 1
+    return released
+
+
+@transaction.atomic
 def image_delete(*, image: Image, actor: Any) -> None:
     """Delete the image with its targets and masks; the human-made masks' content stays in the audit log."""
     path = image.file.name

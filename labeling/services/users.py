@@ -32,6 +32,7 @@ from labeling.choices import Role, role_at_least
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Membership, Project
 from labeling.services.audit import audit_log
+from labeling.services.images import images_release
 from labeling.services.projects import membership_add
 
 
@@ -169,13 +170,17 @@ def user_password_reset(*, target: Any, actor: Any) -> AccountLink:
 
 
 @transaction.atomic
-def user_set_active(*, target: Any, actor: Any, is_active: bool) -> Any:
-    """Deactivate (no sign-in, no session, no token; memberships kept) or reactivate a person."""
+def user_set_active(*, target: Any, actor: Any, is_active: bool) -> int:
+    """Deactivate (no sign-in, no session, no token; memberships kept; their unfinished images released to the
+    others) or reactivate a person. Returns how many images were released."""
     target = get_user_model().objects.select_for_update().get(pk=target.pk)
     projects = _require_manageable(actor, target)
+    released = 0
     if target.is_active != is_active:
         target.is_active = is_active
         target.save(update_fields=["is_active"])
+        if not is_active:
+            released = images_release(user=target, actor=actor)
         action = "user.activate" if is_active else "user.deactivate"
-        _audit_everywhere(actor=actor, target=target, projects=projects, action=action, data={})
-    return target
+        _audit_everywhere(actor=actor, target=target, projects=projects, action=action, data={"released": released})
+    return released

@@ -154,8 +154,8 @@ export async function showTeam(root, me, params) {
         showLink(await api.userPasswordReset(id), `${name}'s old password no longer works.`);
       } else if (act === "deactivate") {
         if (!window.confirm(`Deactivate ${name}? They are signed out and cannot sign in; their roles are kept.`)) return;
-        await api.userSetActive(id, false);
-        notice(`${name} is deactivated.`);
+        const { released_images: released } = await api.userSetActive(id, false);
+        notice(`${name} is deactivated.${released ? ` ${released} unfinished image(s) went back to the pool.` : ""}`);
       } else if (act === "reactivate") {
         await api.userSetActive(id, true);
         notice(`${name} is active again.`);

@@ -7,9 +7,9 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from labeling.choices import Role
+from labeling.choices import ImageStatus, Role
 from labeling.models import AuditLog, Membership
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -124,8 +124,16 @@ def test_deactivate_and_reactivate(project, manager, member, client_for):
     link = _reset(client_for(manager), victim).json()["link"]
     victim.refresh_from_db()
 
+    half_done = ImageFactory(project=project, assigned_to=victim, status=ImageStatus.IN_PROGRESS)
+    waiting = ImageFactory(project=project, assigned_to=victim, status=ImageStatus.SUBMITTED)
+
     off = _set_active(client_for(manager), victim, False)
     assert (off.status_code, off.json()["status"], off.json()["is_active"]) == (200, "deactivated", False)
+    assert off.json()["released_images"] == 1  # their unfinished image goes back to the pool for the others
+    half_done.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (half_done.assigned_to_id, half_done.version) == (None, 2)
+    assert waiting.assigned_to_id == victim.pk  # submitted work stays theirs for the review
     assert client_for().get(reverse("me"), HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 401
     assert session.get("/").status_code == 302
     assert _link_is_dead(link)  # a link issued before the deactivation never opens
