@@ -55,6 +55,15 @@ class JobKind(models.TextChoices):
     EXPORT = "export", "Export"
     CALIBRATE = "calibrate", "Cold-start calibration"
     SCORE = "score", "Score a confirmed frame (learning loop)"
+    DETECT = "detect", "Propose candidate targets (detector)"
+
+
+class SuggestionState(models.TextChoices):
+    """A proposed target: waiting for a person, accepted (it became a Target) or rejected (not proposed again)."""
+
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
 
 
 class JobStatus(models.TextChoices):

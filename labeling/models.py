@@ -14,6 +14,7 @@ from labeling.choices import (
     Role,
     ScoreKind,
     Split,
+    SuggestionState,
 )
 
 USER = django_settings.AUTH_USER_MODEL
@@ -126,6 +127,32 @@ class Target(models.Model):
 
     def __str__(self) -> str:
         return f"target {self.pk} ({self.x:.2f}, {self.y:.2f}) on image {self.image_id}"
+
+
+class Suggestion(models.Model):
+    """A candidate target proposed by a detector on a frame. Never a label: exports, metrics, training and the
+    learning loop read Targets only, so a suggestion counts nowhere until a person accepts it (it then becomes a
+    Target, `target`); a rejected one stays, so that a new detector run does not propose it again."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="suggestions")
+    x = models.FloatField()  # pixel units, (0, 0) the centre of the top-left pixel, as Target
+    y = models.FloatField()
+    score = models.FloatField()  # the detector's confidence (ml.detection: contrast in noise levels)
+    source = models.CharField(max_length=64)  # which proposer: "detector" (ml.detection) or a model version
+    params = models.JSONField(default=dict, blank=True)  # the proposer's settings
+    state = models.CharField(max_length=16, choices=SuggestionState.choices, default=SuggestionState.PENDING)
+    target = models.ForeignKey(Target, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["image", "state"], name="suggestion_image_state")]
+
+    def __str__(self) -> str:
+        return f"suggestion {self.pk} ({self.x:.1f}, {self.y:.1f}) on image {self.image_id} ({self.state})"
 
 
 class ModelVersion(models.Model):
