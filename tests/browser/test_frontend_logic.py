@@ -115,3 +115,27 @@ def test_snap_to_local_peak_and_undo_history(new_page, live_server):
     assert out["near"] == {"x": 6, "y": 3}
     assert out["far"] == {"x": 0, "y": 5}
     assert out["log"] == ["-b", "-a", "+a"] and out["redoAfterPush"] is False and out["done"] == 2
+
+
+def test_the_window_slider_scale_follows_the_frame(new_page, live_server):
+    """Half of the slider's travel follows the histogram: a background of ten grey levels gets about half the
+    positions (a linear slider over 8000..30000 gives it less than one), and the ends are the frame's min and max."""
+    page = _module_page(new_page, live_server)
+    out = page.evaluate(
+        """async () => {
+            const d = await import('/static/frontend/src/display.js');
+            const data = new Uint16Array(1000);
+            for (let i = 0; i < 990; i++) data[i] = 8000 + (i % 11);    // background 8000 .. 8010
+            for (let i = 990; i < 1000; i++) data[i] = 30000;           // one bright target
+            const s = d.sliderScale(data, 65535, 1000);
+            const values = Array.from({length: 1001}, (_, k) => s.toValue(k));
+            const monotonic = values.every((v, k) => k === 0 || v >= values[k - 1]);
+            const roundTrip = values.every((v, k) => s.toPosition(v) <= k && s.toValue(s.toPosition(v)) === v);
+            return {first: values[0], last: values[1000], monotonic, roundTrip,
+                    background: s.toPosition(8010) - s.toPosition(8000), beyond: s.toPosition(65535)};
+        }"""
+    )
+    assert (out["first"], out["last"]) == (8000, 30000)
+    assert out["monotonic"] and out["roundTrip"]
+    assert out["background"] > 400
+    assert out["beyond"] == 1000
