@@ -1,5 +1,5 @@
-"""Request-level guards: bodies above MAX_REQUEST_BYTES get 413 before anything reads them; a database outage
-answers 503 {message, extra} instead of a 500."""
+"""Request-level guards: bodies above MAX_REQUEST_BYTES (or, unless multipart, above DATA_UPLOAD_MAX_MEMORY_SIZE)
+get 413 before anything reads them; a database outage answers 503 {message, extra} instead of a 500."""
 
 import logging
 from collections.abc import Callable
@@ -25,6 +25,19 @@ class RequestSizeLimitMiddleware:
                 {
                     "message": f"Request body of {length} bytes exceeds the {settings.MAX_REQUEST_BYTES}-byte limit.",
                     "extra": {"limit": settings.MAX_REQUEST_BYTES},
+                },
+                status=413,
+            )
+        # A JSON or urlencoded body is read into memory whole (DRF reads the stream, past Django's own check):
+        # only multipart bodies, whose files go to disk, may be larger than the in-memory limit.
+        memory_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        multipart = request.META.get("CONTENT_TYPE", "").lower().startswith("multipart/")
+        if memory_limit is not None and length > memory_limit and not multipart:
+            return JsonResponse(
+                {
+                    "message": f"Request body of {length} bytes exceeds the {memory_limit}-byte limit for a body "
+                    "that is not a file upload (multipart/form-data).",
+                    "extra": {"reason": "body_too_large", "limit": memory_limit},
                 },
                 status=413,
             )

@@ -23,3 +23,10 @@ urlpatterns = [
     path("accounts/password/", PasswordChangeView.as_view(), name="password-change"),
     path("", frontend_index, name="frontend"),
 ]
+
+# Errors outside the API views (an unknown URL, a request limit hit while reading the body, a crash): JSON
+# {message, extra} under /api/, Django's HTML pages elsewhere.
+handler400 = "webapp.exception_handler.bad_request"
+handler403 = "webapp.exception_handler.permission_denied"
+handler404 = "webapp.exception_handler.page_not_found"
+handler500 = "webapp.exception_handler.server_error"
