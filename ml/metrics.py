@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ml.points import label_components
@@ -263,3 +264,34 @@ def instance_counts(preds: list[np.ndarray], gts: list[np.ndarray], points: np.n
                 merged += 1
     out["n_merged"] = merged
     return out
+
+
+def detection_matches(points: np.ndarray, gt: np.ndarray, margin: int = 3) -> tuple[np.ndarray, int]:
+    """Which true target each candidate point (x, y) lies on: its 8-connected component grown by `margin` px (a
+    peak a pixel beside a 2-px target still finds it). Points: (N, 2) in (x, y) order.
+
+    Returns (labels int (N,), 0 = on no target, else 1..n_targets; n_targets)."""
+    g = np.asarray(gt, dtype=bool)
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    n, labels, _, _ = label_components(g)
+    if margin > 0 and n:
+        grown = cv2.dilate(labels.astype(np.float32), np.ones((2 * margin + 1,) * 2, np.uint8))
+        labels = np.where(labels > 0, labels, grown.astype(np.int32))  # overlaps go to the higher label: rare
+    h, w = g.shape
+    rows = np.clip(np.round(pts[:, 1]).astype(int), 0, h - 1)
+    cols = np.clip(np.round(pts[:, 0]).astype(int), 0, w - 1)
+    return labels[rows, cols].astype(np.int64), int(n)
+
+
+def detection_tally(hits: np.ndarray, n_targets: int) -> dict[str, int]:
+    """Counts from `detection_matches`' labels, candidates in rank order: each target counts once; candidates on
+    no target, or a second one on a target already found, are false alarms (the annotator deletes each)."""
+    hits = np.asarray(hits, dtype=np.int64).ravel()
+    found = len(set(hits[hits > 0].tolist()))
+    return {"n_targets": n_targets, "n_detected": found, "n_false": int(len(hits) - found), "n_candidates": len(hits)}
+
+
+def detection_counts(points: np.ndarray, gt: np.ndarray, margin: int = 3) -> dict[str, int]:
+    """One frame's point-detection counts (see detection_matches and detection_tally): n_targets, n_detected,
+    n_false, n_candidates."""
+    return detection_tally(*detection_matches(points, gt, margin))
