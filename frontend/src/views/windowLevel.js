@@ -1,9 +1,11 @@
 // The labeler's window/level controls: sliders on the frame's own scale, exact number entry, and a drag on the image.
 import { maxValueOf, sliderScale } from "../display.js";
 
+const SLIDER_TITLE = "Half the travel follows this frame's histogram (fine steps where most pixels are); type exact values";
+
 export const WINDOW_CONTROLS = `
-  <label>Min <input type="range" name="lo" min="0" step="1"><input type="number" name="lo-value" step="any" title="Lowest value shown (black)"></label>
-  <label>Max <input type="range" name="hi" min="0" step="1"><input type="number" name="hi-value" step="any" title="Highest value shown (white)"></label>
+  <label>Min <input type="range" name="lo" min="0" step="1" title="${SLIDER_TITLE}"><input type="number" name="lo-value" step="any" title="Lowest value shown (black)"></label>
+  <label>Max <input type="range" name="hi" min="0" step="1" title="${SLIDER_TITLE}"><input type="number" name="hi-value" step="any" title="Highest value shown (white)"></label>
   <div class="row window-level"><label>Level <input type="number" name="level" step="any" title="Centre of the window"></label>
   <label>Window <input type="number" name="width" min="1" step="any" title="Width of the window; right-drag on the image: sideways = window, up/down = level"></label></div>`;
 
