@@ -5,7 +5,6 @@ from django.contrib.auth import authenticate
 from django.core.cache.backends.base import BaseCache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -16,6 +15,7 @@ from rest_framework.views import APIView
 from labeling.apis.base import Serializer
 from labeling.exceptions import ApplicationError
 from labeling.services.login_attempts import login_attempt_begin, login_succeeded, with_local_fallback
+from labeling.services.tokens import token_issue
 
 
 class LoginRateThrottle(ScopedRateThrottle):
@@ -64,7 +64,7 @@ class AuthTokenApi(APIView):
         if user is None or not user.is_active:
             raise ApplicationError("Wrong username or password.")  # the attempt stays counted
         login_succeeded(client=client, username=username)
-        token, _ = Token.objects.get_or_create(user=user)
+        token = token_issue(user=user)
         return Response(self.OutputSerializer({"token": token.key}).data, status=status.HTTP_200_OK)
 
 

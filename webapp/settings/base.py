@@ -106,7 +106,11 @@ CACHES = {"default": cache_from_url(os.environ.get("DJANGO_CACHE_URL") or os.env
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # Not a rule: ends the user's API tokens whenever a new password is saved (labeling.services.tokens).
+    {"NAME": "labeling.services.tokens.RevokeTokensOnPasswordChange"},
 ]
+# An API token's lifetime in hours (0: until the password changes); an expired token answers 401.
+API_TOKEN_TTL_HOURS = float(os.environ.get("DJANGO_API_TOKEN_TTL_HOURS", "0"))
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -158,7 +162,7 @@ DATASET_RATIO_MIN_BYTES = int(os.environ.get("LABELING_DATASET_RATIO_MIN_BYTES",
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",  # first: anonymous -> 401 with WWW-Authenticate
+        "labeling.apis.authentication.ExpiringTokenAuthentication",  # first: anonymous -> 401, WWW-Authenticate
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
