@@ -149,6 +149,35 @@ def generate_masks(
     return GenerationOutput(masks, fallback, adhesion, spec.method, seconds, params)
 
 
+# --- Candidate targets on frames without points (labeling.services.suggestions) ------------------------------
+
+DETECTOR = "detector"
+
+
+@dataclass
+class Candidates:
+    points: np.ndarray  # (N, 2) float64 (x, y), strongest first
+    scores: np.ndarray  # (N,) the proposer's confidence
+    source: str  # which proposer made them, stored with each suggestion
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def propose_targets(pixels: np.ndarray) -> Candidates:
+    """Candidate targets of a frame nobody has clicked: ml.detection's local-contrast detector, whichever generator
+    serves the project. EDGSP answers a point prompt with a mask; with no point it has no question to answer (an
+    empty prompt is nothing it was trained on), so it cannot propose. A learned proposer (a detection head, or a
+    served model scoring a grid of prompts) plugs in here: choose it, return its Candidates with its own `source`,
+    and every caller (the batch job, the API, the labeler) works unchanged."""
+    from dataclasses import asdict
+
+    from ml.detection import DetectorParams, detect_targets
+
+    params = DetectorParams()
+    found = detect_targets(pixels, params)
+    settings = {**asdict(params), "scales": list(params.scales)}
+    return Candidates(np.asarray(found.points, np.float64), np.asarray(found.scores, np.float64), DETECTOR, settings)
+
+
 def calibrate_alpha(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """Choose the cold start's alpha (on the wide grid, 0.02-0.7), GrabCut on/off and the size rule on/off on
     confirmed (image, points (N, 2) (x, y), union mask)."""

@@ -8,9 +8,20 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q,
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from labeling.choices import JobKind, Role, ScoreKind
+from labeling.choices import JobKind, Role, ScoreKind, SuggestionState
 from labeling.exceptions import ApplicationError
-from labeling.models import AuditLog, FrameScore, Image, Job, Mask, Membership, ModelVersion, Project, Target
+from labeling.models import (
+    AuditLog,
+    FrameScore,
+    Image,
+    Job,
+    Mask,
+    Membership,
+    ModelVersion,
+    Project,
+    Suggestion,
+    Target,
+)
 from labeling.permissions import role_of
 
 
@@ -33,7 +44,7 @@ def _scoped_get(queryset: QuerySet, user: Any, project_ref: str, pk: int, label:
 def _project_of(obj: Any) -> Project:
     if isinstance(obj, Image | Job | Membership):
         return obj.project
-    if isinstance(obj, Target):
+    if isinstance(obj, Target | Suggestion):
         return obj.image.project
     raise TypeError(f"no project path for {type(obj).__name__}")
 
@@ -190,6 +201,17 @@ def mask_of(target: Target) -> Mask | None:
         return target.mask
     except Mask.DoesNotExist:
         return None
+
+
+def suggestion_list(*, user: Any, image: Image) -> QuerySet[Suggestion]:
+    """The image's pending suggestions, strongest first (decided ones are history, not shown)."""
+    _require_member(user, image.project)
+    return Suggestion.objects.filter(image=image, state=SuggestionState.PENDING).order_by("-score", "id")
+
+
+def suggestion_get(*, user: Any, suggestion_id: int) -> Suggestion:
+    queryset = Suggestion.objects.select_related("image__project")
+    return _scoped_get(queryset, user, "image__project_id", suggestion_id, "suggestion")
 
 
 def generation_latest(*, user: Any, image: Image) -> Job | None:

@@ -22,6 +22,14 @@ from labeling.apis.masks import ImageMasksApi, MaskConfirmApi, MaskRejectApi, Ta
 from labeling.apis.members import MemberDetailApi, MemberListApi
 from labeling.apis.models import AuditListApi, ModelVersionListApi
 from labeling.apis.projects import ProjectDetailApi, ProjectListApi
+from labeling.apis.suggestions import (
+    ProjectSuggestionDetectApi,
+    SuggestionAcceptAllApi,
+    SuggestionAcceptApi,
+    SuggestionDetectImageApi,
+    SuggestionListApi,
+    SuggestionRejectApi,
+)
 from labeling.apis.targets import TargetDetailApi, TargetListApi
 from labeling.apis.training import ModelTrainApi, ModelVersionPromoteApi, ModelVersionRetireApi, ProjectPrelabelApi
 from labeling.apis.users import InvitationCreateApi, UserDetailApi, UserListApi, UserPasswordResetApi
@@ -51,6 +59,11 @@ project_urls = [
     path("projects/<int:project_id>/model-versions/", ModelVersionListApi.as_view(), name="model-version-list"),
     path("projects/<int:project_id>/model-versions/train/", ModelTrainApi.as_view(), name="model-train"),
     path("projects/<int:project_id>/prelabel/", ProjectPrelabelApi.as_view(), name="project-prelabel"),
+    path(
+        "projects/<int:project_id>/suggestions/detect/",
+        ProjectSuggestionDetectApi.as_view(),
+        name="project-suggestion-detect",
+    ),
     path("projects/<int:project_id>/audit/", AuditListApi.as_view(), name="audit-list"),
     path("projects/<int:project_id>/calibration/", ProjectCalibrationApi.as_view(), name="project-calibration"),
     path("projects/<int:project_id>/stats/", ProjectStatsApi.as_view(), name="project-stats"),
@@ -67,6 +80,14 @@ image_urls = [
     path("images/<int:image_id>/submit/", ImageSubmitApi.as_view(), name="image-submit"),
     path("images/<int:image_id>/confirm/", ImageConfirmApi.as_view(), name="image-confirm"),
     path("images/<int:image_id>/reject/", ImageRejectApi.as_view(), name="image-reject"),
+    path("images/<int:image_id>/suggestions/", SuggestionListApi.as_view(), name="suggestion-list"),
+    path("images/<int:image_id>/suggestions/detect/", SuggestionDetectImageApi.as_view(), name="suggestion-detect"),
+    path("images/<int:image_id>/suggestions/accept/", SuggestionAcceptAllApi.as_view(), name="suggestion-accept-all"),
+]
+
+suggestion_urls = [
+    path("suggestions/<int:suggestion_id>/accept/", SuggestionAcceptApi.as_view(), name="suggestion-accept"),
+    path("suggestions/<int:suggestion_id>/reject/", SuggestionRejectApi.as_view(), name="suggestion-reject"),
 ]
 
 target_urls = [
@@ -87,4 +108,6 @@ model_version_urls = [
     path("model-versions/<int:version_id>/retire/", ModelVersionRetireApi.as_view(), name="model-version-retire"),
 ]
 
-urlpatterns = auth_urls + user_urls + project_urls + image_urls + target_urls + job_urls + model_version_urls
+urlpatterns = (
+    auth_urls + user_urls + project_urls + image_urls + suggestion_urls + target_urls + job_urls + model_version_urls
+)

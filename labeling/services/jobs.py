@@ -22,6 +22,7 @@ TASK_FOR_KIND = {
     JobKind.EXPORT: "labeling.tasks.dataset_export",
     JobKind.CALIBRATE: "labeling.tasks.project_calibrate",
     JobKind.SCORE: "labeling.tasks.frame_score",
+    JobKind.DETECT: "labeling.tasks.suggestions_detect",
 }
 MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded in size
 WORK_NAMES = {
@@ -29,6 +30,7 @@ WORK_NAMES = {
     JobKind.CALIBRATE: "Calibration",
     JobKind.PRELABEL: "Pre-labeling",
     JobKind.SCORE: "Scoring for the learning loop",
+    JobKind.DETECT: "Proposing targets",
 }
 BROKER_DOWN = (
     "{work} is unavailable: the task queue cannot be reached, so this job was not started. "

@@ -6,6 +6,7 @@ from labeling.tasks.datasets import dataset_export, dataset_import
 from labeling.tasks.generation import image_generate
 from labeling.tasks.loop import frame_score, projects_loop_check
 from labeling.tasks.prelabel import project_prelabel
+from labeling.tasks.suggestions import suggestions_detect
 from labeling.tasks.training import model_train
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "project_calibrate",
     "project_prelabel",
     "projects_loop_check",
+    "suggestions_detect",
 ]

@@ -105,6 +105,12 @@ def _confirmed(w: World, user: Any) -> None:
     Image.objects.filter(pk=w.image.pk).update(status=ImageStatus.CONFIRMED)
 
 
+def _suggestion(w: World) -> dict:
+    from labeling.models import Suggestion
+
+    return {"suggestion_id": Suggestion.objects.create(image=w.image, x=5, y=6, score=9.0, source="detector").pk}
+
+
 def _finished_version(w: World) -> dict:
     """A trained version with its checkpoint file in place (promote and retire act on it)."""
     from django.core.files.storage import default_storage
@@ -208,6 +214,12 @@ RULES = [
     Rule("dataset-export-download", "get", need("manager", 200), _finished_export),
     Rule("model-train", "post", need("manager", 202), _project, _confirmed),
     Rule("project-prelabel", "post", need("manager", 202), _project, lambda w, u: {}),
+    Rule("project-suggestion-detect", "post", need("manager", 202), _project, lambda w, u: {}),
+    Rule("suggestion-list", "get", READ, _image),
+    Rule("suggestion-detect", "post", need("annotator", 202), _image),
+    Rule("suggestion-accept-all", "post", need("annotator", 200), _image),
+    Rule("suggestion-accept", "post", need("annotator", 201), _suggestion),
+    Rule("suggestion-reject", "post", need("annotator", 200), _suggestion),
     Rule("model-version-promote", "post", need("manager", 200), _finished_version),
     Rule("model-version-retire", "post", need("manager", 200), _finished_version),
 ]

@@ -1,0 +1,237 @@
+"""Suggestions: candidate targets a detector proposes on frames nobody has clicked; a person accepts or rejects each.
+
+Pre-label regenerates masks for the points people placed; a frame without points gets nothing from it. Here a
+detector (ml_adapter.propose_targets) proposes candidates there, as a batch Job over the project (manager+) or
+for one frame (annotator+). A suggestion is not a Target: exports, metrics, training and the learning loop read
+Targets only, so a suggestion counts nowhere until accepted; accepting makes it a Target through target_add (its
+mask is generated as for a click). A rejected suggestion stays, so a new run does not propose it again.
+Lock order: the image row, then its suggestions (as target changes lock the image first).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from labeling import ml_adapter, storage
+from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, SuggestionState
+from labeling.exceptions import ApplicationError, ConflictError
+from labeling.models import Image, Job, Project, Suggestion, Target
+from labeling.permissions import ANNOTATE, MANAGE, require_role
+from labeling.services.audit import audit_log
+from labeling.services.jobs import TASK_FOR_KIND, job_create, job_finish, job_send, job_update_progress
+from labeling.services.targets import target_add, targets_replace
+
+CHUNK_SIZE = 32  # frames per task: the detector takes ~60 ms a 256 x 256 frame
+MAX_SELECTION = 100_000
+NEAR_PX = 3.0  # a candidate this close to a target or a rejected suggestion is not proposed (again)
+_NOT_RETRIED_HERE = (OperationalError, InterfaceError, SoftTimeLimitExceeded)  # the task's policy decides
+
+
+def frames_without_points(project: Project) -> Any:
+    """The project's unconfirmed images with no target: where pre-label has nothing to regenerate."""
+    has_target = Exists(Target.objects.filter(image=OuterRef("pk")))
+    return Image.objects.filter(project=project).exclude(status=ImageStatus.CONFIRMED).filter(~has_target)
+
+
+def _selection(project: Project, image_ids: list[int] | None) -> list[int]:
+    if image_ids is None:
+        return list(frames_without_points(project).order_by("pk").values_list("pk", flat=True))
+    if len(image_ids) > MAX_SELECTION:
+        raise ApplicationError(f"image_ids may list at most {MAX_SELECTION} images.", extra={"field": "image_ids"})
+    wanted = set(image_ids)
+    found = Image.objects.filter(project=project, pk__in=wanted)
+    missing = sorted(wanted - set(found.values_list("pk", flat=True)))
+    if missing:
+        raise ApplicationError(
+            f"image_ids: {len(missing)} images are not in this project (first: {missing[:5]}).",
+            extra={"field": "image_ids", "missing": missing[:50]},
+        )
+    return list(found.exclude(status=ImageStatus.CONFIRMED).order_by("pk").values_list("pk", flat=True))
+
+
+@transaction.atomic
+def suggestions_detect_request(
+    *, project: Project, actor: Any, image_ids: list[int] | None = None, image: Image | None = None
+) -> Job:
+    """A detection Job: over one `image` (annotator+), or the project's frames without points / `image_ids`
+    (manager+, like pre-label). Its chunks go to the `batch` queue on commit."""
+    if image is not None:
+        require_role(actor, project, ANNOTATE, "ask for suggested targets")
+        if image.status == ImageStatus.CONFIRMED:
+            raise ApplicationError(
+                "This image is confirmed: nothing is proposed on it.", extra={"status": image.status}
+            )
+        ids = [image.pk]
+    else:
+        require_role(actor, project, MANAGE, "propose targets over the project")
+        ids = _selection(project, image_ids)
+    chunks = (len(ids) + CHUNK_SIZE - 1) // CHUNK_SIZE
+    payload = {"image_ids": ids, "chunk_size": CHUNK_SIZE, "chunks": chunks}
+    job = job_create(project=project, kind=JobKind.DETECT, actor=actor, payload=payload, total=len(ids), image=image)
+    if not ids:
+        return job_finish(
+            job=job, message="no unconfirmed frame without points to propose targets on", result={"suggested": 0}
+        )
+
+    def send() -> None:
+        for chunk in range(chunks):
+            if not job_send(job, TASK_FOR_KIND[JobKind.DETECT], [job.pk, chunk]):
+                return  # the job is failed with the reason; the chunks already sent stop at its status
+
+    transaction.on_commit(send)
+    return job
+
+
+def image_suggest(*, image: Image, job: Job | None = None) -> int:
+    """Run the proposer on one frame and replace its pending suggestions; returns how many were stored.
+    Candidates near a target or a rejected suggestion are left out. A confirmed frame gets none."""
+    if image.status == ImageStatus.CONFIRMED:
+        return 0
+    found = ml_adapter.propose_targets(storage.read_pixels(image))  # outside any transaction: it takes a while
+    return _store(image, found, job)
+
+
+def _near(x: float, y: float, taken: list[tuple[float, float]]) -> bool:
+    return any((x - tx) ** 2 + (y - ty) ** 2 <= NEAR_PX**2 for tx, ty in taken)
+
+
+@transaction.atomic
+def _store(image: Image, found: ml_adapter.Candidates, job: Job | None) -> int:
+    image = Image.objects.select_for_update().get(pk=image.pk)
+    Suggestion.objects.filter(image=image, state=SuggestionState.PENDING).delete()
+    taken = list(Target.objects.filter(image=image).values_list("x", "y"))
+    taken += list(Suggestion.objects.filter(image=image, state=SuggestionState.REJECTED).values_list("x", "y"))
+    new = [
+        Suggestion(
+            image=image, x=float(x), y=float(y), score=float(score), source=found.source, params=found.params, job=job
+        )
+        for (x, y), score in zip(found.points, found.scores, strict=True)
+        if not _near(float(x), float(y), taken)
+    ]
+    Suggestion.objects.bulk_create(new)
+    return len(new)
+
+
+def _locked_pending(suggestion: Suggestion, actor: Any, action: str) -> Suggestion:
+    """The suggestion locked (its image first), checked to be still pending and the actor allowed to label."""
+    image = Image.objects.select_for_update().select_related("project").get(pk=suggestion.image_id)
+    require_role(actor, image.project, ANNOTATE, action)
+    locked = Suggestion.objects.select_for_update().filter(pk=suggestion.pk).first()
+    if locked is None:
+        raise ConflictError("This suggestion is gone: the detector ran again on this image; reload it.")
+    if locked.state != SuggestionState.PENDING:
+        raise ConflictError(f"This suggestion was already {locked.state}.", extra={"state": locked.state})
+    locked.image = image
+    return locked
+
+
+def _decide(suggestion: Suggestion, actor: Any, state: str, target: Target | None) -> None:
+    suggestion.state, suggestion.target = state, target
+    suggestion.decided_by, suggestion.decided_at = actor, timezone.now()
+    suggestion.save(update_fields=["state", "target", "decided_by", "decided_at"])
+    data = {"x": suggestion.x, "y": suggestion.y, "score": suggestion.score, "source": suggestion.source}
+    if target is not None:
+        data["target_id"] = target.pk
+    action = "suggestion.accept" if state == SuggestionState.ACCEPTED else "suggestion.reject"
+    audit_log(actor=actor, project=suggestion.image.project_id, action=action, obj=suggestion, data=data)
+
+
+@transaction.atomic
+def suggestion_accept(*, suggestion: Suggestion, actor: Any) -> Target:
+    """The suggestion becomes a Target (a click at its place: the mask is generated as usual)."""
+    locked = _locked_pending(suggestion, actor, "accept suggested targets")
+    target = target_add(image=locked.image, x=locked.x, y=locked.y, actor=actor)
+    _decide(locked, actor, SuggestionState.ACCEPTED, target)
+    return target
+
+
+@transaction.atomic
+def suggestion_reject(*, suggestion: Suggestion, actor: Any) -> Suggestion:
+    """Not a target: kept as rejected, so that the detector does not propose it again."""
+    locked = _locked_pending(suggestion, actor, "reject suggested targets")
+    _decide(locked, actor, SuggestionState.REJECTED, None)
+    return locked
+
+
+@transaction.atomic
+def suggestions_accept_all(*, image: Image, actor: Any) -> list[Target]:
+    """Every pending suggestion of the image becomes a Target in one change (one mask generation)."""
+    locked_image = Image.objects.select_for_update().select_related("project").get(pk=image.pk)
+    require_role(actor, locked_image.project, ANNOTATE, "accept suggested targets")
+    pending = list(Suggestion.objects.select_for_update().filter(image=locked_image, state=SuggestionState.PENDING))
+    if not pending:
+        return []
+    kept = [{"id": t.pk, "x": t.x, "y": t.y} for t in Target.objects.filter(image=locked_image).order_by("pk")]
+    points = kept + [{"x": s.x, "y": s.y} for s in pending]
+    result = targets_replace(image=locked_image, points=points, version=locked_image.version, actor=actor)
+    created = result[len(kept) :]
+    for suggestion, target in zip(pending, created, strict=True):
+        suggestion.image = locked_image
+        _decide(suggestion, actor, SuggestionState.ACCEPTED, target)
+    return created
+
+
+# --- The batch job (a `batch` worker runs one chunk per task) -----------------------------------------------
+
+
+def suggestions_detect(*, job_id: int, chunk: int = 0) -> None:
+    """Propose targets on one chunk of the job's frames; a redelivered chunk resumes after its last finished frame
+    (each frame's run replaces that frame's pending suggestions, so a repeat never duplicates them)."""
+    job = Job.objects.select_related("project").filter(pk=job_id).first()
+    if job is None or job.status in JOB_FINISHED:
+        return
+    size = int(job.payload.get("chunk_size", CHUNK_SIZE))
+    ids = job.payload.get("image_ids", [])[chunk * size : (chunk + 1) * size]
+    start = int((job.result or {}).get("chunk_done", {}).get(str(chunk), 0))
+    job = job_update_progress(job=job)  # a queued job turns running
+    for k in range(start, len(ids)):
+        if job.status == JobStatus.CANCELLED:
+            return
+        stored, error = 0, None
+        try:
+            image = Image.objects.filter(pk=ids[k]).first()
+            if image is None:
+                raise ApplicationError("the image was deleted")
+            stored = image_suggest(image=image, job=job)
+        except _NOT_RETRIED_HERE:
+            raise
+        except Exception as exc:  # one bad frame never stops the batch: it is listed in the job's errors
+            error = {"item": ids[k], "message": getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"}
+        job = _advance(job, chunk, k + 1, stored, error)
+    _finish_if_complete(job)
+
+
+@transaction.atomic
+def _advance(job: Job, chunk: int, index: int, stored: int, error: dict | None) -> Job:
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if locked.status in JOB_FINISHED:
+        return locked
+    result = dict(locked.result or {})
+    done = dict(result.get("chunk_done", {}))
+    done[str(chunk)] = index
+    result["chunk_done"] = done
+    counts = dict(result.get("chunk_suggested", {}))  # per chunk and frame: a resumed chunk never counts twice
+    counts[f"{chunk}:{index - 1}"] = stored
+    result["chunk_suggested"] = counts
+    result["suggested"] = sum(counts.values())
+    locked.result = result
+    locked.save(update_fields=["result"])
+    return job_update_progress(job=locked, done=sum(done.values()), errors=[error] if error else None)
+
+
+def _finish_if_complete(job: Job) -> None:
+    job = Job.objects.get(pk=job.pk)
+    if job.status in JOB_FINISHED or job.done < job.total:
+        return
+    n_errors = len(job.errors)
+    suggested = int(job.result.get("suggested", 0))
+    job_finish(
+        job=job,
+        message=f"{suggested} suggested targets on {job.total - n_errors} of {job.total} frames, {n_errors} errors",
+        result={**job.result, "frames": job.total, "errors": n_errors},
+    )
