@@ -4,7 +4,7 @@ import bisect
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -318,3 +318,64 @@ def _event_data(log: AuditLog) -> dict[str, Any]:
     data = {k: v for k, v in (log.data or {}).items() if k in keep}
     data["version"] = int(log.object_id) if log.object_type == "modelversion" else None
     return data
+
+
+# --- The review gallery ---------------------------------------------------------------------------
+# Warnings first (a mask that misses its own point, then any other flag), then size; the id breaks ties, so that
+# (rank, area, id) is a total order and a page can start after any tile (keyset: every page costs the same).
+GALLERY_ORDERS = ("large", "small")  # within a warning rank: largest masks first, or the smallest (stray pixels)
+
+
+def _gallery_rank() -> Case:
+    return Case(
+        When(mask__warnings__icontains='"point_outside"', then=Value(2)),
+        When(Q(mask__isnull=False) & ~Q(mask__warnings=[]), then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+def gallery_targets(*, user: Any, project: Project, filters: dict[str, Any] | None = None) -> QuerySet[Target]:
+    """The project's targets for the review gallery, each with its image, mask (without the RLE) and creator joined
+    in, `rank` (2 point_outside, 1 another warning, 0 none) and `size` (mask area, 0 without a mask), ordered by rank
+    then size (`order`: large or small first) then id.
+
+    Filters: warning ("any", "none" or one warning's name), state (mask states; "none": no mask yet), annotator_id
+    (the targets that person placed or edited, or on images they were given or submitted), after ((rank, size, id)
+    of the last tile seen: the keyset).
+    """
+    _require_member(user, project)
+    filters = filters or {}
+    queryset = (
+        Target.objects.filter(image__project=project)
+        .select_related("image", "mask", "created_by")
+        .defer("mask__rle", "mask__provenance", "image__rejection_comment")
+        .annotate(rank=_gallery_rank(), size=Coalesce("mask__area", Value(0)))
+    )
+    warning = filters.get("warning")
+    if warning == "any":
+        queryset = queryset.filter(mask__isnull=False).exclude(mask__warnings=[])
+    elif warning == "none":
+        queryset = queryset.filter(Q(mask__isnull=True) | Q(mask__warnings=[]))
+    elif warning:
+        queryset = queryset.filter(mask__warnings__icontains=f'"{warning}"')
+    states = list(filters.get("state") or [])
+    if states:
+        condition = Q(mask__state__in=[s for s in states if s != "none"])
+        if "none" in states:
+            condition |= Q(mask__isnull=True)
+        queryset = queryset.filter(condition)
+    if filters.get("annotator_id") is not None:
+        person = filters["annotator_id"]
+        queryset = queryset.filter(
+            Q(created_by_id=person)
+            | Q(mask__edited_by_id=person)
+            | Q(image__assigned_to_id=person)
+            | Q(image__submitted_by_id=person)
+        )
+    small = filters.get("order") == "small"
+    if filters.get("after") is not None:
+        rank, size, pk = filters["after"]
+        further = Q(size__gt=size) if small else Q(size__lt=size)
+        queryset = queryset.filter(Q(rank__lt=rank) | Q(rank=rank) & (further | Q(size=size, pk__gt=pk)))
+    return queryset.order_by("-rank", "size" if small else "-size", "id")

@@ -6,6 +6,7 @@ from labeling.apis.auth import AuthTokenApi, MeApi
 from labeling.apis.calibration import ProjectCalibrationApi
 from labeling.apis.dashboard import ProjectQualityApi, ProjectStatsApi
 from labeling.apis.datasets import DatasetExportApi, DatasetExportDownloadApi, DatasetImportApi
+from labeling.apis.gallery import GalleryListApi, TargetCropApi
 from labeling.apis.generation import ImageGenerationApi
 from labeling.apis.images import (
     ImageClaimApi,
@@ -68,6 +69,7 @@ project_urls = [
     path("projects/<int:project_id>/calibration/", ProjectCalibrationApi.as_view(), name="project-calibration"),
     path("projects/<int:project_id>/stats/", ProjectStatsApi.as_view(), name="project-stats"),
     path("projects/<int:project_id>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
+    path("projects/<int:project_id>/gallery/", GalleryListApi.as_view(), name="gallery-list"),
 ]
 
 image_urls = [
@@ -95,6 +97,7 @@ target_urls = [
     path("targets/<int:target_id>/mask/", TargetMaskApi.as_view(), name="target-mask"),
     path("targets/<int:target_id>/mask/confirm/", MaskConfirmApi.as_view(), name="mask-confirm"),
     path("targets/<int:target_id>/mask/reject/", MaskRejectApi.as_view(), name="mask-reject"),
+    path("targets/<int:target_id>/crop/", TargetCropApi.as_view(), name="target-crop"),
 ]
 
 job_urls = [

@@ -141,6 +141,7 @@ BODY_ID_FIELDS = {
     ("put", "/api/v1/images/{image_id}/targets/", "points[].id"): "test_target_ids_of_another_image_are_refused",
     ("post", "/api/v1/projects/{project_id}/prelabel/", "image_ids"): "test_prelabel_ids_of_another_project_refused",
     ("get", "/api/v1/projects/{project_id}/images/", "?assigned_to"): "test_assigned_to_filter_stays_in_the_project",
+    ("get", "/api/v1/projects/{project_id}/gallery/", "?annotator_id"): "test_gallery_annotator_filter_stays_in",
 }
 _ID_NAME = re.compile(r"(^|_)ids?$|_to$")
 
@@ -225,3 +226,17 @@ def test_assigned_to_filter_stays_in_the_project(two, client_for):
         reverse("image-list", kwargs={"project_id": two.b.project.pk}), {"assigned_to": annotator_b.pk}
     )
     assert [row["id"] for row in listed.json()["results"]] == [two.b.image.pk]
+
+
+def test_gallery_annotator_filter_stays_in(two, client_for):
+    """B's annotator id in A's gallery filter finds nothing of B; B's own gallery lists B's target for it."""
+    annotator_b = two.b.users["annotator"]
+    Image.objects.filter(pk=two.b.image.pk).update(assigned_to=annotator_b)
+    url = reverse("gallery-list", kwargs={"project_id": two.a.pk})
+    for user in (two.alice, two.dual):
+        body = client_for(user).get(url, {"annotator_id": annotator_b.pk}).json()
+        assert (body["results"], body["count"]) == ([], 0), "another project's target came through the filter"
+    listed = client_for(two.b.users["reviewer"]).get(
+        reverse("gallery-list", kwargs={"project_id": two.b.project.pk}), {"annotator_id": annotator_b.pk}
+    )
+    assert [row["id"] for row in listed.json()["results"]] == [two.b.target.pk]

@@ -176,6 +176,7 @@ RULES = [
     Rule("model-version-list", "get", READ, _project),
     Rule("project-stats", "get", READ, _project),
     Rule("project-quality", "get", READ, _project),
+    Rule("gallery-list", "get", READ, _project),
     Rule("audit-list", "get", need("manager", 200), _project),
     Rule("project-calibration", "get", READ, _project),
     # the world has no confirmed images: a manager is allowed but told calibration needs 15
@@ -207,6 +208,7 @@ RULES = [
     Rule("target-mask", "put", need("annotator", 200), _target, _mask_put),
     Rule("mask-confirm", "post", need("reviewer", 200), _target),
     Rule("mask-reject", "post", need("reviewer", 200), _target, lambda w, u: {"comment": "too big"}),
+    Rule("target-crop", "get", READ, _target),
     Rule("job-detail", "get", READ, lambda w: {"job_id": w.job.pk}),
     Rule("job-cancel", "post", need("manager", 200), lambda w: {"job_id": w.job.pk}),
     Rule("dataset-import", "post", need("manager", 202), _project, _dataset_zip, format="multipart"),
