@@ -10,7 +10,7 @@ import { uploadPanel } from "./upload.js";
 const STATUSES = ["new", "in_progress", "submitted", "confirmed", "rejected"];
 const ROLES = ["viewer", "annotator", "reviewer", "manager", "owner"];
 const SHORT = { new: "new", in_progress: "in prog.", submitted: "subm.", confirmed: "conf.", rejected: "rej." };
-const LONG_KINDS = ["prelabel", "train", "import", "export", "calibrate"]; // per-click and per-frame jobs are not listed
+const LONG_KINDS = ["prelabel", "detect", "train", "import", "export", "calibrate"]; // per-click and per-frame jobs are not listed
 
 function statusBars(byStatus, total) {
   return STATUSES.map((s) => {
@@ -105,7 +105,12 @@ export async function showDashboard(root, projectId, me) {
           <label class="check"><input type="checkbox" name="instances"> instance PNGs</label>
           <label class="check"><input type="checkbox" name="confirmed_only"> confirmed only</label>
           <button class="export primary">Export</button></form>
-          <div class="toolbar"><button data-act="prelabel">Pre-label images</button><button data-act="train">Train a model now</button></div>` : ""}
+          <div class="toolbar"><button data-act="prelabel" title="Regenerates the machine masks of unconfirmed images that already have points">Pre-label images</button>
+          <button data-act="suggest" title="Runs a detector on unconfirmed frames without points">Propose targets</button>
+          <button data-act="train">Train a model now</button></div>
+          <p class="muted hint prelabel-hint">Pre-label makes masks only for the points already placed (images without points are left as they are).
+          Propose targets runs a local-contrast detector on unconfirmed frames without points: its candidates appear in the labeler
+          as suggestions (yellow diamonds) to accept or delete with one key; they are not labels until accepted.</p>` : ""}
         <p class="error job-error" role="alert"></p><div class="job-list"></div></section>
       <section class="card quality-card wide"><h3>Quality of the masks your team received</h3>
         <div class="quality-summary-slot"></div><div class="quality-chart"></div>
@@ -179,6 +184,7 @@ export async function showDashboard(root, projectId, me) {
     try {
       jobError(null);
       if (act === "prelabel") await api.prelabel(projectId);
+      else if (act === "suggest") await api.projectSuggest(projectId);
       else if (act === "train") await api.train(projectId);
       else if (act === "cancel-job") await api.jobCancel(Number(event.target.closest("[data-job]").dataset.job));
       watcher.poke();

@@ -14,6 +14,7 @@ import { helpOverlay } from "./help.js";
 import { carryView, pixelsFor, preloadNext, takeView } from "./preload.js";
 import { followStatus, statusBadge } from "./statusBadge.js";
 import { bindShortcuts, returnFocus } from "./shortcuts.js";
+import { mountSuggestions } from "./suggestions.js";
 import { targetPanel } from "./targetPanel.js";
 import { WINDOW_CONTROLS, windowLevel } from "./windowLevel.js";
 import { drawLoupe } from "../canvas/loupe.js";
@@ -390,7 +391,9 @@ export async function showLabeler(root, imageId, me) {
   };
 
   // Tests and bench/ui.py read the drawn state through this handle.
-  const handle = { stage, session, maskLayer, imageToScreen, MAX_SCALE, pixels, image };
+  // Suggested targets (issue 18 item 7): their own module; it only needs the stage, the session and the image.
+  const suggestions = mountSuggestions(root, { stage, session, image, canAnnotate });
+  const handle = { stage, session, maskLayer, imageToScreen, MAX_SCALE, pixels, image, suggestions };
   window.__irlabel = handle;
   setTool(canAnnotate ? "point" : "view");
   renderImage();
@@ -411,6 +414,7 @@ export async function showLabeler(root, imageId, me) {
   return () => {
     closed = true;
     unbindKeys();
+    suggestions.close();
     if (window.__irlabel === handle) delete window.__irlabel;
   };
 }
