@@ -8,7 +8,7 @@ from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefet
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from labeling.choices import JobKind, Role, ScoreKind, SuggestionState
+from labeling.choices import ImageStatus, JobKind, Role, ScoreKind, SuggestionState
 from labeling.exceptions import ApplicationError
 from labeling.models import (
     AuditLog,
@@ -204,8 +204,10 @@ def mask_of(target: Target) -> Mask | None:
 
 
 def suggestion_list(*, user: Any, image: Image) -> QuerySet[Suggestion]:
-    """The image's pending suggestions, strongest first (decided ones are history, not shown)."""
+    """The image's pending suggestions, strongest first (decided ones are history; a confirmed image shows none)."""
     _require_member(user, image.project)
+    if image.status == ImageStatus.CONFIRMED:
+        return Suggestion.objects.none()
     return Suggestion.objects.filter(image=image, state=SuggestionState.PENDING).order_by("-score", "id")
 
 

@@ -117,10 +117,18 @@ def _store(image: Image, found: ml_adapter.Candidates, job: Job | None) -> int:
     return len(new)
 
 
+def _require_open(image: Image) -> None:
+    if image.status == ImageStatus.CONFIRMED:
+        raise ConflictError(
+            "This image is confirmed: its suggestions wait until a reviewer reopens it.", extra={"status": image.status}
+        )
+
+
 def _locked_pending(suggestion: Suggestion, actor: Any, action: str) -> Suggestion:
     """The suggestion locked (its image first), checked to be still pending and the actor allowed to label."""
     image = Image.objects.select_for_update().select_related("project").get(pk=suggestion.image_id)
     require_role(actor, image.project, ANNOTATE, action)
+    _require_open(image)
     locked = Suggestion.objects.select_for_update().filter(pk=suggestion.pk).first()
     if locked is None:
         raise ConflictError("This suggestion is gone: the detector ran again on this image; reload it.")
@@ -163,6 +171,7 @@ def suggestions_accept_all(*, image: Image, actor: Any) -> list[Target]:
     """Every pending suggestion of the image becomes a Target in one change (one mask generation)."""
     locked_image = Image.objects.select_for_update().select_related("project").get(pk=image.pk)
     require_role(actor, locked_image.project, ANNOTATE, "accept suggested targets")
+    _require_open(locked_image)
     pending = list(Suggestion.objects.select_for_update().filter(image=locked_image, state=SuggestionState.PENDING))
     if not pending:
         return []

@@ -27,6 +27,14 @@ def test_list_is_pending_only_strongest_first(client_for, viewer, annotator, fra
     assert set(body[0]) >= {"id", "x", "y", "score", "source", "state", "target_id"} and body[0]["state"] == "pending"
     client_for(annotator).post(reverse("suggestion-reject", kwargs={"suggestion_id": body[0]["id"]}))
     assert [s["id"] for s in client_for(viewer).get(url).json()] == [body[1]["id"]]
+    frame.status = "confirmed"
+    frame.save(update_fields=["status"])
+    assert client_for(viewer).get(url).json() == []  # nothing to decide on a confirmed image
+
+
+def test_pending_suggestions_are_not_in_the_project_stats(client_for, viewer, frame):
+    stats = client_for(viewer).get(reverse("project-stats", kwargs={"project_id": frame.project_id})).json()
+    assert stats["targets"] == 0 and stats["by_status"] == {"new": 1}
 
 
 def test_accept_answers_the_new_target_and_a_second_accept_is_409(client_for, annotator, frame):

@@ -129,9 +129,20 @@ def test_who_may_do_what(team):
     assert refused.value.status_code == 403 and "manager" in refused.value.message
     one = suggestions_detect_request(project=project, actor=users[Role.ANNOTATOR], image=image)
     assert one.image == image and one.payload["image_ids"] == [image.pk]
-    confirmed, _ = _frame(project, 8, status=ImageStatus.CONFIRMED)
+    confirmed, _ = _frame(project, 8)
+    image_suggest(image=confirmed)
+    type(confirmed).objects.filter(pk=confirmed.pk).update(status=ImageStatus.CONFIRMED)
+    confirmed.refresh_from_db()
     with pytest.raises(ApplicationError, match="confirmed"):
         suggestions_detect_request(project=project, actor=users[Role.ANNOTATOR], image=confirmed)
+    left = Suggestion.objects.filter(image=confirmed).first()
+    for attempt in (
+        lambda: suggestion_accept(suggestion=left, actor=users[Role.REVIEWER]),
+        lambda: suggestions_accept_all(image=confirmed, actor=users[Role.REVIEWER]),
+    ):
+        with pytest.raises(ConflictError, match="confirmed"):  # a confirmed image gets no new target this way
+            attempt()
+    assert not Target.objects.filter(image=confirmed).exists()
 
 
 def test_a_deleted_frame_is_an_error_of_the_job_not_its_end(team):
