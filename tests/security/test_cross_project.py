@@ -24,7 +24,16 @@ from tests.labeling.apis.test_permission_matrix import ROLES, RULES, World, make
 
 # Every kind of object id a URL may carry (user_id: a person of B, who shares no project with A's owner); a URL
 # with another kind fails test_every_url_id_is_known.
-OBJECT_KWARGS = {"project_id", "membership_id", "image_id", "target_id", "job_id", "version_id", "user_id"}
+OBJECT_KWARGS = {
+    "project_id",
+    "membership_id",
+    "image_id",
+    "target_id",
+    "job_id",
+    "version_id",
+    "user_id",
+    "suggestion_id",
+}
 
 # How each model of the app reaches its project: B's rows are compared through these before and after.
 PROJECT_PATHS = {
@@ -32,6 +41,7 @@ PROJECT_PATHS = {
     "Membership": "project",
     "Image": "project",
     "Target": "image__project",
+    "Suggestion": "image__project",
     "Mask": "image__project",
     "MaskRevision": "mask__image__project",
     "Job": "project",
@@ -140,6 +150,7 @@ def test_other_projects_ids_are_refused(two, client_for, name, method, kwargs):
 BODY_ID_FIELDS = {
     ("put", "/api/v1/images/{image_id}/targets/", "points[].id"): "test_target_ids_of_another_image_are_refused",
     ("post", "/api/v1/projects/{project_id}/prelabel/", "image_ids"): "test_prelabel_ids_of_another_project_refused",
+    ("post", "/api/v1/projects/{project_id}/suggestions/detect/", "image_ids"): "test_detect_ids_elsewhere_refused",
     ("get", "/api/v1/projects/{project_id}/images/", "?assigned_to"): "test_assigned_to_filter_stays_in_the_project",
     ("get", "/api/v1/projects/{project_id}/gallery/", "?annotator_id"): "test_gallery_annotator_filter_stays_in",
 }
@@ -204,6 +215,21 @@ def test_prelabel_ids_of_another_project_refused(two, client_for):
     rows = snapshot(two.b.project)
     response = client_for(two.dual).post(
         reverse("project-prelabel", kwargs={"project_id": two.a.pk}), {"image_ids": [two.b.image.pk]}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["extra"]["missing"] == [two.b.image.pk]
+    assert Job.objects.count() == jobs
+    assert snapshot(two.b.project) == rows
+
+
+def test_detect_ids_elsewhere_refused(two, client_for):
+    ImageFactory(project=two.a)
+    jobs = Job.objects.count()
+    rows = snapshot(two.b.project)
+    response = client_for(two.dual).post(
+        reverse("project-suggestion-detect", kwargs={"project_id": two.a.pk}),
+        {"image_ids": [two.b.image.pk]},
+        format="json",
     )
     assert response.status_code == 400, response.content
     assert response.json()["extra"]["missing"] == [two.b.image.pk]
