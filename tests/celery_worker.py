@@ -152,5 +152,9 @@ def _session_worker_idle(_django_db_marker) -> Iterator[None]:
         for key in broker.scan_iter(match=f"{queue}*"):
             broker.delete(key)
     deadline = time.monotonic() + 30
-    while broker.hlen("unacked") and time.monotonic() < deadline:
+
+    def taken() -> int:  # each worker keeps its unacked messages under its own key (webapp.celery)
+        return sum(broker.hlen(key) for key in broker.scan_iter(match="unacked:*"))
+
+    while taken() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -115,6 +115,7 @@ export const api = {
   uploadFile,
   targets: (imageId) => request("GET", `/images/${imageId}/targets/`),
   masks: (imageId) => request("GET", `/images/${imageId}/masks/`),
+  gallery: (projectId, filters) => request("GET", `/projects/${projectId}/gallery/${query(filters)}`),
   targetAdd: (imageId, body) => request("POST", `/images/${imageId}/targets/?wait=${WAIT}`, body),
   targetMove: (id, body) => request("PATCH", `/targets/${id}/?wait=${WAIT}`, body),
   targetDelete: (id, version) => request("DELETE", `/targets/${id}/`, version ? { version } : undefined),

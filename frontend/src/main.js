@@ -1,7 +1,9 @@
-// Bootstrap and routing: #/ projects, #/p/<id> dashboard, #/p/<id>/images list, #/i/<id> labeling canvas,
+// Bootstrap and routing: #/ projects, #/p/<id> dashboard, #/p/<id>/images list, #/p/<id>/gallery review gallery,
+// #/i/<id>[?target=<id>] labeling canvas,
 // #/team[?project=<id>] people and roles (managers).
 import { api } from "./api.js";
 import { showDashboard } from "./views/dashboard.js";
+import { showGallery } from "./views/gallery.js";
 import { showImages } from "./views/images.js";
 import { showLabeler } from "./views/labeler.js";
 import { showProjects } from "./views/projects.js";
@@ -28,6 +30,7 @@ async function route() {
   try {
     me = me || (await api.me());
     if (parts[0] === "p" && parts[2] === "images") done = await showImages(root, Number(parts[1]), params);
+    else if (parts[0] === "p" && parts[2] === "gallery") done = await showGallery(root, Number(parts[1]), params);
     else if (parts[0] === "p") done = await showDashboard(root, Number(parts[1]), me);
     else if (parts[0] === "i") done = await showLabeler(root, Number(parts[1]), me, params);
     else if (parts[0] === "team") done = await showTeam(root, me, params);

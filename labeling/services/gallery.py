@@ -19,7 +19,7 @@ from labeling.models import Image, Mask, Target
 
 CROP_RENDER = 1  # bump when the drawing changes: every cached tile and ETag changes with it
 CROP_SIZES = (48, 64, 96, 128, 192)  # tile sides (screen pixels) a client may ask for
-CROP_MIN_WINDOW = 24  # image pixels around the point at least (a 3-pixel target fills an eighth of the tile)
+CROP_MIN_WINDOW = 16  # image pixels around the point at least: a 96-pixel tile shows each pixel 6 times larger
 CROP_MARGIN = 6  # image pixels kept around a mask larger than the minimum window
 CROP_MAX_WINDOW = 160
 CACHE_SECONDS = 7 * 24 * 3600

@@ -158,9 +158,11 @@ def _finish_if_complete(job: Job) -> None:
     if job.status in JOB_FINISHED or job.done < job.total:
         return
     n_errors = len(job.errors)
-    stored = int(job.result.get("stored", 0))
+    # Counted in the database, not summed per image: a chunk killed after storing an image's masks redoes that
+    # image, and the redo skips the masks already there (unchanged), so a running sum would miss them.
+    stored = Mask.objects.filter(image_id__in=job.payload.get("image_ids", []), provenance__job=job.pk).count()
     job_finish(
         job=job,
         message=f"{job.total - n_errors} of {job.total} images pre-labeled ({stored} masks), {n_errors} errors",
-        result={**job.result, "images": job.total, "errors": n_errors},
+        result={**job.result, "stored": stored, "images": job.total, "errors": n_errors},
     )

@@ -4,6 +4,7 @@ enqueue by (services never import tasks) and that CELERY_TASK_ROUTES routes to i
 from labeling.tasks.calibration import project_calibrate
 from labeling.tasks.datasets import dataset_export, dataset_import
 from labeling.tasks.generation import image_generate
+from labeling.tasks.jobs import jobs_sweep
 from labeling.tasks.loop import frame_score, projects_loop_check
 from labeling.tasks.prelabel import project_prelabel
 from labeling.tasks.suggestions import suggestions_detect
@@ -14,6 +15,7 @@ __all__ = [
     "dataset_import",
     "frame_score",
     "image_generate",
+    "jobs_sweep",
     "model_train",
     "project_calibrate",
     "project_prelabel",

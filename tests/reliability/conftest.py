@@ -91,6 +91,11 @@ class RedisServer:
 
         wait_for(up, timeout, f"redis-server on port {self.port}")
 
+    def client(self):  # noqa: ANN201 - redis.Redis
+        import redis
+
+        return redis.Redis(port=self.port, socket_timeout=5)
+
     def kill(self) -> None:
         _stop_group(self.proc, signal.SIGKILL)
 

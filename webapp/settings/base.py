@@ -244,13 +244,30 @@ CELERY_TASK_ROUTES = {  # everything else goes to CELERY_TASK_DEFAULT_QUEUE ("ba
     "labeling.tasks.frame_score": {"queue": "loop"},
     "labeling.tasks.project_calibrate": {"queue": "loop"},
     "labeling.tasks.projects_loop_check": {"queue": "loop"},
+    "labeling.tasks.jobs_sweep": {"queue": "loop"},
 }
+# A worker's visibility timeout is the longest of its queues' (webapp.celery): longer than the queue's longest hard
+# time limit, so a live task is never delivered twice (batch: exports, 3 h; train: 65 min; loop: 11 min; interactive:
+# 1 min). A dead worker's work comes back sooner through the orphaned-job sweep below. CELERY_VISIBILITY_TIMEOUT,
+# when set, applies to every queue.
+_VISIBILITY = os.environ.get("CELERY_VISIBILITY_TIMEOUT")
+QUEUE_VISIBILITY_TIMEOUT_S = {
+    queue: int(_VISIBILITY) if _VISIBILITY else seconds
+    for queue, seconds in {"interactive": 300, "loop": 900, "train": 4200, "batch": 11400}.items()
+}
+# A queued or running job with no progress for this long, that no live worker runs and none of whose messages
+# waits in a queue, has lost its work: beat's sweep re-sends it (twice at most), then fails it with a message.
+JOB_STALE_AFTER_S = int(os.environ.get("LABELING_JOB_STALE_S", "600"))
 # The learning loop reacts to each confirmation at once; every few minutes beat also scores frames whose scoring
 # was lost, lets candidates catch up and starts what is due (services.loop).
 CELERY_BEAT_SCHEDULE = {
     "projects-loop-check": {
         "task": "labeling.tasks.projects_loop_check",
         "schedule": float(os.environ.get("LABELING_RETRAIN_CHECK_S", "300")),
+    },
+    "jobs-sweep": {  # orphaned jobs (labeling.services.job_sweep)
+        "task": "labeling.tasks.jobs_sweep",
+        "schedule": float(os.environ.get("LABELING_JOB_SWEEP_S", "120")),
     },
 }
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "1800"))

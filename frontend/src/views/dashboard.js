@@ -93,7 +93,8 @@ export async function showDashboard(root, projectId, me) {
     <nav class="crumbs"><a href="#/">Projects</a> › ${escapeHtml(project.name)} <span class="role">${escapeHtml(project.role)}</span></nav>
     <div class="toolbar"><a class="button" href="#/p/${projectId}/images">Images</a>
       ${can(project.role, "annotator") ? `<a class="button primary" href="#/p/${projectId}/images?assigned_to=me">My images</a><button class="next-image primary">Label next image ▶</button>` : ""}
-      ${can(project.role, "reviewer") ? `<a class="button" href="#/p/${projectId}/images?status=submitted">Review queue</a>` : ""}
+      ${can(project.role, "reviewer") ? `<a class="button" href="#/p/${projectId}/images?status=submitted">Review queue</a>
+        <a class="button gallery-link" href="#/p/${projectId}/gallery">Review gallery</a>` : ""}
       ${manage ? `<a class="button team-link" href="#/team?project=${projectId}">Team</a>` : ""}</div>
     <p class="error top-error" role="alert"></p>
     <div class="grid">

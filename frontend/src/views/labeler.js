@@ -54,7 +54,7 @@ const TEMPLATE = `<div class="labeler">
 
 let claimed = null; // the image "next" just claimed: opening it needs no second fetch
 
-export async function showLabeler(root, imageId, me) {
+export async function showLabeler(root, imageId, me, params) {
   const image = claimed && claimed.id === imageId ? claimed : await api.image(imageId);
   claimed = null;
   // Everything the screen needs, in parallel: one round trip after the image row.
@@ -403,6 +403,8 @@ export async function showLabeler(root, imageId, me) {
   const kept = takeView(image.id, pixels.width, pixels.height); // moved on to a frame of the same size
   if (kept) stage.setView(kept);
   session.loadFrom(targets, masks);
+  const wanted = Number(params && params.get("target")); // opened from the review gallery: that target, centred
+  if (wanted && session.targetById(wanted)) jumpTo(session.targetById(wanted));
   stage.draw();
   handle.readyAt = performance.now();
   canvas.dataset.ready = "1";

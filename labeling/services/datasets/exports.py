@@ -76,6 +76,31 @@ def export_path(job: Job) -> str:
     return f"{EXPORT_DIR}/{job.project_id}/export-{job.pk}.zip"
 
 
+def _leftovers(folder: Path, job_id: int | str = "*") -> list[Path]:
+    """A killed export's temp folder (.export-<job>-*) and partial zip (export-<job>.zip.part) in `folder`."""
+    return [*folder.glob(f".export-{job_id}-*"), *folder.glob(f"export-{job_id}.zip.part")]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def export_leftovers_remove() -> int:
+    """Remove what killed exports left under MEDIA_ROOT (their job no longer queued or running); returns how many.
+    A worker killed mid-export never reaches its cleanup, and a rerun only cleans its own job's files."""
+    root = Path(settings.MEDIA_ROOT) / EXPORT_DIR
+    found = {path: int(re.search(r"\d+", path.name).group()) for d in root.glob("*") for path in _leftovers(d)}
+    running = Job.objects.filter(pk__in=set(found.values()), status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+    active = set(running.values_list("pk", flat=True))
+    gone = [path for path, job in found.items() if job not in active]
+    for path in gone:
+        _remove(path)
+    return len(gone)
+
+
 def export_file(job: Job) -> Path:
     """The finished export's zip on disk; 409 while running, 404 when it is not an export or its file is gone."""
     if job.kind != JobKind.EXPORT:
@@ -392,11 +417,13 @@ def dataset_export(*, job_id: int) -> None:
     final = Path(settings.MEDIA_ROOT) / export_path(job)
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_suffix(".zip.part")
+    for leftover in _leftovers(final.parent, job.pk):  # a killed earlier attempt's files: this run rewrites them
+        _remove(leftover)
     queryset = _images(job)
     total = queryset.count()
     job = job_update_progress(job=job, done=0, total=total, message="exporting")
     started, last, done = time.monotonic(), 0.0, 0
-    with tempfile.TemporaryDirectory(dir=final.parent, prefix=".export-") as tmp_dir:
+    with tempfile.TemporaryDirectory(dir=final.parent, prefix=f".export-{job.pk}-") as tmp_dir:
         tmp = Path(tmp_dir)
         sums = open(tmp / "SHA256SUMS", "w")  # noqa: SIM115 - closed by finish()
         zipf = ZipWriter(partial, sums)

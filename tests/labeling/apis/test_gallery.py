@@ -129,19 +129,19 @@ def crop(client, target, **params):
 
 
 def test_crop_is_a_zoomed_tile_with_the_outline_and_the_point(tiles, viewer, client_for):
-    target = tiles["outside"]  # a 3x3 mask at (10, 10): the window is 24 pixels from (-1, -1), zoomed x4 to 96
+    target = tiles["outside"]  # a 3x3 mask at (10, 10): a window of 16 pixels around it, zoomed x6 to 96
     response = crop(client_for(viewer), target)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     rgb = np.asarray(PILImage.open(io.BytesIO(response.content)).convert("RGB"))
     assert rgb.shape == (96, 96, 3)
-    amber, cyan = [255, 200, 0], [0, 220, 255]
-    top = (9 + 12 - 24) // 2  # -2: the mask spans rows 9-11, the window 24 rows around its box
-    r0, r1 = (9 - top) * 4, (12 - top) * 4 - 1  # the mask's first and last zoomed rows
+    amber, cyan, zoom = [255, 200, 0], [0, 220, 255], 6
+    top = (9 + 12 - 16) // 2  # the mask spans rows (and columns) 9-11; the window is centred on its box
+    r0, r1 = (9 - top) * zoom, (12 - top) * zoom - 1  # the mask's first and last zoomed rows
     assert all(list(rgb[r0, c]) == amber for c in range(r0, r1 + 1))  # top edge of the outline
-    assert list(rgb[r0 + 2, r0 + 1]) != amber  # inside the mask: the pixels themselves, not painted
-    centre = (10 - top) * 4 + 2
+    assert all(list(rgb[r, r1]) == amber for r in range(r0, r1 + 1))  # right edge
+    assert list(rgb[r0 + 2, r0 + 1]) != amber and list(rgb[r0 - 1, r0]) != amber  # inside and outside: pixels
+    centre = int((10 - top + 0.5) * zoom)
     assert list(rgb[centre, centre]) == cyan and list(rgb[centre - 1, centre - 1]) == cyan
-    assert list(rgb[2, 2]) == [0, 0, 0]  # outside the frame (row/column -2): padded with the frame's minimum
 
 
 def test_crop_etag_follows_the_mask_version(tiles, reviewer, client_for):
