@@ -57,19 +57,22 @@ def contrast_map(image: np.ndarray, scales: tuple[int, ...], polarity: str = "br
     if not scales or any(int(s) < 1 for s in scales):
         raise ValueError(f"scales must be positive cell sizes, got {scales}")
     gray = to_gray(image).astype(np.float32)
-    out = np.zeros(gray.shape, dtype=np.float64)
+    out = np.zeros(gray.shape, dtype=np.float32)
     for s in scales:
         mean = cv2.blur(gray, (int(s), int(s)), borderType=cv2.BORDER_REFLECT)
-        diffs = [mean - _shifted(mean, dy * s, dx * s) for dy, dx in _DIRECTIONS]
         for sign in _signs(polarity):
-            pairs = [(sign * diffs[i]) * (sign * diffs[i + 4]) for i in range(4)]
-            # Both sides of each direction must be lower: a negative difference zeroes the pair.
-            valid = [np.where((sign * diffs[i] > 0) & (sign * diffs[i + 4] > 0), p, 0.0) for i, p in enumerate(pairs)]
-            out = np.maximum(out, np.min(np.stack(valid), axis=0))
-    return np.sqrt(out)  # back to grey-level units: the product of two differences is in squared units
+            least = None  # the running minimum over the 4 directions: a few frame-sized arrays, even for big frames
+            for dy, dx in _DIRECTIONS:
+                a = sign * (mean - _shifted(mean, dy * s, dx * s))
+                b = sign * (mean - _shifted(mean, -dy * s, -dx * s))
+                # Both sides of each direction must be lower: a negative difference zeroes the pair.
+                pair = np.where((a > 0) & (b > 0), a * b, np.float32(0.0))
+                least = pair if least is None else np.minimum(least, pair)
+            np.maximum(out, least, out=out)
+    return np.sqrt(out.astype(np.float64))  # grey-level units again: a product of two differences is squared
 
 
-_DIRECTIONS = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]  # i and i + 4 are opposite
+_DIRECTIONS = [(-1, -1), (-1, 0), (-1, 1), (0, 1)]  # each with its opposite (-dy, -dx): the 8 neighbouring cells
 
 
 def _signs(polarity: str) -> tuple[float, ...]:
