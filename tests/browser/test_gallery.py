@@ -96,6 +96,7 @@ def test_review_gallery_keys_and_open(harbour, live_server, new_page):
     assert page.evaluate("location.hash") == f"#/i/{tiny.image_id}?target={tiny.pk}"
     assert page.evaluate("window.__irlabel.session.selected.id") == tiny.pk
     assert page.js_errors == []
+    page.wait_for_load_state("networkidle")  # the labeler's look-ahead requests end before the database is flushed
 
 
 def test_a_viewer_browses_without_review_keys(harbour, live_server, new_page):

@@ -94,8 +94,8 @@ export async function showGallery(root, projectId, params) {
       for (const tile of page.results) byId.set(tile.id, tile);
       next = page.next;
       more.hidden = !next;
-      $(root, ".count").textContent = `${page.count} target${page.count === 1 ? "" : "s"}`;
-      if (!page.count) grid.innerHTML = '<p class="muted empty">No target matches these filters.</p>';
+      if (page.count !== null) $(root, ".count").textContent = `${page.count} target${page.count === 1 ? "" : "s"}`;
+      if (page.count === 0) grid.innerHTML = '<p class="muted empty">No target matches these filters.</p>';
     })();
     try {
       await loading;

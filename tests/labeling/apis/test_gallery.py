@@ -78,6 +78,7 @@ def test_keyset_pages_visit_every_tile_once_even_while_reviewing(tiles, project,
     while True:
         body = gallery(client, project, page_size=2, **({"after": after} if after else {}))
         seen += ids(body)
+        assert body["count"] == (5 if after is None else None)  # counted once, on the first page
         if len(seen) == 2:  # a review between pages changes no tile's place
             confirm = reverse("mask-confirm", kwargs={"target_id": tiles["large"].pk})
             assert client.post(confirm, {}, format="json").status_code == 200
