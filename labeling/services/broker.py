@@ -72,7 +72,7 @@ def broker_view(job_tasks: set[str]) -> BrokerView | None:
     if client is None:
         return _folder_view(job_tasks)
     view = BrokerView()
-    queues = {current_app.conf.task_default_queue} | {r["queue"] for r in current_app.conf.task_routes.values()}
+    queues = {settings.CELERY_TASK_DEFAULT_QUEUE} | {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
     for queue in queues:
         for key in client.scan_iter(match=f"{queue}*"):  # the queue and its priority lists ("batch\x06\x163")
             if client.type(key) != b"list":

@@ -72,7 +72,7 @@ def jobs_sweep() -> dict[str, Any]:
     """Re-send (or fail) the jobs whose work was lost; remove exports' leftover temp files. Returns counts."""
     before = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
     stale = list(Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING], updated_at__lt=before))
-    outcome: dict[str, Any] = {"stale": len(stale), "resent": [], "failed": [], "leftovers": 0}
+    outcome: dict[str, Any] = {"stale": len(stale), "alive": [], "resent": [], "failed": [], "leftovers": 0}
     job_tasks = set(TASK_FOR_KIND.values())
     live = live_job_ids(job_tasks) if stale else set()
     view = broker_view(job_tasks) if stale else None
@@ -81,7 +81,8 @@ def jobs_sweep() -> dict[str, Any]:
         stale = []  # never re-send (or fail) work that may be alive or waiting
     for job in stale:
         if job.pk in live or view.waiting.get(job.pk):
-            continue  # running somewhere, or waiting for a worker: not lost
+            outcome["alive"].append(job.pk)  # running somewhere, or waiting for a worker: not lost
+            continue
         broker_forget(view.taken.get(job.pk, []))  # a dead worker's copy: dropped, or Redis would redeliver it too
         what = _resend_or_fail(job)
         if what in ("resent", "failed"):

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
+from celery import Celery
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -190,3 +192,26 @@ def test_a_job_resent_too_often_is_failed_with_a_message_and_its_files_removed(s
     assert job.status == JobStatus.FAILED
     assert job.message.startswith(f"The worker running this job was lost {MAX_RESENDS + 1} times"), job.message
     wait_for(lambda: not leftover.exists(), 10, "the export's temp folder to be removed")
+
+
+def test_a_stale_job_whose_message_waits_for_a_worker_is_left_alone(stack, team):
+    """No `train` worker runs here: the job's message waits in its queue, which is not lost work. A job beside it
+    with no message at all shows that the sweep ran meanwhile."""
+    project, _ = team
+    waiting = Job.objects.create(project=project, kind=JobKind.TRAIN, status=JobStatus.QUEUED)
+    sender = Celery("sender")  # as the web process would have sent it (an explicit connection: the environment's
+    with sender.connection_for_write(stack.redis.url) as connection:  # CELERY_BROKER_URL would win over broker=)
+        sender.send_task("labeling.tasks.model_train", args=[waiting.pk], queue="train", connection=connection)
+    sender.close()
+    assert stack.redis.client().llen("train") == 1
+    lost = Job.objects.create(project=project, kind=JobKind.EXPORT, status=JobStatus.RUNNING)
+    for _ in range(MAX_RESENDS):
+        audit_log(actor=None, project=project, action="job.resend", obj=lost)
+    stale = timezone.now() - timedelta(minutes=5)
+    Job.objects.filter(pk__in=[waiting.pk, lost.pk]).update(updated_at=stale)
+
+    wait_for(lambda: _finished(lost.pk), 60, "the sweep to fail the lost job")
+    time.sleep(2)  # and a sweep or two more
+    waiting.refresh_from_db()
+    assert waiting.status == JobStatus.QUEUED and job_resends(waiting) == 0
+    assert stack.redis.client().llen("train") == 1  # its one message still waits: nothing was re-sent
