@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlencode
 
 from django.http import HttpResponse, HttpResponseNotModified
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -94,7 +95,7 @@ class GalleryListApi(APIView):
         def get_crop_url(self, target) -> str:
             size = self.context["crop_size"]
             query = urlencode({"size": size, "v": crop_etag(target, mask_of(target), size)})
-            return f"/api/v1/targets/{target.pk}/crop/?{query}"
+            return f"{reverse('target-crop', kwargs={'target_id': target.pk})}?{query}"
 
     class PageSerializer(Serializer):
         count = serializers.IntegerField(allow_null=True, help_text="tiles matching the filters (first page only)")
