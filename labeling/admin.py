@@ -115,10 +115,13 @@ class ImageAdmin(AuditedDeleteAdmin):
     list_per_page = 50
     show_full_result_count = False  # no COUNT(*) over 100k rows on every page
 
+    class Media:
+        css = {"all": ["frontend/admin.css"]}  # a class, not a style attribute: the CSP allows no inline style
+
     @admin.display(description="preview")
     def thumbnail(self, obj: Image) -> str:
         url = reverse("admin:labeling_image_thumbnail", args=[obj.pk])
-        return format_html('<img src="{}" alt="" loading="lazy" style="image-rendering: pixelated">', url)
+        return format_html('<img src="{}" alt="" loading="lazy" class="pixelated">', url)
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view(self.thumbnail_view)

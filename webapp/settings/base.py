@@ -50,6 +50,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+MIDDLEWARE.insert(1, "labeling.middleware.ContentSecurityPolicyMiddleware")
+
+# Content-Security-Policy of every response (labeling.middleware): scripts only from this origin, never inline
+# or eval'd, so an injected <script> or onclick= never runs; no inline style attributes either. The API docs'
+# views (webapp.urls) also allow inline styles, which Swagger UI and Redoc inject.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data: blob:",
+    "font-src": "'self' data:",
+    "connect-src": "'self'",
+    "worker-src": "'self' blob:",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
 
 ROOT_URLCONF = "webapp.urls"
 WSGI_APPLICATION = "webapp.wsgi.application"

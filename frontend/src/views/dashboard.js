@@ -17,7 +17,7 @@ function statusBars(byStatus, total) {
     const n = byStatus[s] || 0;
     const pct = total ? (100 * n) / total : 0;
     return `<div class="bar-row" data-status="${s}"><a href="#/p/__P__/images?status=${s}">${statusLabel(s)}</a>
-      <div class="bar"><div class="fill status-${s}" style="width:${pct.toFixed(1)}%"></div></div><span class="n">${n}</span></div>`;
+      <div class="bar"><div class="fill status-${s}" data-pct="${pct.toFixed(1)}"></div></div><span class="n">${n}</span></div>`;
   }).join("");
 }
 
@@ -124,6 +124,8 @@ export async function showDashboard(root, projectId, me) {
   async function loadStats() {
     const stats = await api.stats(projectId);
     $(root, ".status-bars").innerHTML = statusBars(stats.by_status, stats.images).replaceAll("__P__", projectId);
+    // Widths through the CSSOM: the Content-Security-Policy refuses style="" attributes in markup.
+    for (const fill of root.querySelectorAll(".status-bars .fill")) fill.style.width = `${fill.dataset.pct}%`;
     $(root, ".totals").textContent = `${stats.images} images · ${stats.targets} targets · masks: ${
       Object.entries(stats.masks_by_state).map(([k, v]) => `${v} ${k}`).join(", ") || "none"
     }`;

@@ -40,7 +40,8 @@ export function qualityChart(quality, width = 900, height = 220) {
     .join("");
   const grid = [25, 50, 75, 100].map((v) => `<line x1="${pad}" x2="${width - pad}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${pad - 4}" y="${y(v) + 3}" text-anchor="end">${v}</text>`).join("");
   const legend = [...keys.values()]
-    .map((k) => `<span class="key"><i style="background:${k.colour}"></i>${escapeHtml(k.label)}</span>`)
+    // An SVG swatch: a fill attribute, not a style attribute (the Content-Security-Policy allows no inline style).
+    .map((k) => `<span class="key"><svg viewBox="0 0 10 10" aria-hidden="true"><circle cx="5" cy="5" r="5" fill="${k.colour}"/></svg>${escapeHtml(k.label)}</span>`)
     .join("");
   return `<svg class="quality" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="shown IoU per confirmed frame">
     <rect x="${pad}" y="${pad}" width="${width - 2 * pad}" height="${height - 2 * pad}" class="frame"/>${grid}${marks}
