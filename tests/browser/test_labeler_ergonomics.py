@@ -2,12 +2,14 @@
 number, by drag and on a fine slider, Submit and Confirm above the fold at 1024x700, a panel that stays current
 while editing, and the next image preloaded and opened with the same view."""
 
+import time
+
 import numpy as np
 import pytest
 from playwright.sync_api import expect
 
 from labeling.choices import ImageStatus, Role
-from labeling.models import Image
+from labeling.models import Image, Target
 from tests.browser.conftest import blobs_frame, login, make_user, screenshot, to_screen
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
 
@@ -121,7 +123,16 @@ def test_window_level_by_number_by_drag_and_a_fine_slider(harbour, live_server, 
     b = to_screen(page, 60, 40)
     page.mouse.click(b["px"], b["py"], button="right")
     expect(page.locator(".target-list .target")).to_have_count(1)
+    _wait_until(lambda: not Target.objects.filter(pk=harbour["b"].pk).exists())  # stored, not just drawn
     assert not page.js_errors
+
+
+def _wait_until(condition, seconds: float = 10.0) -> None:
+    """The server has done it (the test must not end while its request still holds row locks)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the server never got there"
+        time.sleep(0.1)
 
 
 def _above_the_fold(page, selector: str) -> None:
