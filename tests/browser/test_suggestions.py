@@ -1,6 +1,8 @@
 """Suggested targets in Chromium (issue 18 item 7): the dashboard says what pre-label does and offers the detector;
 in the labeler an annotator accepts one suggestion and deletes another, one key each, without a worker."""
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -11,6 +13,13 @@ from tests.browser.conftest import blobs_frame, login, logout, make_user
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _until(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -65,4 +74,33 @@ def test_an_annotator_accepts_one_suggestion_and_deletes_another_with_one_key_ea
     assert weak.state == SuggestionState.REJECTED
     assert list(Target.objects.filter(image=image)) == [target]
     expect(page.locator(".target-list .target")).to_have_count(1)
+    page.evaluate("() => window.__irlabel.session.idle()")  # no request left running when the test's rows go
+    assert not page.js_errors
+
+
+def test_once_the_labeler_selects_a_target_its_keys_are_its_own_again(proposed, live_server, new_page):
+    """Tab selects a target: Delete then deletes that target, not the selected suggestion; Escape hands the keys
+    back too (A is the point tool again)."""
+    image = proposed["image"]
+    own = Target.objects.create(image=image, x=5.0, y=50.0)
+    page = new_page()
+    login(page, live_server.url, "anna")
+    page.goto(f"{live_server.url}/#/i/{image.pk}")
+    canvas = page.locator("canvas.stage[data-ready='1']")
+    expect(canvas).to_have_attribute("data-suggestions", "2")
+    page.keyboard.press("Tab")  # the labeler selects target 1
+    page.keyboard.press("Delete")
+    expect(canvas).to_have_attribute("data-targets", "0")
+    expect(canvas).to_have_attribute("data-suggestion-selected", "")
+    _until(lambda: not Target.objects.filter(pk=own.pk).exists())  # the delete request has answered
+    assert Suggestion.objects.filter(image=image, state=SuggestionState.PENDING).count() == 2
+
+    page.click("[data-sugg=select] >> nth=0")  # select a suggestion again, then let go of it with Escape
+    expect(canvas).not_to_have_attribute("data-suggestion-selected", "")
+    page.keyboard.press("Escape")
+    expect(canvas).to_have_attribute("data-suggestion-selected", "")
+    page.keyboard.press("b")
+    page.keyboard.press("a")  # the point tool, not an accept
+    expect(canvas).to_have_attribute("data-tool", "point")
+    assert Suggestion.objects.filter(image=image, state=SuggestionState.PENDING).count() == 2
     assert not page.js_errors

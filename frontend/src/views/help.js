@@ -8,6 +8,8 @@ export const SHORTCUTS = [
   ["Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y", "undo / redo (points and pixels)"],
   ["Ctrl+S", "save mask edits (version-checked)"],
   ["Y / X", "accept / reject the selected target's mask (reviewers)"],
+  ["Y or A / X or Delete", "with a suggested target selected (yellow diamond): accept it as a target / delete it"],
+  ["S / Shift+S · Shift+A", "next / previous suggested target · accept every suggested target"],
   ["W", "next warning: jump and zoom to it"],
   ["M", "show / hide masks"],
   ["O", "mask outline / fill"],

@@ -142,7 +142,7 @@ export function mountSuggestions(root, { stage, session, image, canAnnotate }) {
     });
   }
   async function followGeneration() {
-    for (let i = 0; i < 3 && !closed; i += 1) {
+    for (let i = 0; i < 2 && !closed; i += 1) {
       if ((await api.generation(image.id)).done) break; // each call waits a few seconds for the worker
     }
     if (!closed) await session.load();
@@ -230,16 +230,17 @@ export function mountSuggestions(root, { stage, session, image, canAnnotate }) {
     if (id == null) return;
     const action = event.key === "S" ? "previous" : event.key === "Escape" ? "release" : KEYS[event.key];
     if (!action) return;
+    if (action === "release") {
+      state.selected = null; // Escape also reaches the labeler (it closes the help)
+      render();
+      return;
+    }
     event.preventDefault();
     event.stopImmediatePropagation(); // the labeler's keys (A: point tool, X: reject mask, Delete) do not also run
     if (action === "accept") accept(id);
     else if (action === "reject") reject(id);
     else if (action === "next") step(1);
     else if (action === "previous") step(-1);
-    else if (action === "release") {
-      state.selected = null;
-      render();
-    }
   }
   wrap.addEventListener("pointerdown", onPointer, true);
   document.addEventListener("keydown", onKey, true);
