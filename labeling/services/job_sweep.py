@@ -40,10 +40,14 @@ def job_resends(job: Job) -> int:
     return AuditLog.objects.filter(object_type="job", object_id=str(job.pk), action="job.resend").count()
 
 
+# Jobs split in chunks that record `result.chunk_done` (pre-label, detection): only unfinished ones are re-sent.
+CHUNKED_KINDS = (JobKind.PRELABEL, JobKind.DETECT)
+
+
 def _missing_work(job: Job) -> list[tuple[str, list]]:
-    """The task messages that would finish `job`: a pre-label job's unfinished chunks, else its one task."""
+    """The task messages that would finish `job`: a chunked job's unfinished chunks, else its one task."""
     name = TASK_FOR_KIND[JobKind(job.kind)]
-    if job.kind != JobKind.PRELABEL:
+    if job.kind not in CHUNKED_KINDS:
         return [(name, [job.pk])]
     size, ids = int(job.payload.get("chunk_size", 1)), job.payload.get("image_ids", [])
     done = (job.result or {}).get("chunk_done", {})
