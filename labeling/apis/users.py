@@ -38,7 +38,7 @@ class UserOutputSerializer(Serializer):
 
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="may be empty: an invitation needs no e-mail address")
     status = serializers.SerializerMethodField(help_text="active, invited (no password set yet) or deactivated")
     is_active = serializers.BooleanField()
     is_admin = serializers.SerializerMethodField(help_text="a superuser or staff account")

@@ -37,6 +37,7 @@ BYTE_ENDPOINTS = {
     "image-file": ([{}], True),
     "image-pixels": ([{}, {"format": "raw"}, {"format": "png"}], False),
     "target-mask": ([{"format": "png"}, {}], False),
+    "target-crop": ([{}, {"size": 96}], False),
     "dataset-export-download": ([{}], True),
 }
 
@@ -96,6 +97,7 @@ def polyglot_world(media, db):
         "image-file": {"image_id": image.pk},
         "image-pixels": {"image_id": image.pk},
         "target-mask": {"target_id": target.pk},
+        "target-crop": {"target_id": target.pk},
         "dataset-export-download": {"job_id": job.pk},
     }
     return manager, kwargs
