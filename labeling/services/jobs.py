@@ -59,6 +59,18 @@ def job_send(job: Job, task_name: str, args: list) -> bool:
     return True
 
 
+def job_enqueue_chunks(job: Job, chunks: int) -> None:
+    """Send a chunked job's messages (one per chunk) once the caller's transaction commits; a broker that is down
+    fails the job once and the chunks already sent stop at its status."""
+
+    def send() -> None:
+        for chunk in range(chunks):
+            if not job_send(job, TASK_FOR_KIND[JobKind(job.kind)], [job.pk, chunk]):
+                return
+
+    transaction.on_commit(send)
+
+
 @transaction.atomic
 def job_create(
     *,

@@ -22,7 +22,7 @@ from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, Mask, Project, Target
 from labeling.permissions import MANAGE, require_role
 from labeling.services.generation import _store, generator_spec
-from labeling.services.jobs import TASK_FOR_KIND, job_create, job_finish, job_send, job_update_progress
+from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish, job_update_progress
 
 CHUNK_SIZE = 16  # images per task: small enough to spread over workers, big enough to keep a model warm
 MAX_CHUNK_ATTEMPTS = 3
@@ -70,12 +70,7 @@ def project_prelabel_request(
     if not ids:
         return job_finish(job=job, message="nothing to pre-label", result={"stored": 0})
 
-    def send() -> None:
-        for chunk in range(chunks):
-            if not job_send(job, TASK_FOR_KIND[JobKind.PRELABEL], [job.pk, chunk]):
-                return  # the job is failed with the reason; the chunks already sent stop at its status
-
-    transaction.on_commit(send)
+    job_enqueue_chunks(job, chunks)
     return job
 
 

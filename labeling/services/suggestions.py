@@ -23,7 +23,7 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Job, Project, Suggestion, Target
 from labeling.permissions import ANNOTATE, MANAGE, require_role
 from labeling.services.audit import audit_log
-from labeling.services.jobs import TASK_FOR_KIND, job_create, job_finish, job_send, job_update_progress
+from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish, job_update_progress
 from labeling.services.targets import target_add, targets_replace
 
 CHUNK_SIZE = 32  # frames per task: the detector takes ~60 ms a 256 x 256 frame
@@ -78,12 +78,7 @@ def suggestions_detect_request(
             job=job, message="no unconfirmed frame without points to propose targets on", result={"suggested": 0}
         )
 
-    def send() -> None:
-        for chunk in range(chunks):
-            if not job_send(job, TASK_FOR_KIND[JobKind.DETECT], [job.pk, chunk]):
-                return  # the job is failed with the reason; the chunks already sent stop at its status
-
-    transaction.on_commit(send)
+    job_enqueue_chunks(job, chunks)
     return job
 
 
