@@ -199,8 +199,11 @@ def test_a_stale_job_whose_message_waits_for_a_worker_is_left_alone(stack, team)
     with no message at all shows that the sweep ran meanwhile."""
     project, _ = team
     waiting = Job.objects.create(project=project, kind=JobKind.TRAIN, status=JobStatus.QUEUED)
-    sender = Celery("sender")  # as the web process would have sent it (an explicit connection: the environment's
-    with sender.connection_for_write(stack.redis.url) as connection:  # CELERY_BROKER_URL would win over broker=)
+    # As the web process would have sent it: an explicit connection (the environment's CELERY_BROKER_URL would win
+    # over broker=), and not the current app (it would become this process's `current_app`, and every later test's
+    # `current_app.send_task` would go to its default broker and leave jobs queued).
+    sender = Celery("sender", set_as_current=False)
+    with sender.connection_for_write(stack.redis.url) as connection:
         sender.send_task("labeling.tasks.model_train", args=[waiting.pk], queue="train", connection=connection)
     sender.close()
     assert stack.redis.client().llen("train") == 1
