@@ -12,24 +12,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from labeling import ml_adapter, storage
-from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, SuggestionState
+from labeling.choices import ImageStatus, JobKind, SuggestionState
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Job, Project, Suggestion, Target
 from labeling.permissions import ANNOTATE, MANAGE, require_role
 from labeling.services.audit import audit_log
-from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish, job_update_progress
+from labeling.services.chunked_jobs import chunk_run
+from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
 from labeling.services.targets import target_add, targets_replace
 
 CHUNK_SIZE = 32  # frames per task: the detector takes ~60 ms a 256 x 256 frame
 MAX_SELECTION = 100_000
 NEAR_PX = 3.0  # a candidate this close to a target or a rejected suggestion is not proposed (again)
-_NOT_RETRIED_HERE = (OperationalError, InterfaceError, SoftTimeLimitExceeded)  # the task's policy decides
+LOST = "the worker was lost repeatedly while proposing targets on this chunk"
 
 
 def frames_without_points(project: Project) -> Any:
@@ -186,56 +186,20 @@ def suggestions_accept_all(*, image: Image, actor: Any) -> list[Target]:
 def suggestions_detect(*, job_id: int, chunk: int = 0) -> None:
     """Propose targets on one chunk of the job's frames; a redelivered chunk resumes after its last finished frame
     (each frame's run replaces that frame's pending suggestions, so a repeat never duplicates them)."""
-    job = Job.objects.select_related("project").filter(pk=job_id).first()
-    if job is None or job.status in JOB_FINISHED:
-        return
-    size = int(job.payload.get("chunk_size", CHUNK_SIZE))
-    ids = job.payload.get("image_ids", [])[chunk * size : (chunk + 1) * size]
-    start = int((job.result or {}).get("chunk_done", {}).get(str(chunk), 0))
-    job = job_update_progress(job=job)  # a queued job turns running
-    for k in range(start, len(ids)):
-        if job.status == JobStatus.CANCELLED:
-            return
-        stored, error = 0, None
-        try:
-            image = Image.objects.filter(pk=ids[k]).first()
-            if image is None:
-                raise ApplicationError("the image was deleted")
-            stored = image_suggest(image=image, job=job)
-        except _NOT_RETRIED_HERE:
-            raise
-        except Exception as exc:  # one bad frame never stops the batch: it is listed in the job's errors
-            error = {"item": ids[k], "message": getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"}
-        job = _advance(job, chunk, k + 1, stored, error)
-    _finish_if_complete(job)
+    chunk_run(job_id=job_id, chunk=chunk, item=_detect_item, finish=_finish, lost=LOST)
 
 
-@transaction.atomic
-def _advance(job: Job, chunk: int, index: int, stored: int, error: dict | None) -> Job:
-    locked = Job.objects.select_for_update().get(pk=job.pk)
-    if locked.status in JOB_FINISHED:
-        return locked
-    result = dict(locked.result or {})
-    done = dict(result.get("chunk_done", {}))
-    done[str(chunk)] = index
-    result["chunk_done"] = done
-    counts = dict(result.get("chunk_suggested", {}))  # per chunk and frame: a resumed chunk never counts twice
-    counts[f"{chunk}:{index - 1}"] = stored
-    result["chunk_suggested"] = counts
-    result["suggested"] = sum(counts.values())
-    locked.result = result
-    locked.save(update_fields=["result"])
-    return job_update_progress(job=locked, done=sum(done.values()), errors=[error] if error else None)
+def _detect_item(job: Job, image_id: int) -> int:
+    image = Image.objects.filter(pk=image_id).first()
+    if image is None:
+        raise ApplicationError("the image was deleted")
+    return image_suggest(image=image, job=job)
 
 
-def _finish_if_complete(job: Job) -> None:
-    job = Job.objects.get(pk=job.pk)
-    if job.status in JOB_FINISHED or job.done < job.total:
-        return
+def _finish(job: Job, suggested: int) -> None:
     n_errors = len(job.errors)
-    suggested = int(job.result.get("suggested", 0))
     job_finish(
         job=job,
         message=f"{suggested} suggested targets on {job.total - n_errors} of {job.total} frames, {n_errors} errors",
-        result={**job.result, "frames": job.total, "errors": n_errors},
+        result={**job.result, "suggested": suggested, "frames": job.total, "errors": n_errors},
     )

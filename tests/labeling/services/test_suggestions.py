@@ -9,6 +9,7 @@ import pytest
 from labeling.choices import ImageStatus, JobKind, JobStatus, MaskSource, MaskState, Role, SuggestionState
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import AuditLog, Job, Suggestion, Target
+from labeling.services.chunked_jobs import MAX_CHUNK_ATTEMPTS
 from labeling.services.prelabel import prelabel_candidates
 from labeling.services.suggestions import (
     image_suggest,
@@ -167,6 +168,22 @@ def test_a_redelivered_chunk_never_counts_a_frame_twice(team):
     suggestions_detect(job_id=job.pk, chunk=0)
     job.refresh_from_db()
     assert job.result["suggested"] == 2 and Suggestion.objects.filter(state=SuggestionState.PENDING).count() == 2
+
+
+def test_a_chunk_whose_worker_was_lost_too_often_is_given_up_as_errors(team):
+    """A frame that kills its worker every time must not kill workers for ever: after MAX_CHUNK_ATTEMPTS
+    deliveries the chunk's unfinished frames become the job's errors and the job finishes."""
+    project, users = team
+    frames = [_frame(project, seed)[0] for seed in (12, 13)]
+    job = suggestions_detect_request(project=project, actor=users[Role.MANAGER])
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, result={"chunk_done": {"0": 1}, "chunk_attempts": {"0": MAX_CHUNK_ATTEMPTS}}
+    )
+    suggestions_detect(job_id=job.pk, chunk=0)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.done == 2
+    assert [e["item"] for e in job.errors] == [frames[1].pk] and "lost repeatedly" in job.errors[0]["message"]
+    assert not Suggestion.objects.filter(image=frames[1]).exists()
 
 
 def test_pending_suggestions_are_never_labels(team, tmp_path):
