@@ -128,6 +128,14 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) 
     worker.stop()
 
 
+@pytest.fixture
+def worker(celery_worker_process, settings) -> WorkerProcess:
+    """The session's one worker, with this test's MEDIA_ROOT pointed where the worker reads originals (so a kill
+    hits the process running the task)."""
+    settings.MEDIA_ROOT = celery_worker_process.media_root
+    return celery_worker_process
+
+
 _session_worker: WorkerProcess | None = None
 SESSION_QUEUES = ("interactive", "batch", "loop", "train")
 

@@ -39,3 +39,18 @@ def job_task(name: str, *, soft_time_limit: int, time_limit: int, max_retries: i
         soft_time_limit=soft_time_limit,
         time_limit=time_limit,
     )
+
+
+def periodic_task(name: str, *, soft_time_limit: int, time_limit: int) -> Any:
+    """The decorator of beat's periodic tasks (no Job of their own): acks_late, results ignored, transient errors
+    retried with backoff; the next beat tick runs them again anyway."""
+    return shared_task(
+        name=name,
+        acks_late=True,
+        ignore_result=True,
+        autoretry_for=TRANSIENT_ERRORS,
+        retry_backoff=True,
+        max_retries=3,
+        soft_time_limit=soft_time_limit,
+        time_limit=time_limit,
+    )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from celery import Task, shared_task
+from celery import Task
 
-from labeling.tasks.base import TRANSIENT_ERRORS, job_task
+from labeling.tasks.base import job_task, periodic_task
 
 
 # Scoring replays a few generators on one frame (well under a second each); redelivery is harmless (idempotent).
@@ -15,16 +15,7 @@ def frame_score(self: Task, job_id: int) -> None:
     service(job_id=job_id)
 
 
-@shared_task(
-    name="labeling.tasks.projects_loop_check",
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    max_retries=3,
-    soft_time_limit=600,
-    time_limit=660,
-)
+@periodic_task("labeling.tasks.projects_loop_check", soft_time_limit=600, time_limit=660)
 def projects_loop_check() -> dict:
     from labeling.services.loop import projects_loop_check as service
 

@@ -22,12 +22,6 @@ from tests.browser.conftest import (
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def worker(celery_worker_process, settings):
-    settings.MEDIA_ROOT = celery_worker_process.media_root
-    return celery_worker_process
-
-
 def _masks_applied(page) -> int:
     return int(page.get_attribute("canvas.stage", "data-masks-applied") or 0)
 

@@ -28,12 +28,6 @@ def _blobs_image() -> np.ndarray:
     return np.clip(frame, 0, 65535).astype(np.uint16)
 
 
-@pytest.fixture
-def worker(celery_worker_process, settings):
-    settings.MEDIA_ROOT = celery_worker_process.media_root
-    return celery_worker_process
-
-
 def _project_with_image(pixels: np.ndarray | None = None):
     project = ProjectFactory()
     user = MembershipFactory(project=project, role=Role.ANNOTATOR).user

@@ -13,12 +13,6 @@ from tests.labeling.loop.conftest import blob_frame
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def worker(celery_worker_process, settings):
-    settings.MEDIA_ROOT = celery_worker_process.media_root
-    return celery_worker_process
-
-
 def test_the_detection_job_runs_on_the_worker_and_an_accepted_suggestion_gets_its_mask(worker):
     project = ProjectFactory()
     manager = MembershipFactory(project=project, role=Role.MANAGER).user

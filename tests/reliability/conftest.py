@@ -13,12 +13,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 from django.db import connection
+
+from tests.celery_worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,3 +216,36 @@ def json_error(response: requests.Response) -> str:
     body = response.json()
     assert set(body) == {"message", "extra"} and body["message"], body
     return body["message"]
+
+
+@dataclass
+class Stack:
+    """A running app on private servers: gunicorn and one Celery worker on a private Redis, sharing `media`."""
+
+    redis: RedisServer
+    web: WebServer
+    worker: WorkerProcess
+    media: Path
+    env: dict[str, str]  # what the app's processes were started with (database, broker, media)
+
+
+@contextmanager
+def app_stack(tmp: Path, queues: str, worker_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Start the stack (gunicorn and the worker boot side by side); stop it, killing the worker, on exit."""
+    media = tmp / "media"
+    media.mkdir()
+    redis = RedisServer(tmp)
+    redis.start()
+    env = {"DATABASE_URL": suite_database_url(), "CELERY_BROKER_URL": redis.url, "DJANGO_MEDIA_ROOT": str(media)}
+    web = WebServer(env, tmp / "web.log")
+    worker = WorkerProcess(queues, tmp / "worker.log", redis.url, media, env=worker_env)
+    try:
+        web.spawn()
+        worker.start()
+        web.wait_ready()
+        yield Stack(redis, web, worker, media, env)
+    finally:
+        web.stop()
+        worker.kill()  # the module is over: no need to wait for a warm shutdown
+        worker.stop()
+        redis.kill()

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,9 +23,8 @@ from labeling import ml_adapter, storage
 from labeling.choices import JobStatus, Role
 from labeling.models import Job, Mask, Target
 from labeling.services.generation import generator_spec
-from tests.celery_worker import WorkerProcess
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
-from tests.reliability.conftest import RedisServer, WebServer, suite_database_url, wait_for
+from tests.reliability.conftest import Stack, app_stack, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -41,35 +38,11 @@ QUICK_REDELIVERY = {
 }
 
 
-@dataclass
-class Stack:
-    redis: RedisServer
-    worker: WorkerProcess
-    web: WebServer
-    media: Path
-
-
 @pytest.fixture(scope="module")
 def stack(django_db_setup, tmp_path_factory) -> Iterator[Stack]:
     """gunicorn and one worker on a private Redis (db 0 of a redis-server on a free port), sharing one media dir."""
-    tmp = tmp_path_factory.mktemp("broker-faults")
-    media = tmp / "media"
-    media.mkdir()
-    redis = RedisServer(tmp)
-    redis.start()
-    env = {"DATABASE_URL": suite_database_url(), "CELERY_BROKER_URL": redis.url, "DJANGO_MEDIA_ROOT": str(media)}
-    web = WebServer(env, tmp / "web.log")
-    worker = WorkerProcess("interactive,batch", tmp / "worker.log", redis.url, media, env=QUICK_REDELIVERY)
-    try:
-        web.spawn()
-        worker.start()
-        web.wait_ready()
-        yield Stack(redis, worker, web, media)
-    finally:
-        web.stop()
-        worker.kill()  # the module is over: no need to wait for a warm shutdown
-        worker.stop()
-        redis.kill()
+    with app_stack(tmp_path_factory.mktemp("broker-faults"), "interactive,batch", QUICK_REDELIVERY) as running:
+        yield running
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,9 +30,10 @@ from labeling.choices import JobKind, JobStatus, Role
 from labeling.models import Job, Mask
 from labeling.services.audit import audit_log
 from labeling.services.job_sweep import MAX_RESENDS, job_resends
-from tests.celery_worker import ROOT, WorkerProcess
-from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
-from tests.reliability.conftest import RedisServer, WebServer, suite_database_url, wait_for
+from tests.celery_worker import ROOT
+from tests.factories import ImageFactory, MembershipFactory, ProjectFactory
+from tests.labeling.loop.conftest import crowded_image
+from tests.reliability.conftest import Stack, app_stack, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -63,38 +63,16 @@ class BeatProcess:
         self.log.close()
 
 
-@dataclass
-class Stack:
-    redis: RedisServer
-    worker: WorkerProcess
-    web: WebServer
-    beat: BeatProcess
-    media: Path
-
-
 @pytest.fixture(scope="module")
 def stack(django_db_setup, tmp_path_factory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("job-faults")
-    media = tmp / "media"
-    media.mkdir()
-    redis = RedisServer(tmp)
-    redis.start()
-    env = {"DATABASE_URL": suite_database_url(), "CELERY_BROKER_URL": redis.url, "DJANGO_MEDIA_ROOT": str(media)}
-    web = WebServer(env, tmp / "web.log")
-    worker = WorkerProcess("batch,loop", tmp / "worker.log", redis.url, media, env=SWEEP)
-    beat = BeatProcess({**env, **SWEEP}, tmp)
-    try:
-        web.spawn()
-        worker.start()
+    with app_stack(tmp, "batch,loop", SWEEP) as running:
+        beat = BeatProcess({**running.env, **SWEEP}, tmp)
         beat.start()
-        web.wait_ready()
-        yield Stack(redis, worker, web, beat, media)
-    finally:
-        beat.stop()
-        web.stop()
-        worker.kill()
-        worker.stop()
-        redis.kill()
+        try:
+            yield running
+        finally:
+            beat.stop()
 
 
 @pytest.fixture
@@ -105,20 +83,6 @@ def team(stack, settings):
     http = requests.Session()
     http.headers["Authorization"] = f"Token {Token.objects.create(user=manager).key}"
     return project, http
-
-
-def _crowded_image(project, seed: int, n: int = 24):
-    """A 256x256 frame with `n` point-labelled targets and no masks: slow enough to be caught mid-batch."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:256, 0:256]
-    frame = 8000 + rng.normal(0, 40, (256, 256))
-    points = [(20.0 + (i % 6) * 40, 20.0 + (i // 6) * 50) for i in range(n)]
-    for x, y in points:
-        frame += 20000 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.6**2))
-    image = ImageFactory(project=project, pixels=frame.astype(np.uint16), original_name=f"crowd_{seed}.png")
-    for x, y in points:
-        TargetFactory(image=image, x=x, y=y)
-    return image
 
 
 def _finished(job_id: int) -> Job | None:
@@ -132,7 +96,7 @@ def _leftovers(media: Path) -> list[Path]:
 
 def test_a_prelabel_job_whose_worker_was_killed_is_resent_and_counts_its_masks(stack, team):
     project, http = team
-    images = [_crowded_image(project, seed) for seed in range(20)]
+    images = [crowded_image(project, seed) for seed in range(20)]
     response = http.post(stack.web.url(f"/api/v1/projects/{project.pk}/prelabel/"), json={}, timeout=30)
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]

@@ -18,12 +18,6 @@ from tests.labeling.datasets.helpers import frame, mask_png, raster, zip_bytes
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def worker(celery_worker_process, settings):
-    settings.MEDIA_ROOT = celery_worker_process.media_root
-    return celery_worker_process
-
-
 def test_worker_imports_then_exports(worker):
     project = ProjectFactory()
     user = MembershipFactory(project=project, role=Role.MANAGER).user

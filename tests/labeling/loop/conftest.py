@@ -91,3 +91,17 @@ def stream_frame(project: Project, user, seed: int, radius2: float = 5, size: in
     if score:
         frame_score(job_id=Job.objects.filter(image=image, kind=JobKind.SCORE).order_by("-pk").first().pk)
     return image
+
+
+def crowded_image(project: Project, seed: int, n: int = 24) -> Image:
+    """A 256x256 frame with `n` point-labelled targets and no masks: slow enough to be caught mid-batch."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:256, 0:256]
+    frame = 8000 + rng.normal(0, 40, (256, 256))
+    points = [(20.0 + (i % 6) * 40, 20.0 + (i // 6) * 50) for i in range(n)]
+    for x, y in points:
+        frame += 20000 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.6**2))
+    image = ImageFactory(project=project, pixels=frame.astype(np.uint16), original_name=f"crowd_{seed}.png")
+    for x, y in points:
+        TargetFactory(image=image, x=x, y=y)
+    return image

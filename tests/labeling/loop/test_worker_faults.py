@@ -6,7 +6,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 
@@ -18,8 +17,8 @@ from labeling.services.loop_data import loop_samples
 from labeling.services.prelabel import project_prelabel_request
 from labeling.services.serving import generator_spec, serving_model
 from labeling.services.training import model_train_request, model_version_promote, model_version_retire
-from tests.factories import ImageFactory, ModelVersionFactory, TargetFactory
-from tests.labeling.loop.conftest import loop_project
+from tests.factories import ModelVersionFactory
+from tests.labeling.loop.conftest import crowded_image, loop_project
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -30,13 +29,6 @@ QUICK_REDELIVERY = {
     "CELERY_UNACKED_RESTORE_INTERVAL": "1",
     "CELERY_UNACKED_RESTORE_THROTTLE": "1",
 }
-
-
-@pytest.fixture
-def worker(celery_worker_process, settings):
-    """The session's one worker (tests/conftest.py registers it once), so a kill hits the process running the task."""
-    settings.MEDIA_ROOT = celery_worker_process.media_root
-    return celery_worker_process
 
 
 @contextmanager
@@ -61,23 +53,9 @@ def _wait_until(predicate, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def _crowded_image(project, seed: int, n: int = 24):
-    """A 256x256 frame with `n` point-labelled targets and no masks: slow enough to be caught mid-batch."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:256, 0:256]
-    frame = 8000 + rng.normal(0, 40, (256, 256))
-    points = [(20.0 + (i % 6) * 40, 20.0 + (i // 6) * 50) for i in range(n)]
-    for x, y in points:
-        frame += 20000 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.6**2))
-    image = ImageFactory(project=project, pixels=frame.astype(np.uint16), original_name=f"crowd_{seed}.png")
-    for x, y in points:
-        TargetFactory(image=image, x=x, y=y)
-    return image
-
-
 def test_prelabel_job_on_the_worker_reports_progress_and_stores_predictions(worker):
     project, manager = loop_project()
-    images = [_crowded_image(project, seed) for seed in range(3)]
+    images = [crowded_image(project, seed) for seed in range(3)]
     job = job_wait(project_prelabel_request(project=project, actor=manager), 60)
     assert job.status == JobStatus.SUCCEEDED, job.message
     job.refresh_from_db()
@@ -87,7 +65,7 @@ def test_prelabel_job_on_the_worker_reports_progress_and_stores_predictions(work
 
 def test_worker_killed_mid_batch_the_new_worker_finishes_the_job(worker):
     project, manager = loop_project()
-    images = [_crowded_image(project, seed) for seed in range(20)]
+    images = [crowded_image(project, seed) for seed in range(20)]
     job = project_prelabel_request(project=project, actor=manager)
     _wait_until(lambda: Job.objects.get(pk=job.pk).done >= 2, 60, "the batch to start")
     with killed_and_replaced(worker):
@@ -158,7 +136,7 @@ def test_a_confirmation_is_scored_by_the_loop_worker(worker):
     from labeling.services.images import image_confirm
 
     project, manager = loop_project()
-    image = _crowded_image(project, seed=7, n=3)
+    image = crowded_image(project, seed=7, n=3)
     job_wait(image_generate_request(image=image, actor=manager), 60)
     image.refresh_from_db()
     image_confirm(image=image, actor=manager)
