@@ -1,4 +1,10 @@
-"""Quality and speed of the shipped EDGSP weights vs the cold start on SIRST val (one JSON line + report)."""
+"""Quality and speed of the shipped EDGSP weights vs the cold start on SIRST val (one JSON line + report).
+
+Every IoU comes with a 95 % bootstrap interval over frames, and each net's gain over the cold start with a paired
+one, so that a choice is not made on a 1-point difference that another draw of frames would reverse. Beside val,
+the same frames as two proxies of a new team's data (`bench/proxies.py`, built in memory from SIRST val, seed 0):
+`dense` (5-30 touching implanted targets per frame, prompted with each target's own point) and `sensor`
+(another sensor's 16-bit gain, offset, blur and noise)."""
 
 from __future__ import annotations
 
@@ -16,17 +22,19 @@ import torch  # noqa: E402
 
 from ml.checkpoints import read_checkpoint  # noqa: E402
 from ml.config import ModelConfig  # noqa: E402
-from ml.data import load_samples  # noqa: E402
+from ml.data import Sample, load_samples  # noqa: E402
 from ml.edges import compute_edges  # noqa: E402
 from ml.evaluation import evaluate_predictor  # noqa: E402
 from ml.inference import ColdStartPredictor, Predictor  # noqa: E402
 from ml.inputs import normalise_image  # noqa: E402
+from ml.metrics import SegmentationMetrics, iou_gain_interval  # noqa: E402
 from ml.models import build_model, count_flops, count_parameters  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "bench" / "reports" / "quality.md"
 GRID = REPORT.with_name("quality_worst.png")
-KEYS = ("iou", "pd", "fat", "fa", "ms_median", "ms_p95", "n_fallback", "n_adhesion")
+KEYS = ("iou", "iou_low", "iou_high", "pd", "fat", "fa", "ms_median", "ms_p95", "n_fallback", "n_adhesion")
+PROXIES = ("dense", "sensor")
 
 
 def _row(res: dict) -> dict:
@@ -120,6 +128,45 @@ def worst_grid(samples, pred_masks, cold_masks, per_image, path: Path, n: int = 
     return [samples[i].id for i in order]
 
 
+def proxy_samples(kind: str, samples: list[Sample], seed: int = 0) -> list[Sample]:
+    """The frames as `bench/proxies.py` builds them (same rng per frame id), union masks, each target's point."""
+    from bench.proxies import WIDE_RADIUS, build_frame
+
+    out = []
+    for s in samples:
+        image, instances, points, _ = build_frame(kind, s.image, s.mask, s.id, seed, WIDE_RADIUS)
+        union = np.zeros(s.mask.shape, bool)
+        for m in instances:
+            union |= m
+        out.append(Sample(s.id, image, union, points))
+    return out
+
+
+def _accumulator(per_image: list[dict]) -> SegmentationMetrics:
+    """An accumulator holding only the per-frame counts the paired bootstrap reads."""
+    return SegmentationMetrics(image_inter=[r["inter"] for r in per_image], image_union=[r["union"] for r in per_image])
+
+
+def gain_over_coldstart(per_image: list[dict], cold_per_image: list[dict]) -> dict:
+    """A net's pooled-IoU gain over the cold start on the same frames, with its 95 % paired-bootstrap interval."""
+    gain, low, high = iou_gain_interval(_accumulator(per_image), _accumulator(cold_per_image))
+    return {"gain": round(gain, 2), "low": round(low, 2), "high": round(high, 2)}
+
+
+def score_proxies(samples: list[Sample], weights: list[Path]) -> dict:
+    """Cold start and each net (centroid clicks, BBM, no TTA) on each proxy of `samples`."""
+    out: dict = {}
+    for kind in PROXIES:
+        frames = proxy_samples(kind, samples)
+        cold = evaluate_predictor(ColdStartPredictor(), frames, "centroid")
+        entry = {"n_images": len(frames), "n_targets": sum(len(f.points) for f in frames), "coldstart": _row(cold)}
+        for w in weights:
+            r = evaluate_predictor(Predictor.load(w, device="cpu"), frames, "centroid", tta=False)
+            entry[w.stem] = {**_row(r), "gain": gain_over_coldstart(r["per_image"], cold["per_image"])}
+        out[kind] = entry
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default="/work/shared/data/sirst")
@@ -135,11 +182,11 @@ def main() -> None:
     weights = [Path(w) for w in args.weights] if args.weights else sorted((ROOT / "ml" / "weights").glob("*.pt"))
     results: dict = {"split": args.split, "n_images": len(samples), "threads": args.threads, "methods": {}}
     cold = ColdStartPredictor()
-    cold_masks = None
+    cold_masks, cold_per_image = None, None
     for pts in ("centroid", "coarse"):
         r = evaluate_predictor(cold, samples, pts, return_masks=pts == "centroid")
         if pts == "centroid":
-            cold_masks = r["masks"]
+            cold_masks, cold_per_image = r["masks"], r["per_image"]
         results["methods"].setdefault("coldstart", {})[f"{pts}_bbm"] = _row(r)
     grid_ids: list[str] = []
     for w in weights:
@@ -156,8 +203,10 @@ def main() -> None:
             for bbm in (True, False):
                 r = evaluate_predictor(pred, samples, pts, bbm=bbm, tta=False, return_masks=True)
                 entry[f"{pts}_{'bbm' if bbm else 'raw'}"] = _row(r)
-                if pts == "centroid" and bbm and w == weights[0]:
-                    grid_ids = worst_grid(samples, r["masks"], cold_masks, r["per_image"], GRID)
+                if pts == "centroid" and bbm:
+                    entry["gain"] = gain_over_coldstart(r["per_image"], cold_per_image)
+                    if w == weights[0]:
+                        grid_ids = worst_grid(samples, r["masks"], cold_masks, r["per_image"], GRID)
         if not args.no_tta:
             for pts in ("centroid", "coarse"):
                 entry[f"{pts}_bbm_tta"] = _row(evaluate_predictor(pred, samples, pts, tta=True))
@@ -165,12 +214,44 @@ def main() -> None:
         entry["selection_metrics"] = meta.get("selection_metrics")
         entry["chosen_step"] = meta.get("chosen_step")
         results["methods"][name] = entry
+    results["proxies"] = score_proxies(samples, weights)
     results["costs"] = model_costs(args.threads)
     results["inputs"] = measure_inputs(load_samples(args.data, "train"))
     results["worst_ids"] = grid_ids
     results["wall_s"] = round(time.time() - t_start, 1)
     write_report(results, Path(args.report))
     print(json.dumps(results))
+
+
+def _iou(r: dict) -> str:
+    return f"{r['iou']:.2f} [{r['iou_low']:.1f}, {r['iou_high']:.1f}]"
+
+
+def _gain(g: dict) -> str:
+    return f"{g['gain']:+.2f} [{g['low']:+.1f}, {g['high']:+.1f}]"
+
+
+def _gain_and_proxy_lines(res: dict) -> list[str]:
+    """Each net's gain over the cold start on val and on the proxies, then the proxies' own table."""
+    nets = [n for n in res["methods"] if n != "coldstart"]
+    lines = ["", "## Gain over the cold start (centroid clicks, BBM, no TTA; 95 % paired-bootstrap interval)", ""]
+    lines += ["| net | val | " + " | ".join(f"{k} proxy" for k in res["proxies"]) + " |"]
+    lines += ["|---|---|" + "---|" * len(res["proxies"])]
+    for net in nets:
+        cells = [_gain(res["methods"][net]["gain"])] + [_gain(p[net]["gain"]) for p in res["proxies"].values()]
+        lines.append(f"| {net} | " + " | ".join(cells) + " |")
+    lines += ["", "A net beats the cold start on a set only where the interval lies above 0.", ""]
+    lines += ["## Proxies of a new team's data (the val frames rebuilt by `bench/proxies.py`, seed 0)", ""]
+    lines += ["| proxy | frames | targets | method | IoU [95 % interval] | Pd | Fat | fallback | adhesion |"]
+    lines += ["|---|---|---|---|---|---|---|---|---|"]
+    for kind, entry in res["proxies"].items():
+        for name in ["coldstart", *nets]:
+            r = entry[name]
+            lines.append(
+                f"| {kind} | {entry['n_images']} | {entry['n_targets']} | {name} | {_iou(r)} | {r['pd']:.2f} "
+                f"| {r['fat']:.2f} | {r['n_fallback']} | {r['n_adhesion']} |"
+            )
+    return lines
 
 
 def write_report(res: dict, path: Path) -> None:
@@ -183,20 +264,21 @@ def write_report(res: dict, path: Path) -> None:
         "times are per image end to end (normalise, cold-start prior, net, BBM), median and p95 in ms. "
         "No GPU on this machine: GPU timings are not measured.",
         "",
-        "| method | points | BBM | TTA | IoU | Pd | Fat | Fa | ms median | ms p95 | fallback | adhesion |",
+        "| method | points | BBM | TTA | IoU [95 %] | Pd | Fat | Fa | ms median | ms p95 | fallback | adhesion |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in res["methods"].items():
         for key, r in entry.items():
-            if not isinstance(r, dict) or "iou" not in r or key == "selection_metrics":
+            if not isinstance(r, dict) or "iou" not in r or key in ("selection_metrics", "gain"):
                 continue
             pts, mode = key.split("_")[0], key.split("_", 1)[1]
             bbm = "n/a" if name == "coldstart" else ("yes" if "bbm" in mode else "no")
             tta = "yes" if mode.endswith("tta") else "no"
             lines.append(
-                f"| {name} | {pts} | {bbm} | {tta} | {r['iou']:.2f} | {r['pd']:.2f} | {r['fat']:.2f} | {r['fa']:.2f} "
+                f"| {name} | {pts} | {bbm} | {tta} | {_iou(r)} | {r['pd']:.2f} | {r['fat']:.2f} | {r['fa']:.2f} "
                 f"| {r['ms_median']:.1f} | {r['ms_p95']:.1f} | {r['n_fallback']} | {r['n_adhesion']} |"
             )
+    lines += _gain_and_proxy_lines(res)
     lines += [
         "",
         "## Model sizes (random weights, forward only, batch 1)",

@@ -280,7 +280,7 @@ def _one_frame(annotator: Annotator, frame: Any, n: int, paced: float, project_i
 def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], project: Any, user: Any, wall: float) -> dict:
     from labeling.models import AuditLog, ModelVersion
     from labeling.selectors import project_quality
-    from ml.metrics import pooled_figures
+    from ml.metrics import iou_interval, pooled_figures
 
     counts = [r["counts"] for r in rows]
     overall = pooled_figures(counts)
@@ -305,6 +305,9 @@ def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], project: Any,
         "targets": sum(r["targets"] for r in rows),
         "mean_shown_iou": round(overall["iou"], 2),
         "late_shown_iou": round(late["iou"], 2) if late else None,
+        # 95 % bootstrap intervals over frames: what another stream of such frames could have given.
+        "mean_shown_iou_ci": _interval(iou_interval, counts),
+        "late_shown_iou_ci": _interval(iou_interval, counts[LATE_AFTER:]) if late else None,
         "pd": round(overall["pd"], 2),
         "fat": round(overall["fat"], 2),
         "merged": int(sum(c["n_merged"] for c in counts)),
@@ -334,6 +337,11 @@ def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], project: Any,
     }
     _write_report(args, detail)
     return result
+
+
+def _interval(iou_interval: Any, counts: list[dict[str, int]]) -> list[float]:
+    low, high = iou_interval([c["inter"] for c in counts], [c["union"] for c in counts])
+    return [round(low, 1), round(high, 1)]
 
 
 def _frame_of_events(project_id: int):  # noqa: ANN202 - a closure
@@ -366,9 +374,11 @@ def _write_report(args: argparse.Namespace, detail: dict[str, Any]) -> None:
         "",
         f"{r['frames']} frames, {r['targets']} targets, {r['wall_s']:.0f} s wall on this machine.",
         "",
-        "| mean shown IoU | shown IoU after frame 20 | Pd | Fat | merged | promotions | first promotion at frame |",
+        "| mean shown IoU [95 %] | shown IoU after frame 20 [95 %] | Pd | Fat | merged | promotions "
+        "| first promotion at frame |",
         "|---|---|---|---|---|---|---|",
-        f"| {r['mean_shown_iou']} | {r['late_shown_iou']} | {r['pd']} | {r['fat']} | {r['merged']} | "
+        f"| {r['mean_shown_iou']} {r['mean_shown_iou_ci']} | {r['late_shown_iou']} {r['late_shown_iou_ci']} "
+        f"| {r['pd']} | {r['fat']} | {r['merged']} | "
         f"{r['promotions']} (rollbacks {r['rollbacks']}) | {r['first_promotion_frame']} |",
         "",
         "![shown IoU per frame](stream.png)",

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ml.data import Sample, find_file, list_ids, read_image, read_mask
-from ml.metrics import SegmentationMetrics
+from ml.metrics import SegmentationMetrics, iou_interval
 from ml.points import centroid_points, coarse_points
 
 
@@ -18,9 +18,11 @@ class _Predicts(Protocol):
 
 
 def make_points(samples: list[Sample], kind: str = "centroid", seed: int = 0) -> list[np.ndarray]:
-    """Point prompts for every sample: 'centroid' (floored) or 'coarse' (jittered, fixed seed)."""
+    """Point prompts for every sample: 'centroid' (floored; a sample's own clicks when it has them: touching
+    targets are one component of the mask, whose centroid would prompt neither) or 'coarse' (jittered, fixed
+    seed)."""
     if kind == "centroid":
-        return [centroid_points(s.mask) for s in samples]
+        return [s.points if s.points is not None else centroid_points(s.mask) for s in samples]
     if kind == "coarse":
         rng = np.random.default_rng(seed)
         return [coarse_points(s.mask, rng) for s in samples]
@@ -49,10 +51,13 @@ def evaluate_predictor(
         n_adhesion += sum(res.adhesion)
         inter = int(np.count_nonzero(pred & sample.mask))
         union = int(np.count_nonzero(pred | sample.mask))
-        per_image.append({"id": sample.id, "iou": 100.0 * inter / union if union else 100.0, "union": union})
+        per_image.append(
+            {"id": sample.id, "iou": 100.0 * inter / union if union else 100.0, "inter": inter, "union": union}
+        )
         if return_masks:
             masks.append(pred)
     out: dict[str, Any] = acc.result()
+    out["iou_low"], out["iou_high"] = iou_interval(acc.image_inter, acc.image_union)
     out.update(
         ms_median=float(np.median(times)) if times else 0.0,
         ms_p95=float(np.percentile(times, 95)) if times else 0.0,

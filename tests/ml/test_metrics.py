@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from ml.metrics import SegmentationMetrics, accumulate, evaluate_masks, iou_gain_bootstrap
+from ml.metrics import (
+    SegmentationMetrics,
+    accumulate,
+    evaluate_masks,
+    iou_gain_bootstrap,
+    iou_gain_interval,
+    iou_interval,
+)
 
 
 def _mask(shape, *boxes):
@@ -103,3 +110,27 @@ def test_bootstrap_is_reproducible_and_refuses_unpaired_input():
         iou_gain_bootstrap(a, _counts([1], [2]))
     with pytest.raises(ValueError, match="confidence"):
         iou_gain_bootstrap(a, b, confidence=1.0)
+
+
+def test_the_iou_interval_holds_the_pooled_iou_and_narrows_with_more_frames():
+    rng = np.random.default_rng(0)
+    union = rng.integers(20, 200, 400)
+    inter = (union * rng.uniform(0.4, 0.9, 400)).astype(int)
+    pooled = 100.0 * inter.sum() / union.sum()
+    few, many = iou_interval(inter[:20], union[:20]), iou_interval(inter, union)
+    assert few[0] < pooled < few[1] and many[0] < pooled < many[1]
+    assert many[1] - many[0] < (few[1] - few[0]) / 2  # 20x the frames: about a quarter of the width
+    assert iou_interval([5, 5], [10, 10]) == (50.0, 50.0)  # identical frames: no spread
+    with pytest.raises(ValueError, match="confidence"):
+        iou_interval([1], [2], confidence=1.0)
+
+
+def test_the_gain_interval_is_paired_a_constant_gain_on_varied_frames_is_sure():
+    rng = np.random.default_rng(1)
+    gts = [rng.random((16, 16)) < rng.uniform(0.05, 0.5) for _ in range(30)]
+    better = accumulate(gts, gts)  # perfect on every frame
+    worse = accumulate([g & (rng.random(g.shape) < 0.8) for g in gts], gts)
+    gain, low, high = iou_gain_interval(better, worse)
+    assert low <= gain <= high and low > 0
+    gain, low, high = iou_gain_interval(worse, better)
+    assert high < 0
