@@ -28,6 +28,9 @@ class GeneratorSpec:
     # EDGSP only: cold-start settings (ColdStartParams fields) its prior channel is made with instead of the
     # checkpoint's, e.g. (("alpha", 0.1),) from the project's calibration; () keeps the checkpoint's.
     prior: tuple[tuple[str, Any], ...] = ()
+    # EDGSP only: open a 1-px gap where touching targets meet (SIRST's convention). A version trained on frames
+    # whose confirmed masks touch turns it off (services.training): it draws the team's convention.
+    gaps: bool = True
 
     def coldstart_params(self) -> dict[str, Any]:
         """The ColdStartParams fields this spec sets (cold start only)."""
@@ -129,13 +132,15 @@ def generate_masks(
         predictor = _predictor(spec.checkpoint, spec.device)
         if spec.prior:
             predictor = predictor.with_coldstart(dict(spec.prior))
-        result = predictor.predict(pixels, points)
+        result = predictor.predict(pixels, points, gaps=spec.gaps)
         masks = [np.asarray(m, dtype=bool) for m in result.masks]
         fallback = [bool(f) for f in result.fallback]
         adhesion = [bool(a) for a in result.adhesion]
         params = {"checkpoint": Path(spec.checkpoint).name, "device": spec.device}
         if spec.prior:
             params["prior"] = dict(spec.prior)
+        if not spec.gaps:
+            params["gaps"] = False
     else:
         from ml.coldstart import ColdStartParams, point_prompt_masks
 
@@ -147,6 +152,13 @@ def generate_masks(
         params = {"alpha": spec.alpha, "use_grabcut": spec.use_grabcut, "size_rule": spec.size_rule}
     seconds = time.perf_counter() - start
     return GenerationOutput(masks, fallback, adhesion, spec.method, seconds, params)
+
+
+def masks_touch(instances: list[np.ndarray]) -> bool:
+    """Whether two of one frame's target masks overlap or are 8-adjacent (ml.postprocess.instances_touch)."""
+    from ml.postprocess import instances_touch
+
+    return instances_touch(instances)
 
 
 # --- Candidate targets on frames without points (labeling.services.suggestions) ------------------------------

@@ -117,6 +117,7 @@ class Predictor:
         tta: bool | None = None,
         bbm: bool = True,
         names: list[str] | None = None,
+        gaps: bool = True,
     ) -> list[InstanceResult]:
         """Predict many images in one padded batch (fast on GPU); see `predict` for the arguments."""
         if len(images) != len(points):
@@ -152,10 +153,10 @@ class Predictor:
         out = []
         for (img, pts, _, cold), prob in zip(prepared, probs, strict=True):
             prob = prob[: img.shape[0], : img.shape[1]]
-            out.append(self._postprocess(img, pts, prob, threshold, bbm, cold))
+            out.append(self._postprocess(img, pts, prob, threshold, bbm, cold, gaps))
         return out
 
-    def _postprocess(self, img, pts, prob, threshold, bbm, cold) -> InstanceResult:  # noqa: ANN001
+    def _postprocess(self, img, pts, prob, threshold, bbm, cold, gaps) -> InstanceResult:  # noqa: ANN001
         if not bbm:
             # Raw thresholded map as one "instance" (for with/without-BBM evaluation only).
             mask = prob > threshold if len(pts) else np.zeros(prob.shape, dtype=bool)
@@ -167,7 +168,7 @@ class Predictor:
                 state["cold"] = point_prompt_masks(img, pts, self.coldstart_params)
             return state["cold"].masks[i]
 
-        res = bbm_instances(prob, pts, threshold, fallback)
+        res = bbm_instances(prob, pts, threshold, fallback, gaps=gaps)
         res.prob = prob
         return res
 
@@ -179,6 +180,7 @@ class Predictor:
         tta: bool | None = None,
         bbm: bool = True,
         name: str = "image",
+        gaps: bool = True,
     ) -> InstanceResult:
         """Segment the targets marked by `points`.
 
@@ -190,12 +192,13 @@ class Predictor:
             tta: average the 8 flips/transposes (about 8x slower); None: the checkpoint's choice.
             bbm: apply BBM (instances + flags); False returns one raw thresholded mask (for evaluation).
             name: used in error messages (e.g. the image id).
+            gaps: open a 1-px gap where split instances touch (False: they may touch; `bbm_instances`).
 
         Returns:
             InstanceResult: `.masks` bool (H, W) per point in input order, `.fallback`, `.adhesion`
             flags per point, `.union()`, and `.prob` the (H, W) float32 probability map.
         """
-        return self.predict_batch([image], [points], threshold, tta, bbm, [name])[0]
+        return self.predict_batch([image], [points], threshold, tta, bbm, [name], gaps)[0]
 
 
 class ColdStartPredictor:

@@ -91,6 +91,7 @@ def bbm_instances(
     threshold: float = 0.5,
     fallback: FallbackFn | None = None,
     nearest_click: bool = True,
+    gaps: bool = True,
 ) -> InstanceResult:
     """Bounding-box matching with the app's additions.
 
@@ -107,7 +108,9 @@ def bbm_instances(
     points are flagged `adhesion`; a point with no candidate gets the fallback and a `fallback` flag.
     With `nearest_click`, each instance then keeps only the pixels nearer to its own click than to any
     other, in one piece (an instance left empty takes its fallback there, flagged). Masks are pairwise
-    disjoint.
+    disjoint. With `gaps`, split instances then give up the pixels where they touch an earlier one (SIRST's
+    convention: every target its own component of the union mask); without, they may touch, as a team's
+    confirmed masks of a dense cluster do (`instances_touch`).
     """
     p = np.asarray(prob, dtype=np.float32)
     h, w = p.shape
@@ -159,7 +162,7 @@ def bbm_instances(
         taken |= blob
     if nearest_click and n > 1:
         _nearest_click(masks, pts, rcs, fell, fallback)
-    if any(adhesion) or any(fell):
+    if gaps and (any(adhesion) or any(fell)):
         _separate(masks, [adhesion[i] or fell[i] for i in range(n)], rcs)
     return InstanceResult(masks, fell, adhesion, (h, w))
 
@@ -235,3 +238,23 @@ def _separate(masks: list[np.ndarray], movable: list[bool], rcs: np.ndarray) -> 
             # (each target's own mask is stored apart; only a union view would read them as one).
             if (carved[r, c] or not m[r, c]) and 2 * carved.sum() >= m.sum():
                 masks[k] = carved
+
+
+def instances_touch(instances: list[np.ndarray]) -> bool:
+    """Whether any two instance masks of one frame overlap or are 8-adjacent: the labels of a team that lets
+    touching targets touch (no 1-px gap between them), so its masks should be made that way too."""
+    if len(instances) < 2:
+        return False
+    owner = np.zeros(np.asarray(instances[0]).shape, dtype=np.int32)
+    for k, m in enumerate(instances, start=1):
+        m = np.asarray(m, dtype=bool)
+        if (owner[m] > 0).any():
+            return True
+        owner[m] = k
+    h, w = owner.shape
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):  # each pixel against its right / lower neighbours
+        a = owner[: h - dy, max(0, -dx) : w - max(0, dx)]
+        b = owner[dy:, max(0, dx) : w + min(0, dx)]
+        if ((a > 0) & (b > 0) & (a != b)).any():
+            return True
+    return False

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labeling import storage
+from labeling import ml_adapter, storage
 from labeling.choices import MaskState
 from labeling.models import Image, Mask, Target
 
@@ -22,6 +22,7 @@ class LoopSample:
     pixels: np.ndarray  # (H, W) raw
     points: np.ndarray  # (N, 2) float (x, y): the humans' clicks
     mask: np.ndarray  # (H, W) bool: union of the confirmed masks
+    touching: bool = False  # two of its confirmed target masks touch (ml_adapter.masks_touch)
 
 
 def loop_samples(image_ids: list[int]) -> list[LoopSample]:
@@ -42,9 +43,10 @@ def loop_samples(image_ids: list[int]) -> list[LoopSample]:
         image = images.get(pk)
         if image is None:
             continue  # deleted since
+        instances = [storage.mask_decode(rle, image.height, image.width) for rle in masks.get(pk, [])]
         union = np.zeros((image.height, image.width), dtype=bool)
-        for rle in masks.get(pk, []):
-            union |= storage.mask_decode(rle, image.height, image.width)
+        for m in instances:
+            union |= m
         pts = np.asarray(points.get(pk, []), dtype=np.float64).reshape(-1, 2)
-        out.append(LoopSample(pk, storage.read_pixels(image), pts, union))
+        out.append(LoopSample(pk, storage.read_pixels(image), pts, union, ml_adapter.masks_touch(instances)))
     return out

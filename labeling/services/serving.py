@@ -72,6 +72,7 @@ def version_spec(version: ModelVersion) -> ml_adapter.GeneratorSpec:
         model_version_id=version.pk,
         device=django_settings.EDGSP_DEVICE,
         prior=prior,
+        gaps=bool(params.get("gaps", True)),
     )
 
 
@@ -109,6 +110,7 @@ def generator_label(version: ModelVersion | None, spec: ml_adapter.GeneratorSpec
         text = "EDGSP base weights" if version is None else version.arch
         alpha = dict(spec.prior).get("alpha")
         text += f" (prior α {alpha:.2f})" if alpha is not None else ""
+        text += "" if spec.gaps else ", targets may touch"
     return f"v{version.number} {text}" if version is not None else text
 
 

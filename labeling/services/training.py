@@ -226,6 +226,9 @@ def model_train(*, job_id: int) -> None:
     relative, final, partial = _paths(version, job)
     progress = _Progress(job, version, budget)
     train = loop_samples(ids)
+    if any(s.touching for s in train):  # the team lets touching targets touch: the version draws them so
+        version.params = {**version.params, "gaps": False}
+        version.save(update_fields=["params"])
     try:
         result = ml_adapter.train(
             [(s.image_id, s.pixels, s.mask, s.points) for s in train],
@@ -258,7 +261,13 @@ def model_train(*, job_id: int) -> None:
         project=project,
         action="loop.train",
         obj=version,
-        data={"n_frames": len(ids), "steps": result["steps"], "prior": prior, "budget_s": budget},
+        data={
+            "n_frames": len(ids),
+            "steps": result["steps"],
+            "prior": prior,
+            "gaps": version.params.get("gaps", True),
+            "budget_s": budget,
+        },
     )
     _shadow_start(job, version)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ml.postprocess import bbm_instances, split_component
+from ml.postprocess import bbm_instances, instances_touch, split_component
 
 
 def _prob(shape=(20, 20)):
@@ -76,6 +76,37 @@ def test_two_points_in_one_component_are_split_into_disjoint_flagged_masks():
     from ml.points import label_components
 
     assert label_components(a | b)[0] == 2  # the union still shows two targets
+
+
+def test_without_gaps_split_instances_may_touch_and_keep_the_whole_component():
+    """A team whose confirmed masks of a cluster touch: the union keeps every pixel the net found."""
+    p = _prob((12, 20))
+    p[4:8, 2:8] = 0.95
+    p[4:8, 12:18] = 0.95
+    p[5:7, 8:12] = 0.6
+    clicks = np.array([[4.0, 5.0], [15.0, 6.0]])
+    res = bbm_instances(p, clicks, gaps=False)
+    a, b = res.masks
+    assert res.adhesion == [True, True] and not (a & b).any()
+    assert np.array_equal(a | b, p > 0.5)  # nothing carved
+    assert instances_touch(res.masks) and not instances_touch(
+        bbm_instances(p, np.array([[4.0, 5.0], [15.0, 6.0]])).masks
+    )
+
+
+def test_instances_touch_means_overlapping_or_eight_adjacent():
+    def dot(y: int, x: int) -> np.ndarray:
+        m = np.zeros((8, 8), bool)
+        m[y, x] = True
+        return m
+
+    centre = dot(3, 3)
+    for y, x in ((3, 4), (4, 3), (4, 4), (4, 2), (2, 2), (2, 4), (3, 3)):
+        assert instances_touch([centre, dot(y, x)]), (y, x)
+    for y, x in ((3, 5), (5, 3), (5, 5), (1, 3), (0, 0)):
+        assert not instances_touch([centre, dot(y, x)]), (y, x)
+    assert not instances_touch([centre]) and not instances_touch([])
+    assert instances_touch([dot(0, 0), dot(7, 7), dot(6, 6)])  # any pair, not only the first
 
 
 def test_split_component_follows_the_probability_valley():

@@ -3,16 +3,17 @@ rollback by hand."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from labeling import ml_adapter
+from labeling import ml_adapter, storage
 from labeling.choices import GeneratorKind, JobKind, JobStatus, ModelStatus, Role, ScoreKind
 from labeling.exceptions import ApplicationError, ConflictError
-from labeling.models import AuditLog, FrameScore, Image, Job, ModelVersion
+from labeling.models import AuditLog, FrameScore, Image, Job, Mask, ModelVersion
 from labeling.services.loop import loop_status, next_milestone, projects_loop_check
-from labeling.services.serving import generator_spec, serving_model
+from labeling.services.serving import generator_label, generator_spec, serving_model, version_spec
 from labeling.services.training import (
     loop_prior,
     model_train,
@@ -163,6 +164,31 @@ def test_the_fine_tune_warm_starts_from_the_serving_model_with_the_calibrated_pr
     seen.clear()
     _run_training(project, manager)
     assert seen["init"] == default_storage.path(version.checkpoint)
+
+
+def test_a_team_whose_confirmed_masks_touch_gets_a_version_that_lets_touching_targets_touch():
+    """SIRST keeps a 1-px gap between touching targets; a team that lets them touch (its confirmed masks of one
+    frame are 8-adjacent) gets versions drawn its way, which the serving spec, its label and its masks carry."""
+    project, manager = loop_project(n_confirmed=2)
+    image = Image.objects.filter(project=project).first()
+    first, second = Mask.objects.filter(image=image).order_by("pk")[:2]
+    beside = storage.mask_decode(first.rle, image.height, image.width)
+    beside = np.roll(beside, int(np.ptp(np.nonzero(beside)[1])) + 1, axis=1)  # right next to the first mask
+    mask_encoded = storage.mask_encode(beside)
+    Mask.objects.filter(pk=second.pk).update(rle=mask_encoded[0], area=mask_encoded[1], bbox=mask_encoded[2])
+    job, version = _run_training(project, manager)
+    assert job.status == JobStatus.SUCCEEDED, job.message
+    assert version.params.get("gaps") is False
+    assert AuditLog.objects.get(action="loop.train", object_id=str(version.pk)).data["gaps"] is False
+    spec = version_spec(version)
+    assert spec.gaps is False and "targets may touch" in generator_label(version, spec)
+    pixels = storage.read_pixels(image)
+    out = ml_adapter.generate_masks(pixels, np.array([[10.0, 10.0]]), spec)
+    assert out.params["gaps"] is False
+
+    other, other_manager = loop_project(n_confirmed=2)  # blobs apart: SIRST's convention stays
+    _, apart = _run_training(other, other_manager)
+    assert "gaps" not in apart.params and version_spec(apart).gaps is True
 
 
 def _finished_version(project, number: int, status: str) -> ModelVersion:
