@@ -14,6 +14,8 @@ from pathlib import Path
 from celery import current_app
 from django.conf import settings
 
+from labeling.job_kinds import QUEUES
+
 logger = logging.getLogger(__name__)
 INSPECT_TIMEOUT_S = 2.0
 
@@ -72,8 +74,7 @@ def broker_view(job_tasks: set[str]) -> BrokerView | None:
     if client is None:
         return _folder_view(job_tasks)
     view = BrokerView()
-    queues = {settings.CELERY_TASK_DEFAULT_QUEUE} | {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
-    for queue in queues:
+    for queue in QUEUES:
         for key in client.scan_iter(match=f"{queue}*"):  # the queue and its priority lists ("batch\x06\x163")
             if client.type(key) != b"list":
                 continue

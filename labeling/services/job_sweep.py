@@ -20,12 +20,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.choices import JobKind, JobStatus
+from labeling.choices import JobStatus
+from labeling.job_kinds import job_spec, job_task_names
 from labeling.models import AuditLog, Job
 from labeling.services.audit import audit_log
 from labeling.services.broker import broker_forget, broker_view, live_job_ids
 from labeling.services.datasets.exports import export_leftovers_remove
-from labeling.services.jobs import TASK_FOR_KIND, job_finish, job_send
+from labeling.services.jobs import job_finish, job_send
 
 MAX_RESENDS = 2
 LOST = (
@@ -40,14 +41,12 @@ def job_resends(job: Job) -> int:
     return AuditLog.objects.filter(object_type="job", object_id=str(job.pk), action="job.resend").count()
 
 
-# Jobs split in chunks that record `result.chunk_done` (pre-label, detection): only unfinished ones are re-sent.
-CHUNKED_KINDS = (JobKind.PRELABEL, JobKind.DETECT)
-
-
 def _missing_work(job: Job) -> list[tuple[str, list]]:
-    """The task messages that would finish `job`: a chunked job's unfinished chunks, else its one task."""
-    name = TASK_FOR_KIND[JobKind(job.kind)]
-    if job.kind not in CHUNKED_KINDS:
+    """The task messages that would finish `job`: a chunked job's unfinished chunks (they record
+    `result.chunk_done`), else its one task."""
+    spec = job_spec(job.kind)
+    name = spec.task
+    if not spec.chunked:
         return [(name, [job.pk])]
     size, ids = int(job.payload.get("chunk_size", 1)), job.payload.get("image_ids", [])
     done = (job.result or {}).get("chunk_done", {})
@@ -77,7 +76,7 @@ def jobs_sweep() -> dict[str, Any]:
     before = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
     stale = list(Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING], updated_at__lt=before))
     outcome: dict[str, Any] = {"stale": len(stale), "alive": [], "resent": [], "failed": [], "leftovers": 0}
-    job_tasks = set(TASK_FOR_KIND.values())
+    job_tasks = job_task_names()
     live = live_job_ids(job_tasks) if stale else set()
     view = broker_view(job_tasks) if stale else None
     if stale and (live is None or view is None):

@@ -10,28 +10,11 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from labeling.choices import JOB_FINISHED, JobKind, JobStatus
 from labeling.exceptions import ApplicationError, ConflictError
+from labeling.job_kinds import job_spec
 from labeling.models import Image, Job, Project
 from labeling.services.audit import audit_log
 
-# Each job kind's Celery task, by name: services enqueue by name and never import tasks.
-TASK_FOR_KIND = {
-    JobKind.GENERATE: "labeling.tasks.image_generate",
-    JobKind.PRELABEL: "labeling.tasks.project_prelabel",
-    JobKind.TRAIN: "labeling.tasks.model_train",
-    JobKind.IMPORT: "labeling.tasks.dataset_import",
-    JobKind.EXPORT: "labeling.tasks.dataset_export",
-    JobKind.CALIBRATE: "labeling.tasks.project_calibrate",
-    JobKind.SCORE: "labeling.tasks.frame_score",
-    JobKind.DETECT: "labeling.tasks.suggestions_detect",
-}
 MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded in size
-WORK_NAMES = {
-    JobKind.GENERATE: "Mask generation",
-    JobKind.CALIBRATE: "Calibration",
-    JobKind.PRELABEL: "Pre-labeling",
-    JobKind.SCORE: "Scoring for the learning loop",
-    JobKind.DETECT: "Proposing targets",
-}
 BROKER_DOWN = (
     "{work} is unavailable: the task queue cannot be reached, so this job was not started. "
     "What you saved is kept; ask again once the queue is back."
@@ -41,8 +24,8 @@ logger = logging.getLogger(__name__)
 
 
 def job_enqueue(job: Job) -> None:
-    """Send the job's task by name; CELERY_TASK_ROUTES puts it on its queue. Call it from transaction.on_commit."""
-    job_send(job, TASK_FOR_KIND[JobKind(job.kind)], [job.pk])
+    """Send the job's task by name (labeling.job_kinds routes it to its queue). Call it from transaction.on_commit."""
+    job_send(job, job_spec(job.kind).task, [job.pk])
 
 
 def job_send(job: Job, task_name: str, args: list) -> bool:
@@ -53,7 +36,7 @@ def job_send(job: Job, task_name: str, args: list) -> bool:
         current_app.send_task(task_name, args=args)
     except (BrokerUnavailable, OSError) as exc:
         logger.warning("job %s: task %s not sent, broker unavailable: %s", job.pk, task_name, exc)
-        work = WORK_NAMES.get(job.kind, JobKind(job.kind).label)
+        work = job_spec(job.kind).work or JobKind(job.kind).label
         job_finish(job=job, status=JobStatus.FAILED, message=BROKER_DOWN.format(work=work))
         return False
     return True
@@ -65,7 +48,7 @@ def job_enqueue_chunks(job: Job, chunks: int) -> None:
 
     def send() -> None:
         for chunk in range(chunks):
-            if not job_send(job, TASK_FOR_KIND[JobKind(job.kind)], [job.pk, chunk]):
+            if not job_send(job, job_spec(job.kind).task, [job.pk, chunk]):
                 return
 
     transaction.on_commit(send)

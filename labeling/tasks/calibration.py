@@ -1,13 +1,14 @@
-"""Per-project cold-start calibration (queue `batch`)."""
+"""Per-project cold-start calibration (queue `loop`)."""
 
 from __future__ import annotations
 
 from celery import Task
 
+from labeling.choices import JobKind
 from labeling.tasks.base import job_task
 
 
-@job_task("labeling.tasks.project_calibrate", soft_time_limit=600, time_limit=660)
+@job_task(JobKind.CALIBRATE)
 def project_calibrate(self: Task, job_id: int) -> None:
     from labeling.services.calibration import project_calibrate as service
 

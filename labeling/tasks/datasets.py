@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from celery import Task
 
+from labeling.choices import JobKind
 from labeling.tasks.base import job_task
 
-_LIMITS = {"soft_time_limit": 3 * 3600, "time_limit": 3 * 3600 + 300}
 
-
-@job_task("labeling.tasks.dataset_import", **_LIMITS)
+@job_task(JobKind.IMPORT)
 def dataset_import(self: Task, job_id: int) -> None:
     from labeling.services.datasets import dataset_import as service
 
     service(job_id=job_id)
 
 
-@job_task("labeling.tasks.dataset_export", **_LIMITS)
+@job_task(JobKind.EXPORT)
 def dataset_export(self: Task, job_id: int) -> None:
     from labeling.services.datasets import dataset_export as service
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import Task
 
+from labeling.choices import JobKind
 from labeling.tasks.base import job_task
 
 
-@job_task("labeling.tasks.image_generate", soft_time_limit=30, time_limit=60)
+@job_task(JobKind.GENERATE)
 def image_generate(self: Task, job_id: int) -> None:
     from labeling.services.generation import image_generate as service
 

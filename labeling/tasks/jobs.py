@@ -5,7 +5,7 @@ from __future__ import annotations
 from labeling.tasks.base import periodic_task
 
 
-@periodic_task("labeling.tasks.jobs_sweep", soft_time_limit=120, time_limit=180)
+@periodic_task("jobs_sweep")
 def jobs_sweep() -> dict:
     from labeling.services.job_sweep import jobs_sweep as service
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from celery import Task
 
+from labeling.choices import JobKind
 from labeling.tasks.base import job_task
 
 
 # A worker lost mid-chunk -> the message is redelivered; the chunk resumes after its last finished image.
-@job_task("labeling.tasks.project_prelabel", soft_time_limit=600, time_limit=660)
+@job_task(JobKind.PRELABEL)
 def project_prelabel(self: Task, job_id: int, chunk: int = 0) -> None:
     from labeling.services.prelabel import project_prelabel as service
 

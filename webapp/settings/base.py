@@ -255,15 +255,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "batch"
-CELERY_TASK_ROUTES = {  # everything else goes to CELERY_TASK_DEFAULT_QUEUE ("batch")
-    "labeling.tasks.image_generate": {"queue": "interactive"},
-    "labeling.tasks.model_train": {"queue": "train"},
-    # The learning loop's quick work: scoring confirmed frames, calibration, the periodic check.
-    "labeling.tasks.frame_score": {"queue": "loop"},
-    "labeling.tasks.project_calibrate": {"queue": "loop"},
-    "labeling.tasks.projects_loop_check": {"queue": "loop"},
-    "labeling.tasks.jobs_sweep": {"queue": "loop"},
-}
+# Each task's queue (and limits) is its row in labeling/job_kinds.py; anything else goes to the default queue.
+CELERY_TASK_ROUTES = ("labeling.job_kinds.route_task",)
 # A worker's visibility timeout is the longest of its queues' (webapp.celery): longer than the queue's longest hard
 # time limit, so a live task is never delivered twice (batch: exports, 3 h; train: 65 min; loop: 11 min; interactive:
 # 1 min). A dead worker's work comes back sooner through the orphaned-job sweep below. CELERY_VISIBILITY_TIMEOUT,
