@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml.checkpoints import load_checkpoint, save_checkpoint
+from ml.checkpoints import load_checkpoint, load_state, restore_rng, save_checkpoint, save_state
 from ml.coldstart import ColdStartParams
 from ml.config import ML_VERSION, ModelConfig, TrainConfig
 from ml.data import Sample, data_hash, load_samples, split_selection
@@ -26,7 +26,6 @@ from ml.models import EDGSPNet, build_model, count_parameters
 from ml.prior import coldstart_params_from_dict, coldstart_params_to_dict, override_coldstart_params
 from ml.sampling import BatchSampler, prepare_items
 from ml.styles import STYLES, restyle_mask
-from ml.train_state import load_state, restore_rng, save_state
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 MIN_SELECTION_SAMPLES = 8  # below this many training frames, no selection split: keep the last EMA

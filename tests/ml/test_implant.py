@@ -9,12 +9,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ml.checkpoints import load_state, save_state
 from ml.config import ModelConfig, TrainConfig
 from ml.data import Sample
 from ml.points import label_components
 from ml.sampling import BatchSampler, prepare_items
 from ml.synthetic import implant_into_frame, make_synthetic_sample, make_synthetic_samples
-from ml.train_state import load_state, save_state
 
 
 def _frame(seed: int, bit_depth: int = 8) -> tuple[np.ndarray, np.ndarray]:
