@@ -32,7 +32,7 @@ from bench.interactive import (  # noqa: E402 - after the path tweak
     stack_env,
     synthetic_frame,
 )
-from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.system.browser.conftest import CHROMIUM_ARGS  # noqa: E402
 
 PASSWORD = "bench-password"
 

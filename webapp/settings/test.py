@@ -23,7 +23,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", tempfile.mkdtemp(prefix="labeling-media-")))
 DEBUG = False
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"login": "1000/min"}}
-# Per process, so parallel suites never share counters; tests/security drives the login limits on a real Redis.
+# Per process, so parallel suites never share counters; tests/system/security drives the login limits on a real Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("DJANGO_CACHE_URL"):  # a fault test's server: production's shared cache on a private Redis
     CACHES = {"default": cache_from_url(os.environ["DJANGO_CACHE_URL"])}

@@ -37,9 +37,9 @@ from labeling.services import target_add
 from labeling.services.datasets import formats
 from labeling.services.datasets.imports import dataset_import, dataset_import_request
 from tests.factories import gradient, png_bytes
-from tests.fuzz.conftest import row_counts
+from tests.system.fuzz.conftest import row_counts
 
-H, W = 16, 24  # the world's image (tests/fuzz/conftest.py)
+H, W = 16, 24  # the world's image (tests/system/fuzz/conftest.py)
 # FUZZ_SCALE multiplies every bound and FUZZ_RANDOM=1 draws new examples (a long local hunt); CI runs the fixed,
 # derandomized defaults (the whole file < 40 s).
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))

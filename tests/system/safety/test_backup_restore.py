@@ -26,7 +26,7 @@ from tests.factories import ModelVersionFactory, UserFactory, gradient, png_byte
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHECKPOINT = "models/backup-test/v1.pt"
 
 
@@ -98,7 +98,7 @@ PROBE = """
 import json, sys, django
 django.setup()
 from django.core.management import CommandError, call_command
-from tests.safety.test_backup_restore import _facts
+from tests.system.safety.test_backup_restore import _facts
 facts = _facts()
 call_command("exportdataset", project=int(sys.argv[1]), out=sys.argv[2], user=sys.argv[3], no_progress=True)
 print(json.dumps(facts))

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.factories import UserFactory
-from tests.reliability.conftest import RedisServer, WebServer, json_error, suite_database_url
+from tests.system.reliability.conftest import RedisServer, WebServer, json_error, suite_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LIMIT = 4

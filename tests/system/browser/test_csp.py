@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 
 from labeling.choices import Role
 from labeling.services.users import account_link_token
-from tests.browser.conftest import PASSWORD, blobs_frame, login, make_user
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory, UserFactory
+from tests.system.browser.conftest import PASSWORD, blobs_frame, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 from labeling.choices import Role
 from labeling.models import Mask
 from labeling.services.masks import mask_replace
-from tests.browser.conftest import blobs_frame, canvas_pixel, login, make_user, screenshot, to_screen
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
+from tests.system.browser.conftest import blobs_frame, canvas_pixel, login, make_user, screenshot, to_screen
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

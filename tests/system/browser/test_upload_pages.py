@@ -7,9 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from labeling.choices import Role
-from tests.browser.conftest import blobs_frame, login, make_user
 from tests.factories import MembershipFactory, ProjectFactory
 from tests.labeling.test_storage_tiff import tifffile_pages
+from tests.system.browser.conftest import blobs_frame, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -24,7 +24,7 @@ from django.db import connection
 
 from tests.celery_worker import WorkerProcess
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:

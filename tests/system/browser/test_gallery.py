@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 
 from labeling.choices import MaskState, Role
 from labeling.models import Mask
-from tests.browser.conftest import blobs_frame, login, make_user, screenshot
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
+from tests.system.browser.conftest import blobs_frame, login, make_user, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

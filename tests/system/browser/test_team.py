@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 
 from labeling.choices import Role
 from labeling.models import Membership
-from tests.browser.conftest import PASSWORD, login, make_user, screenshot
 from tests.factories import MembershipFactory, ProjectFactory
+from tests.system.browser.conftest import PASSWORD, login, make_user, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 User = get_user_model()

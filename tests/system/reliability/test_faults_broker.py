@@ -24,7 +24,7 @@ from labeling.choices import JobStatus, Role
 from labeling.models import Job, Mask, Target
 from labeling.services.generation import generator_spec
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
-from tests.reliability.conftest import Stack, app_stack, wait_for
+from tests.system.reliability.conftest import Stack, app_stack, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.reliability.conftest import PostgresCluster, WebServer, free_port, json_error, manage, wait_for
+from tests.system.reliability.conftest import PostgresCluster, WebServer, free_port, json_error, manage, wait_for
 
 SETUP = """
 from django.core.management import call_command

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from labeling.choices import Role, SuggestionState
 from labeling.models import Suggestion, Target
 from labeling.services.suggestions import image_suggest
-from tests.browser.conftest import blobs_frame, login, logout, make_user
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory
+from tests.system.browser.conftest import blobs_frame, login, logout, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

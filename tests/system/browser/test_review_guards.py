@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 
 from labeling.choices import ImageStatus, MaskState, Role
 from labeling.models import AuditLog, Image, Mask
-from tests.browser.conftest import blobs_frame, login, logout, make_user, to_screen
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
+from tests.system.browser.conftest import blobs_frame, login, logout, make_user, to_screen
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 W = 80  # blobs_frame() is 64 x 80

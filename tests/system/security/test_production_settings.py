@@ -18,9 +18,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import ProjectFactory, UserFactory
 from tests.labeling.apis.test_permission_matrix import ROLES, RULES, make_world
-from tests.security.test_cross_project import media_files, snapshot
+from tests.system.security.test_cross_project import media_files, snapshot
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 REDIS_URL = os.environ.get("SECURITY_TEST_CACHE_URL", "redis://127.0.0.1:6379/10")
 # What a deployment must send to a browser; the values are read from webapp.settings.production itself.
 COOKIE_AND_HEADER_SETTINGS = [

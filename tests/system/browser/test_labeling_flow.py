@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from labeling.choices import ImageStatus, MaskState
 from labeling.models import Image, Mask, Target
-from tests.browser.conftest import (
+from tests.system.browser.conftest import (
     blobs_frame,
     canvas_pixel,
     login,
