@@ -7,7 +7,7 @@ from django.urls import reverse
 from labeling import storage
 from labeling.choices import JobStatus, Role
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory
-from tests.labeling.test_generation import _blobs_image
+from tests.labeling.frames import two_blobs_frame
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +17,7 @@ def setup(celery_worker_process, settings, client_for):
     settings.MEDIA_ROOT = celery_worker_process.media_root
     project = ProjectFactory()
     user = MembershipFactory(project=project, role=Role.ANNOTATOR).user
-    image = ImageFactory(project=project, pixels=_blobs_image())
+    image = ImageFactory(project=project, pixels=two_blobs_frame())
     return client_for(user), image
 
 

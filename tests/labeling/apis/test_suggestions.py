@@ -7,7 +7,7 @@ from labeling.choices import JobKind, JobStatus, SuggestionState
 from labeling.models import Suggestion, Target
 from labeling.services.suggestions import image_suggest
 from tests.factories import ImageFactory
-from tests.labeling.loop.conftest import blob_frame
+from tests.labeling.frames import blob_frame
 
 pytestmark = pytest.mark.django_db
 

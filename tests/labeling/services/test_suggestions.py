@@ -20,7 +20,7 @@ from labeling.services.suggestions import (
     suggestions_detect_request,
 )
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
-from tests.labeling.loop.conftest import blob_frame
+from tests.labeling.frames import blob_frame
 
 pytestmark = pytest.mark.django_db
 
@@ -189,7 +189,7 @@ def test_a_chunk_whose_worker_was_lost_too_often_is_given_up_as_errors(team):
 def test_pending_suggestions_are_never_labels(team, tmp_path):
     """Not in any export format, not in the stats or the image's status, not a pre-label candidate; only an accepted
     one is a point, and a confirmed frame exports exactly its targets."""
-    from tests.labeling.datasets.helpers import run_export
+    from tests.labeling.services.datasets.helpers import run_export
 
     project, users = team
     image, _ = _frame(project, 12)

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from labeling.choices import JobKind
 from labeling.models import Job, Membership
-from tests.labeling.loop.conftest import loop_project, stream_frame
+from tests.labeling.frames import loop_project, stream_frame
 from tests.system.browser.conftest import login, make_user, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -32,7 +32,7 @@ from labeling.services.audit import audit_log
 from labeling.services.job_sweep import MAX_RESENDS, job_resends
 from tests.celery_worker import ROOT
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory
-from tests.labeling.loop.conftest import crowded_image
+from tests.labeling.frames import crowded_image
 from tests.system.reliability.conftest import Stack, app_stack, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

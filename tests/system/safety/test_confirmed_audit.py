@@ -10,7 +10,7 @@ from labeling.models import AuditLog, Image, Mask, MaskRevision, Project
 from labeling.services.admin_actions import images_set_split
 from labeling.services.prelabel import project_prelabel, project_prelabel_request
 from tests.factories import ImageFactory, MaskFactory, TargetFactory, UserFactory
-from tests.labeling.datasets.helpers import frame, mask_png, raster, run_import, zip_bytes
+from tests.labeling.services.datasets.helpers import frame, mask_png, raster, run_import, zip_bytes
 
 pytestmark = pytest.mark.django_db
 

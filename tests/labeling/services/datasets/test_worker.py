@@ -13,7 +13,7 @@ from labeling.models import Mask
 from labeling.services.datasets import dataset_export_request, dataset_import_request, export_file
 from labeling.services.generation import job_wait
 from tests.factories import MembershipFactory, ProjectFactory
-from tests.labeling.datasets.helpers import frame, mask_png, raster, zip_bytes
+from tests.labeling.services.datasets.helpers import frame, mask_png, raster, zip_bytes
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

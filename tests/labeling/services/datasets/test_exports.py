@@ -75,7 +75,7 @@ def test_no_frame_with_targets_is_exported_as_an_empty_or_partial_mask(tmp_path)
 
     from labeling.choices import ImageStatus, MaskSource
     from ml.data import load_samples, read_mask
-    from tests.labeling.datasets.helpers import run_export
+    from tests.labeling.services.datasets.helpers import run_export
 
     project = ProjectFactory()
     user = MembershipFactory(project=project, role=Role.MANAGER).user

@@ -12,26 +12,17 @@ from labeling.models import Job, Mask
 from labeling.services.generation import generator_spec, image_generate_request, job_wait
 from labeling.services.masks import mask_replace
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
+from tests.labeling.frames import two_blobs_frame
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-DEMO = Path(__file__).resolve().parents[2] / "labeling" / "demo" / "sirst"
-
-
-def _blobs_image() -> np.ndarray:
-    """A 64x80 16-bit frame with two Gaussian targets on a noisy background."""
-    rng = np.random.default_rng(3)
-    yy, xx = np.mgrid[0:64, 0:80]
-    frame = 8000 + rng.normal(0, 40, (64, 80))
-    for cy, cx in ((20, 20), (40, 60)):
-        frame += 20000 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 1.8**2))
-    return np.clip(frame, 0, 65535).astype(np.uint16)
+DEMO = Path(__file__).resolve().parents[3] / "labeling" / "demo" / "sirst"
 
 
 def _project_with_image(pixels: np.ndarray | None = None):
     project = ProjectFactory()
     user = MembershipFactory(project=project, role=Role.ANNOTATOR).user
-    image = ImageFactory(project=project, pixels=_blobs_image() if pixels is None else pixels)
+    image = ImageFactory(project=project, pixels=two_blobs_frame() if pixels is None else pixels)
     return project, user, image
 
 

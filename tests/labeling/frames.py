@@ -1,4 +1,5 @@
-"""Learning-loop fixtures: projects of confirmed synthetic IR frames (blobs with disk masks) and a tiny recipe."""
+"""Synthetic IR frames for the service and API tests (imported, not fixtures): blobs with disk masks, projects
+of confirmed frames with a tiny retraining recipe, and frames labelled as in the app."""
 
 from __future__ import annotations
 
@@ -105,3 +106,13 @@ def crowded_image(project: Project, seed: int, n: int = 24) -> Image:
     for x, y in points:
         TargetFactory(image=image, x=x, y=y)
     return image
+
+
+def two_blobs_frame() -> np.ndarray:
+    """A 64x80 16-bit frame with two Gaussian targets on a noisy background."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:64, 0:80]
+    frame = 8000 + rng.normal(0, 40, (64, 80))
+    for cy, cx in ((20, 20), (40, 60)):
+        frame += 20000 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 1.8**2))
+    return np.clip(frame, 0, 65535).astype(np.uint16)

@@ -22,7 +22,7 @@ from labeling.services.training import (
     model_version_retire,
 )
 from tests.factories import JobFactory, MembershipFactory, ModelVersionFactory
-from tests.labeling.loop.conftest import confirmed_image, loop_project, stream_frame
+from tests.labeling.frames import confirmed_image, loop_project, stream_frame
 
 pytestmark = pytest.mark.django_db
 

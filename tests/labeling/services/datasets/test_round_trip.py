@@ -9,7 +9,7 @@ from labeling import storage
 from labeling.choices import ImageStatus, MaskSource, MaskState, Role
 from labeling.models import Image, Mask, Target
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory, gradient
-from tests.labeling.datasets.helpers import raster, run_export, run_import
+from tests.labeling.services.datasets.helpers import raster, run_export, run_import
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from labeling.choices import JobKind, JobStatus, ModelStatus
 from labeling.models import Job, ModelVersion
 from tests.factories import ImageFactory, MembershipFactory, ModelVersionFactory, TargetFactory
-from tests.labeling.loop.conftest import loop_project
+from tests.labeling.frames import loop_project
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_promote_and_retire_answer_the_version_and_hide_other_projects(client_fo
 
 
 def test_quality_answers_the_shown_record_the_decisions_and_the_schedule(client_for):
-    from tests.labeling.loop.conftest import stream_frame
+    from tests.labeling.frames import stream_frame
 
     project, manager = loop_project(retrain={"calibrate_at": [5], "train_at": [10000]})
     images = [stream_frame(project, manager, seed=s, radius2=13) for s in range(5)]

@@ -12,7 +12,7 @@ from labeling.choices import JobStatus, MaskSource, MaskState, Role
 from labeling.models import AuditLog, Image, Mask, Target
 from labeling.services.datasets.archive import FolderSource
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, TargetFactory
-from tests.labeling.datasets.helpers import (
+from tests.labeling.services.datasets.helpers import (
     files_under,
     frame,
     mask_png,

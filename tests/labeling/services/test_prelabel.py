@@ -9,7 +9,7 @@ from labeling.models import Job, Mask
 from labeling.services.masks import mask_replace
 from labeling.services.prelabel import CHUNK_SIZE, project_prelabel, project_prelabel_request
 from tests.factories import ImageFactory, MembershipFactory, TargetFactory
-from tests.labeling.loop.conftest import blob_frame, loop_project
+from tests.labeling.frames import blob_frame, loop_project
 
 pytestmark = pytest.mark.django_db
 

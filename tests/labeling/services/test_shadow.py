@@ -13,7 +13,7 @@ from labeling.services.calibration import project_calibrate
 from labeling.services.loop import frame_score
 from labeling.services.serving import serving_model
 from labeling.services.shadow import loop_decide
-from tests.labeling.loop.conftest import loop_project, stream_frame
+from tests.labeling.frames import loop_project, stream_frame
 
 pytestmark = pytest.mark.django_db
 

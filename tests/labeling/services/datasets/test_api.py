@@ -11,7 +11,7 @@ from labeling.choices import JobKind, JobStatus, Role
 from labeling.models import Image, Job
 from labeling.services.datasets import dataset_export, dataset_import
 from tests.factories import ImageFactory, MembershipFactory
-from tests.labeling.datasets.helpers import frame, zip_bytes
+from tests.labeling.services.datasets.helpers import frame, zip_bytes
 
 pytestmark = pytest.mark.django_db
 

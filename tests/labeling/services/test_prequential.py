@@ -14,7 +14,7 @@ from labeling.services.images import image_confirm
 from labeling.services.loop import frame_score
 from labeling.services.prequential import frame_truth, record_shown
 from tests.factories import ImageFactory, TargetFactory
-from tests.labeling.loop.conftest import blob_frame, confirmed_image, disk_masks, loop_project, stream_frame
+from tests.labeling.frames import blob_frame, confirmed_image, disk_masks, loop_project, stream_frame
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from labeling.models import Job, Mask, Suggestion
 from labeling.services.generation import job_wait
 from labeling.services.suggestions import suggestion_accept, suggestions_detect_request
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
-from tests.labeling.loop.conftest import blob_frame
+from tests.labeling.frames import blob_frame
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

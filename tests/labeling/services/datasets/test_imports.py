@@ -12,11 +12,11 @@ from labeling import storage
 from labeling.choices import ImageStatus, JobKind, JobStatus, MaskSource, MaskState, Role
 from labeling.models import Image, Job, Mask, Target
 from tests.factories import MembershipFactory
-from tests.labeling.datasets.helpers import frame, mask_png, messages, raster, run_import, zip_bytes
+from tests.labeling.services.datasets.helpers import frame, mask_png, messages, raster, run_import, zip_bytes
 
 pytestmark = pytest.mark.django_db
 
-DEMO = Path(__file__).resolve().parents[3] / "labeling" / "demo" / "sirst"
+DEMO = Path(__file__).resolve().parents[4] / "labeling" / "demo" / "sirst"
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from labeling.services.prelabel import project_prelabel_request
 from labeling.services.serving import generator_spec, serving_model
 from labeling.services.training import model_train_request, model_version_promote, model_version_retire
 from tests.factories import ModelVersionFactory
-from tests.labeling.loop.conftest import crowded_image, loop_project
+from tests.labeling.frames import crowded_image, loop_project
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
