@@ -148,121 +148,178 @@ def fit(
     tc = config or TrainConfig()
     if time_budget_s is not None:
         tc = replace(tc, time_budget_s=time_budget_s)
-    torch.set_num_threads(max(1, tc.threads))
-    rng = _seed_everything(tc.seed)
-    samples = _load_data(data)
-    if not samples:
-        raise ValueError("no training samples found")
-    train_s, select_s = _split(samples, tc)
-    model, parent_version = _init_model(model_config, init_checkpoint, coldstart_overrides)
-    mc = model.config
-    device = resolve_device(tc.device)
-    model = model.to(device).to(memory_format=torch.channels_last).train()
-    ema = copy.deepcopy(model).eval()
-    items, cold = prepare_items(train_s, mc), coldstart_params_from_dict(mc.coldstart_params)
-    sampler = BatchSampler(items, tc, mc, cold, rng)
-    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
-    out_path = Path(out_path or Path(tc.out_dir) / f"edgsp_{mc.size}.pt")
-    hash_all = data_hash(samples)
-    meta_base = {
-        "train_config": tc.to_dict(),
-        "data_hash": hash_all,
-        "n_train": len(train_s),
-        "selection_ids": sorted(s.id for s in select_s),
-        "parent_version": parent_version,
-        "params": count_parameters(model),
-        "ml_version": ML_VERSION,
-        "prior_follows_alpha": sampler.style_alphas is not None,
-    }
-    styled = None
-    if sampler.style_alphas is not None:
-        meta_base.update(
-            prior_style_alphas=sampler.style_alphas,
-            prior_style_used=sampler.styles,
-            prior_style_default_alpha=cold.alpha,
-        )
-        styled = {
-            k: (
-                sampler.style_alphas[k],
-                [Sample(s.id, s.image, restyle_mask(s.mask, STYLES[k]), s.points) for s in select_s],
-            )
-            for k in sampler.styles
-        }
-    # The overrides belong to the recipe: a resume with other ones would mix two priors.
-    recipe = {**tc.to_dict(), **({"coldstart_overrides": dict(coldstart_overrides)} if coldstart_overrides else {})}
-    if coldstart_overrides:
-        meta_base["coldstart_overrides"] = dict(coldstart_overrides)
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
-    step, loss_avg, elapsed_before = 0, None, 0.0
+    trainer = Trainer(data, tc, model_config, init_checkpoint, out_path, coldstart_overrides)
     if resume:
         if state_path is None:
             raise ValueError("resume needs a state_path")
-        saved = load_state(state_path, recipe, hash_all)
-        model.load_state_dict(saved["model"])
-        ema.load_state_dict(saved["ema"])
-        opt.load_state_dict(saved["optimizer"])
-        restore_rng(saved, rng)
-        step, loss_avg, elapsed_before = saved["step"], saved["loss_avg"], saved["elapsed_s"]
-        history, best = saved["history"], saved["best"]
-    if tc.loader_workers > 0:
-        batches = worker_batches(items, tc, mc, cold, sampler.style_alphas, step, device)
-    else:
-        batches = iter(sampler.batch, None)  # the sampler in this process: the pinned random stream
-    t0 = time.monotonic() - elapsed_before
+        trainer.restore(state_path)
+    batches = trainer.batches()
+    t0 = time.monotonic() - trainer.elapsed_before
     bar = _progress_bar(tc.max_steps, show_progress)
-    bar.update(step)
-    while step < tc.max_steps:
+    bar.update(trainer.step)
+    while trainer.step < tc.max_steps:
         elapsed = time.monotonic() - t0
         if tc.time_budget_s is not None and elapsed >= tc.time_budget_s:
             break
-        progress = max(step / tc.max_steps, elapsed / tc.time_budget_s if tc.time_budget_s else 0.0)
-        lr = _lr_at(progress, step, tc)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        xb, yb = next(batches)
-        x = torch.as_tensor(xb).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        y = torch.as_tensor(yb).to(device, non_blocking=True)
-        loss = deep_supervision_bce(model(x, deep=mc.deep_supervision), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        _ema_update(ema, model, min(tc.ema_decay, (1 + step) / (10 + step)))
-        loss_v = float(loss.detach())
-        if not math.isfinite(loss_v):
-            raise FloatingPointError(f"training loss became {loss_v} at step {step}")
-        loss_avg = loss_v if loss_avg is None else 0.98 * loss_avg + 0.02 * loss_v
-        record = {"step": step, "max_steps": tc.max_steps, "loss": loss_v, "lr": lr, "elapsed_s": elapsed}
+        record = trainer.train_step(next(batches), elapsed)
         bar.update(1)
-        bar.set_postfix(loss=f"{loss_avg:.4f}", lr=f"{lr:.1e}", refresh=False)
-        due = step % tc.eval_every == 0
-        if due and select_s:
-            sel = _score(ema, select_s, device, styled, tc.prior_style_prob)
-            record["selection"] = sel
-            if best is None or _selection_key(sel) >= _selection_key(best["metrics"]):
-                best = {"step": step, "metrics": sel, "state": copy.deepcopy(ema.state_dict())}
-                _write(out_path, ema, best, meta_base, history + [record])
-        history.append(record)
+        bar.set_postfix(loss=f"{trainer.loss_avg:.4f}", lr=f"{record['lr']:.1e}", refresh=False)
+        due = trainer.step % tc.eval_every == 0
+        if due:
+            trainer.evaluate(record)
+        trainer.history.append(record)
         if due and state_path is not None:
-            state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict()}
-            state.update(step=step, loss_avg=loss_avg, elapsed_s=time.monotonic() - t0, history=history, best=best)
-            save_state(state_path, {**state, "train_config": recipe, "data_hash": hash_all, "rng": rng})
+            trainer.save(state_path, time.monotonic() - t0)
         if progress_callback is not None:
             progress_callback(record)
     bar.close()
     del batches  # stops loader workers, if any
-    if select_s:
-        sel = _score(ema, select_s, device, styled, tc.prior_style_prob)
-        history.append({"step": step, "selection": sel, "loss": loss_avg, "elapsed_s": time.monotonic() - t0})
-        if best is None or _selection_key(sel) >= _selection_key(best["metrics"]):
-            best = {"step": step, "metrics": sel, "state": copy.deepcopy(ema.state_dict())}
-    else:
-        best = {"step": step, "metrics": {}, "state": copy.deepcopy(ema.state_dict())}
-    ema.load_state_dict(best["state"])
-    _write(out_path, ema, best, meta_base, history)
-    curve = _plot_curve(history, out_path.with_suffix(".png"))
-    return TrainResult(out_path, step, best["step"], best["metrics"], history, curve)
+    return trainer.finish(time.monotonic() - t0)
+
+
+class Trainer:
+    """One training run's state and its three moves: a step, an evaluation on the selection split (keeping the
+    best EMA weights), and the resumable state; `finish` writes the chosen checkpoint and its curve. `fit` drives
+    it against the clock. The random streams are drawn in one fixed order, so a resumed run is bit-for-bit the
+    run that was stopped."""
+
+    def __init__(
+        self,
+        data: str | Path | list[Sample],
+        tc: TrainConfig,
+        model_config: ModelConfig | None,
+        init_checkpoint: str | Path | None,
+        out_path: str | Path | None,
+        coldstart_overrides: dict[str, Any] | None,
+    ) -> None:
+        self.tc = tc
+        torch.set_num_threads(max(1, tc.threads))
+        self.rng = _seed_everything(tc.seed)
+        samples = _load_data(data)
+        if not samples:
+            raise ValueError("no training samples found")
+        train_s, self.select_s = _split(samples, tc)
+        model, parent_version = _init_model(model_config, init_checkpoint, coldstart_overrides)
+        self.mc = mc = model.config
+        self.device = resolve_device(tc.device)
+        self.model = model.to(self.device).to(memory_format=torch.channels_last).train()
+        self.ema = copy.deepcopy(self.model).eval()
+        self.items, self.cold = prepare_items(train_s, mc), coldstart_params_from_dict(mc.coldstart_params)
+        self.sampler = BatchSampler(self.items, tc, mc, self.cold, self.rng)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=tc.lr)
+        self.out_path = Path(out_path or Path(tc.out_dir) / f"edgsp_{mc.size}.pt")
+        self.data_hash = data_hash(samples)
+        self.meta_base = {
+            "train_config": tc.to_dict(),
+            "data_hash": self.data_hash,
+            "n_train": len(train_s),
+            "selection_ids": sorted(s.id for s in self.select_s),
+            "parent_version": parent_version,
+            "params": count_parameters(self.model),
+            "ml_version": ML_VERSION,
+            "prior_follows_alpha": self.sampler.style_alphas is not None,
+        }
+        self.styled = self._styled_selection()
+        # The overrides belong to the recipe: a resume with other ones would mix two priors.
+        overrides = {"coldstart_overrides": dict(coldstart_overrides)} if coldstart_overrides else {}
+        self.recipe = {**tc.to_dict(), **overrides}
+        self.meta_base.update(overrides)
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] | None = None
+        self.step, self.loss_avg, self.elapsed_before = 0, None, 0.0
+
+    def _styled_selection(self) -> StyledFrames | None:
+        """A prior-following run's selection frames restyled per style, with each style's alpha (see `_score`)."""
+        sampler = self.sampler
+        if sampler.style_alphas is None:
+            return None
+        self.meta_base.update(
+            prior_style_alphas=sampler.style_alphas,
+            prior_style_used=sampler.styles,
+            prior_style_default_alpha=self.cold.alpha,
+        )
+        return {
+            k: (
+                sampler.style_alphas[k],
+                [Sample(s.id, s.image, restyle_mask(s.mask, STYLES[k]), s.points) for s in self.select_s],
+            )
+            for k in sampler.styles
+        }
+
+    def restore(self, state_path: str | Path) -> None:
+        """Continue the run saved in `state_path` (same data and recipe, else a ValueError names what differs)."""
+        saved = load_state(state_path, self.recipe, self.data_hash)
+        self.model.load_state_dict(saved["model"])
+        self.ema.load_state_dict(saved["ema"])
+        self.opt.load_state_dict(saved["optimizer"])
+        restore_rng(saved, self.rng)
+        self.step, self.loss_avg, self.elapsed_before = saved["step"], saved["loss_avg"], saved["elapsed_s"]
+        self.history, self.best = saved["history"], saved["best"]
+
+    def batches(self) -> Any:
+        if self.tc.loader_workers > 0:
+            return worker_batches(
+                self.items, self.tc, self.mc, self.cold, self.sampler.style_alphas, self.step, self.device
+            )
+        return iter(self.sampler.batch, None)  # the sampler in this process: the pinned random stream
+
+    def train_step(self, batch: tuple[np.ndarray, np.ndarray], elapsed: float) -> dict[str, Any]:
+        """One optimiser step at the scheduled lr, then the EMA; returns the step's record."""
+        tc = self.tc
+        progress = max(self.step / tc.max_steps, elapsed / tc.time_budget_s if tc.time_budget_s else 0.0)
+        lr = _lr_at(progress, self.step, tc)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        xb, yb = batch
+        x = torch.as_tensor(xb).to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        y = torch.as_tensor(yb).to(self.device, non_blocking=True)
+        loss = deep_supervision_bce(self.model(x, deep=self.mc.deep_supervision), y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.step += 1
+        _ema_update(self.ema, self.model, min(tc.ema_decay, (1 + self.step) / (10 + self.step)))
+        loss_v = float(loss.detach())
+        if not math.isfinite(loss_v):
+            raise FloatingPointError(f"training loss became {loss_v} at step {self.step}")
+        self.loss_avg = loss_v if self.loss_avg is None else 0.98 * self.loss_avg + 0.02 * loss_v
+        return {"step": self.step, "max_steps": tc.max_steps, "loss": loss_v, "lr": lr, "elapsed_s": elapsed}
+
+    def evaluate(self, record: dict[str, Any]) -> None:
+        """Score the EMA weights on the selection split (if any); a new best is written as the checkpoint."""
+        if not self.select_s:
+            return
+        sel = _score(self.ema, self.select_s, self.device, self.styled, self.tc.prior_style_prob)
+        record["selection"] = sel
+        if self._keep(sel):
+            _write(self.out_path, self.ema, self.best, self.meta_base, self.history + [record])
+
+    def _keep(self, sel: dict[str, Any]) -> bool:
+        if self.best is not None and _selection_key(sel) < _selection_key(self.best["metrics"]):
+            return False
+        self.best = {"step": self.step, "metrics": sel, "state": copy.deepcopy(self.ema.state_dict())}
+        return True
+
+    def save(self, state_path: str | Path, elapsed: float) -> None:
+        """Rewrite the resumable state (atomically)."""
+        state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.opt.state_dict()}
+        state.update(step=self.step, loss_avg=self.loss_avg, elapsed_s=elapsed, history=self.history, best=self.best)
+        save_state(state_path, {**state, "train_config": self.recipe, "data_hash": self.data_hash, "rng": self.rng})
+
+    def finish(self, elapsed: float) -> TrainResult:
+        """A last evaluation, then the chosen weights (the best on the selection split, else the last EMA) written
+        with their metadata and the training curve."""
+        if self.select_s:
+            sel = _score(self.ema, self.select_s, self.device, self.styled, self.tc.prior_style_prob)
+            self.history.append({"step": self.step, "selection": sel, "loss": self.loss_avg, "elapsed_s": elapsed})
+            self._keep(sel)
+        else:
+            self.best = {"step": self.step, "metrics": {}, "state": copy.deepcopy(self.ema.state_dict())}
+        self.ema.load_state_dict(self.best["state"])
+        _write(self.out_path, self.ema, self.best, self.meta_base, self.history)
+        curve = _plot_curve(self.history, self.out_path.with_suffix(".png"))
+        best = self.best
+        return TrainResult(self.out_path, self.step, best["step"], best["metrics"], self.history, curve)
 
 
 def _score(
