@@ -100,7 +100,7 @@ def make_project(name: str, ids: list[str], checkpoint: str | None):  # noqa: AN
 
 def timed_prelabel(project) -> dict:  # noqa: ANN001
     from labeling.choices import JobStatus
-    from labeling.services.generation import job_wait
+    from labeling.services.jobs import job_wait
     from labeling.services.prelabel import project_prelabel_request
 
     start = time.perf_counter()

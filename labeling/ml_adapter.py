@@ -154,6 +154,15 @@ def generate_masks(
     return GenerationOutput(masks, fallback, adhesion, spec.method, seconds, params)
 
 
+def mask_review_flags(
+    mask: np.ndarray, own: np.ndarray, coverage: np.ndarray, fallback: bool, adhesion: bool, large: int
+) -> list[str]:
+    """A generated mask's review flags (ml.postprocess.review_flags): fallback, adhesion, too_large."""
+    from ml.postprocess import review_flags
+
+    return review_flags(mask, own, coverage, fallback, adhesion, large)
+
+
 def masks_touch(instances: list[np.ndarray]) -> bool:
     """Whether two of one frame's target masks overlap or are 8-adjacent (ml.postprocess.instances_touch)."""
     from ml.postprocess import instances_touch

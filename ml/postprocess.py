@@ -258,3 +258,27 @@ def instances_touch(instances: list[np.ndarray]) -> bool:
         if ((a > 0) & (b > 0) & (a != b)).any():
             return True
     return False
+
+
+def review_flags(
+    mask: np.ndarray, own: np.ndarray, coverage: np.ndarray, fallback: bool, adhesion: bool, large: int
+) -> list[str]:
+    """Review flags for one target's mask: "fallback" (the net kept nothing there), "adhesion" (it was split from,
+    or touches, another target's mask), "too_large" (over `large` pixels). `coverage` counts the masks over each
+    pixel and `own` is the target's mask in it: their difference is the other targets' masks, read only around
+    this mask (no full frame per target)."""
+    found = []
+    if fallback:
+        found.append("fallback")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows):
+        y0, y1 = max(rows[0] - 1, 0), rows[-1] + 2
+        x0, x1 = max(cols[0] - 1, 0), cols[-1] + 2
+        grown = cv2.dilate(mask[y0:y1, x0:x1].astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        others = coverage[y0:y1, x0:x1] > own[y0:y1, x0:x1]
+        adhesion = adhesion or bool(np.any(grown & others))
+    if adhesion:
+        found.append("adhesion")
+    if int(mask.sum()) > large:
+        found.append("too_large")
+    return found

@@ -17,7 +17,8 @@ from labeling.exceptions import ApplicationError
 from labeling.models import Image
 from labeling.permissions import ANNOTATE
 from labeling.selectors import generation_latest, image_get, mask_list
-from labeling.services.generation import image_generate_request, job_wait
+from labeling.services.generation import image_generate_request
+from labeling.services.jobs import job_wait
 
 WAIT_PARAMETER = OpenApiParameter(
     "wait",

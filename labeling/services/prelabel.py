@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from labeling import ml_adapter, storage
+from labeling import ml_adapter
 from labeling.choices import ImageStatus, JobKind, MaskState
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, Mask, Project, Target
 from labeling.permissions import MANAGE, require_role
 from labeling.services.chunked_jobs import chunk_run
-from labeling.services.generation import _store, generator_spec
+from labeling.services.image_masks import image_masks_generate
 from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
+from labeling.services.serving import generator_spec
 
 CHUNK_SIZE = 16  # images per task: small enough to spread over workers, big enough to keep a model warm
 LOST = "the worker was lost repeatedly while pre-labeling this chunk"
@@ -77,13 +77,7 @@ def _prelabel_image(image_id: int, spec: ml_adapter.GeneratorSpec, job: Job) -> 
     image = Image.objects.filter(pk=image_id).first()
     if image is None:
         raise ApplicationError("the image was deleted")
-    targets = list(Target.objects.filter(image=image).order_by("pk"))
-    if not targets:
-        return 0
-    pixels = storage.read_pixels(image)
-    points = np.array([[t.x, t.y] for t in targets], dtype=np.float64)
-    out = ml_adapter.generate_masks(pixels, points, spec, [t.tightness for t in targets])
-    return _store(image, targets, out, spec, job)
+    return image_masks_generate(image=image, spec=spec, job=job)[0]
 
 
 def project_prelabel(*, job_id: int, chunk: int = 0) -> None:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ml.postprocess import bbm_instances, instances_touch, split_component
+from ml.postprocess import bbm_instances, instances_touch, review_flags, split_component
 
 
 def _prob(shape=(20, 20)):
@@ -156,3 +156,17 @@ def test_in_a_dense_cluster_no_click_is_left_empty_or_swallowed():
     assert res.fallback[2] and not (res.masks[0] & res.masks[2]).any()
     old = bbm_instances(p, clicks, fallback=cold, nearest_click=False)
     assert (np.argmin(d, axis=0)[old.masks[1]] != 1).any()  # without the rule a mask crosses into a neighbour's cell
+
+
+def test_review_flags_name_fallback_adhesion_by_touch_and_size():
+    a = np.zeros((12, 12), bool)
+    a[2:5, 2:5] = True
+    b = np.zeros((12, 12), bool)
+    b[2:5, 5:8] = True  # touches a on its right
+    far = np.zeros((12, 12), bool)
+    far[9:11, 9:11] = True
+    coverage = a.astype(np.uint16) + b + far
+    assert review_flags(a, a, coverage, fallback=False, adhesion=False, large=100) == ["adhesion"]
+    assert review_flags(far, far, coverage, fallback=True, adhesion=False, large=100) == ["fallback"]
+    assert review_flags(far, far, coverage, fallback=False, adhesion=False, large=3) == ["too_large"]
+    assert review_flags(far, far, coverage, fallback=False, adhesion=True, large=100) == ["adhesion"]  # split by BBM

@@ -8,7 +8,8 @@ from labeling.choices import GeneratorKind, ImageStatus, JobStatus, MaskState, M
 from labeling.exceptions import ApplicationError
 from labeling.models import Job, ModelVersion
 from labeling.services.calibration import MIN_CONFIRMED_IMAGES, calibration_status, project_calibration_request
-from labeling.services.generation import generator_spec, job_wait
+from labeling.services.jobs import job_wait
+from labeling.services.serving import generator_spec
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
 
 

@@ -9,8 +9,10 @@ from django.db import transaction
 from labeling import storage
 from labeling.choices import JobStatus, MaskSource, MaskState, Role
 from labeling.models import Job, Mask
-from labeling.services.generation import generator_spec, image_generate_request, job_wait
+from labeling.services.generation import image_generate_request
+from labeling.services.jobs import job_wait
 from labeling.services.masks import mask_replace
+from labeling.services.serving import generator_spec
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
 from tests.labeling.frames import two_blobs_frame
 

@@ -8,7 +8,7 @@ from django.db import OperationalError, connection, connections, transaction
 
 from labeling.choices import JobStatus
 from labeling.models import Job
-from labeling.services import generation
+from labeling.services import jobs
 from labeling.services.jobs import job_cancel, job_finish
 from tests.factories import JobFactory, UserFactory
 
@@ -39,14 +39,14 @@ def _listening() -> list[str]:
 @pytest.fixture
 def no_recheck(monkeypatch):
     """Only a notification can end a wait early: the periodic re-read would come after the whole timeout."""
-    monkeypatch.setattr(generation, "NOTIFY_RECHECK_S", 60.0)
+    monkeypatch.setattr(jobs, "NOTIFY_RECHECK_S", 60.0)
 
 
 def test_finish_wakes_the_waiter(no_recheck):
     job = JobFactory()
     thread = _later(0.3, lambda: job_finish(job=Job.objects.get(pk=job.pk), result={"stored": 2}))
     started = time.monotonic()
-    waited = generation.job_wait(job, 20)
+    waited = jobs.job_wait(job, 20)
     elapsed = time.monotonic() - started
     thread.join()
     assert waited.status == JobStatus.SUCCEEDED and waited.result == {"stored": 2}
@@ -58,7 +58,7 @@ def test_cancel_wakes_the_waiter(no_recheck):
     job, user = JobFactory(), UserFactory()
     thread = _later(0.3, lambda: job_cancel(job=Job.objects.get(pk=job.pk), actor=user))
     started = time.monotonic()
-    waited = generation.job_wait(job, 20)
+    waited = jobs.job_wait(job, 20)
     thread.join()
     assert waited.status == JobStatus.CANCELLED and time.monotonic() - started < 10
 
@@ -66,7 +66,7 @@ def test_cancel_wakes_the_waiter(no_recheck):
 def test_timeout_returns_the_unfinished_job_and_stops_listening():
     job = JobFactory()
     started = time.monotonic()
-    waited = generation.job_wait(job, 0.5)
+    waited = jobs.job_wait(job, 0.5)
     assert waited.status == JobStatus.QUEUED and 0.5 <= time.monotonic() - started < 5
     assert _listening() == []
 
@@ -76,7 +76,7 @@ def test_inside_a_transaction_it_polls():
     job = JobFactory()
     thread = _later(0.3, lambda: job_finish(job=Job.objects.get(pk=job.pk)))
     with transaction.atomic():
-        waited = generation.job_wait(job, 20)
+        waited = jobs.job_wait(job, 20)
         assert _listening() == []
     thread.join()
     assert waited.status == JobStatus.SUCCEEDED
@@ -88,8 +88,8 @@ def test_behind_a_transaction_pooler_it_polls(monkeypatch):
     job = JobFactory()
     thread = _later(0.3, lambda: job_finish(job=Job.objects.get(pk=job.pk)))
     listened = []
-    monkeypatch.setattr(generation, "_job_wait_notified", lambda *a: listened.append(a))
-    waited = generation.job_wait(job, 20)
+    monkeypatch.setattr(jobs, "_job_wait_notified", lambda *a: listened.append(a))
+    waited = jobs.job_wait(job, 20)
     thread.join()
     assert waited.status == JobStatus.SUCCEEDED and listened == []
 
@@ -107,6 +107,6 @@ def test_a_dropped_connection_raises_djangos_error(no_recheck):
 
     thread = _later(0.3, terminate)
     with pytest.raises(OperationalError):
-        generation.job_wait(job, 20)
+        jobs.job_wait(job, 20)
     thread.join()
     connection.close()

@@ -5,7 +5,7 @@ import pytest
 
 from labeling.choices import JobKind, JobStatus, MaskState, Role, SuggestionState
 from labeling.models import Job, Mask, Suggestion
-from labeling.services.generation import job_wait
+from labeling.services.jobs import job_wait
 from labeling.services.suggestions import suggestion_accept, suggestions_detect_request
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
 from tests.labeling.frames import blob_frame

@@ -12,7 +12,8 @@ from django.core.files.storage import default_storage
 from labeling import ml_adapter
 from labeling.choices import GeneratorKind, JobStatus, ModelStatus
 from labeling.models import Job, Mask, ModelVersion, Target
-from labeling.services.generation import image_generate_request, job_wait
+from labeling.services.generation import image_generate_request
+from labeling.services.jobs import job_wait
 from labeling.services.loop_data import loop_samples
 from labeling.services.prelabel import project_prelabel_request
 from labeling.services.serving import generator_spec, serving_model

@@ -22,7 +22,7 @@ from rest_framework.authtoken.models import Token
 from labeling import ml_adapter, storage
 from labeling.choices import JobStatus, Role
 from labeling.models import Job, Mask, Target
-from labeling.services.generation import generator_spec
+from labeling.services.serving import generator_spec
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
 from tests.system.reliability.conftest import Stack, app_stack, wait_for
 

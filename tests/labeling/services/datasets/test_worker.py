@@ -11,7 +11,7 @@ from labeling import storage
 from labeling.choices import JobStatus, MaskState, Role
 from labeling.models import Mask
 from labeling.services.datasets import dataset_export_request, dataset_import_request, export_file
-from labeling.services.generation import job_wait
+from labeling.services.jobs import job_wait
 from tests.factories import MembershipFactory, ProjectFactory
 from tests.labeling.services.datasets.helpers import frame, mask_png, raster, zip_bytes
 

@@ -6,7 +6,8 @@ import pytest
 from labeling import ml_adapter
 from labeling.choices import JobKind
 from labeling.models import Mask
-from labeling.services.generation import _store, generator_spec
+from labeling.services.image_masks import image_masks_store
+from labeling.services.serving import generator_spec
 from tests.factories import ImageFactory, JobFactory, TargetFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +22,6 @@ def test_a_generated_mask_that_misses_its_point_is_flagged_point_outside(project
     beside_b[19:22, 32:35] = True  # two pixels to the right of b's point: b's own pixel is not in it
     out = ml_adapter.GenerationOutput([around_a, beside_b], [False, False], [False, False], "coldstart", 0.0)
     job = JobFactory(project=project, kind=JobKind.GENERATE, image=image)
-    assert _store(image, [a, b], out, generator_spec(project), job) == 2
+    assert image_masks_store(image, [a, b], out, generator_spec(project), job) == 2
     assert Mask.objects.get(target=a).warnings == []
     assert Mask.objects.get(target=b).warnings == ["point_outside"]
