@@ -71,6 +71,30 @@ def project_stats(*, user: Any, project: Project) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
+def project_dashboard(*, user: Any, project: Project) -> dict[str, Any]:
+    """The dashboard's counts: images by status and by annotator, masks by state, targets (one grouped query each,
+    whatever the project size)."""
+    by_status = project_stats(user=user, project=project)
+    images = image_list(user=user, project=project).order_by()
+    rows = images.values("assigned_to_id", "assigned_to__username", "status").annotate(n=Count("id"))
+    annotators: dict = {}
+    for row in rows:
+        key = row["assigned_to_id"]
+        entry = annotators.setdefault(
+            key, {"user_id": key, "username": row["assigned_to__username"], "counts": {}, "total": 0}
+        )
+        entry["counts"][row["status"]] = row["n"]
+        entry["total"] += row["n"]
+    mask_rows = Mask.objects.filter(image__in=images.values("id")).values("state").annotate(n=Count("id"))
+    return {
+        "by_status": by_status,
+        "by_annotator": sorted(annotators.values(), key=lambda a: (a["username"] is None, a["username"] or "")),
+        "masks_by_state": {row["state"]: row["n"] for row in mask_rows.order_by()},
+        "images": sum(by_status.values()),
+        "targets": Target.objects.filter(image__in=images.values("id")).count(),
+    }
+
+
 def membership_list(*, user: Any, project: Project) -> QuerySet[Membership]:
     _require_member(user, project)
     return Membership.objects.filter(project=project).select_related("user").order_by("id")
@@ -236,6 +260,15 @@ def job_list(*, user: Any, project: Project, filters: dict[str, Any] | None = No
 
 def job_get(*, user: Any, job_id: int) -> Job:
     return _scoped_get(Job.objects.select_related("project"), user, "project_id", job_id, "job")
+
+
+def model_version_get(*, user: Any, version_id: int) -> ModelVersion:
+    """A project's model version (not a shipped base one), 404 unless the user is a member of its project."""
+    version = ModelVersion.objects.filter(pk=version_id, project__isnull=False).first()
+    if version is None:
+        raise ApplicationError(f"Model version {version_id} not found.", status_code=404)
+    version.project = project_get(user=user, project_id=version.project_id)
+    return version
 
 
 def model_version_list(*, user: Any, project: Project) -> QuerySet[ModelVersion]:

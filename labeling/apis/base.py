@@ -1,7 +1,9 @@
 """Shared API pieces: self-naming serializers, role checks, keyset pagination, binary renderers."""
 
+from __future__ import annotations
+
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import NotFound, ParseError
@@ -10,8 +12,10 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling.models import Project
 from labeling.permissions import require_role
+
+if TYPE_CHECKING:  # a type only: APIs read and write through selectors and services
+    from labeling.models import Project
 
 
 class Serializer(serializers.Serializer):

@@ -1,7 +1,6 @@
 """Project dashboard: image counts by status, per annotator, mask counts by state, and the quality of the masks the
 team received (viewer+)."""
 
-from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -9,8 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
-from labeling.models import Mask, Target
-from labeling.selectors import image_list, project_get, project_quality, project_stats
+from labeling.selectors import project_dashboard, project_get, project_quality
 from labeling.services.loop import loop_status
 
 
@@ -33,27 +31,7 @@ class ProjectStatsApi(APIView):
     @extend_schema(responses={200: OutputSerializer})
     def get(self, request: Request, project_id: int) -> Response:
         project = project_get(user=request.user, project_id=project_id)
-        by_status = project_stats(user=request.user, project=project)
-        images = image_list(user=request.user, project=project).order_by()
-        rows = images.values("assigned_to_id", "assigned_to__username", "status").annotate(n=Count("id"))
-        annotators: dict = {}
-        for row in rows:
-            key = row["assigned_to_id"]
-            entry = annotators.setdefault(
-                key, {"user_id": key, "username": row["assigned_to__username"], "counts": {}, "total": 0}
-            )
-            entry["counts"][row["status"]] = row["n"]
-            entry["total"] += row["n"]
-        # Masks hang off images the selector already scoped to this member's project.
-        mask_rows = Mask.objects.filter(image__in=images.values("id")).values("state").annotate(n=Count("id"))
-        masks_by_state = {row["state"]: row["n"] for row in mask_rows.order_by()}
-        data = {
-            "by_status": by_status,
-            "by_annotator": sorted(annotators.values(), key=lambda a: (a["username"] is None, a["username"] or "")),
-            "masks_by_state": masks_by_state,
-            "images": sum(by_status.values()),
-            "targets": Target.objects.filter(image__in=images.values("id")).count(),
-        }
+        data = project_dashboard(user=request.user, project=project)
         return Response(self.OutputSerializer(data).data)
 
 

@@ -1,6 +1,9 @@
 """Interactive generation: the image's newest mask-generation job and, once it is done, the masks it made."""
 
+from __future__ import annotations
+
 import time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,11 +17,13 @@ from labeling.apis.jobs import JobOutputSerializer
 from labeling.apis.masks import MaskOutputSerializer
 from labeling.choices import JOB_FINISHED
 from labeling.exceptions import ApplicationError
-from labeling.models import Image
 from labeling.permissions import ANNOTATE
 from labeling.selectors import generation_latest, image_get, mask_list
 from labeling.services.generation import image_generate_request
 from labeling.services.jobs import job_wait
+
+if TYPE_CHECKING:  # a type only: APIs read and write through selectors and services
+    from labeling.models import Image
 
 WAIT_PARAMETER = OpenApiParameter(
     "wait",

@@ -9,21 +9,10 @@ from rest_framework.views import APIView
 from labeling.apis.base import Serializer, require
 from labeling.apis.jobs import JobOutputSerializer
 from labeling.choices import GeneratorKind, ModelStatus
-from labeling.exceptions import ApplicationError
-from labeling.models import ModelVersion
 from labeling.permissions import MANAGE
-from labeling.selectors import project_get
+from labeling.selectors import model_version_get, project_get
 from labeling.services.prelabel import project_prelabel_request
 from labeling.services.training import model_train_request, model_version_promote, model_version_retire
-
-
-def _version_get(request: Request, version_id: int) -> ModelVersion:
-    """A project's model version, 404 unless the user is a member of its project."""
-    version = ModelVersion.objects.filter(pk=version_id, project__isnull=False).first()
-    if version is None:
-        raise ApplicationError(f"Model version {version_id} not found.", status_code=404)
-    version.project = project_get(user=request.user, project_id=version.project_id)
-    return version
 
 
 class ModelVersionOutputSerializer(Serializer):
@@ -64,7 +53,7 @@ class ModelVersionPromoteApi(APIView):
 
     @extend_schema(request=None, responses={200: ModelVersionOutputSerializer})
     def post(self, request: Request, version_id: int) -> Response:
-        version = _version_get(request, version_id)
+        version = model_version_get(user=request.user, version_id=version_id)
         require(request, version.project, MANAGE, "promote a model version")
         return Response(ModelVersionOutputSerializer(model_version_promote(version=version, actor=request.user)).data)
 
@@ -74,7 +63,7 @@ class ModelVersionRetireApi(APIView):
 
     @extend_schema(request=None, responses={200: ModelVersionOutputSerializer})
     def post(self, request: Request, version_id: int) -> Response:
-        version = _version_get(request, version_id)
+        version = model_version_get(user=request.user, version_id=version_id)
         require(request, version.project, MANAGE, "retire a model version")
         return Response(ModelVersionOutputSerializer(model_version_retire(version=version, actor=request.user)).data)
 
