@@ -1,22 +1,24 @@
 // The labeling screen: canvas with tools, display controls, targets and warnings, save/submit/review, shortcuts.
-import { api, needsAcknowledgement } from "../api.js";
+import { api } from "../api.js";
 import { BrushTool } from "../canvas/brushTool.js";
 import { MaskLayer } from "../canvas/maskLayer.js";
 import { PointTool, drawPoints } from "../canvas/pointTool.js";
 import { Stage } from "../canvas/stage.js";
 import { WindowedImage } from "../canvas/windowedImage.js";
 import { COLORMAP_NAMES } from "../display.js";
-import { $, $$, can, escapeHtml, rejectionNote } from "../dom.js";
+import { $, $$, can } from "../dom.js";
 import { MAX_SCALE, centreOn, imageToScreen } from "../geometry.js";
-import { loadPrefs, savePrefs } from "../prefs.js";
+import { loadPrefs } from "../prefs.js";
 import { LabelSession } from "../session.js";
 import { helpOverlay } from "./help.js";
 import { carryView, pixelsFor, preloadNext, takeView } from "./preload.js";
-import { followStatus, statusBadge } from "./statusBadge.js";
+import { followStatus } from "./statusBadge.js";
 import { bindShortcuts, returnFocus } from "./shortcuts.js";
 import { mountSuggestions } from "./suggestions.js";
+import { displayPanel } from "./displayPanel.js";
 import { targetPanel } from "./targetPanel.js";
-import { WINDOW_CONTROLS, windowLevel } from "./windowLevel.js";
+import { workflowPanel } from "./workflowPanel.js";
+import { WINDOW_CONTROLS } from "./windowLevel.js";
 import { drawLoupe } from "../canvas/loupe.js";
 
 const TEMPLATE = `<div class="labeler">
@@ -94,52 +96,22 @@ export async function showLabeler(root, imageId, me, params) {
   stage.layers.push((ctx, view) => drawPoints(ctx, view, session));
 
   // --- display ------------------------------------------------------------------------------------
-  function renderImage() {
-    const { lo, hi } = frame.windowFor(prefs);
-    frame.render(lo, hi, prefs.invert, prefs.colormap);
-    const form = $(root, ".display");
-    windowControls.show(lo, hi);
-    form.querySelector("[name=invert]").checked = prefs.invert;
-    form.querySelector("[name=colormap]").value = prefs.colormap;
-    form.querySelector("[name=maskMode]").value = maskLayer.mode;
-    form.querySelector("[name=opacity]").value = maskLayer.opacity;
-    canvas.dataset.window = `${lo},${hi}`;
-    stage.requestDraw();
-  }
-  function setPrefs(change) {
-    Object.assign(prefs, change);
-    savePrefs(project.id, prefs);
-    renderImage();
-  }
-  function autoContrast() {
-    setPrefs({ mode: "auto" });
-  }
-  const display = $(root, ".display");
-  const windowControls = windowLevel(display, pixels, ({ lo, hi }) => setPrefs({ mode: "manual", lo, hi }));
-  stage.onWindowDrag = windowControls.drag;
-  returnFocus(root, canvas);
-  display.addEventListener("input", (event) => {
-    const { name } = event.target;
-    if (name === "invert") setPrefs({ invert: event.target.checked });
-    else if (name === "colormap") setPrefs({ colormap: event.target.value });
-    else if (name === "masks") toggleMasks(event.target.checked);
-    else if (name === "maskMode" || name === "opacity") {
-      maskLayer.mode = display.querySelector("[name=maskMode]").value;
-      maskLayer.opacity = Number(display.querySelector("[name=opacity]").value);
-      setPrefs({ maskMode: maskLayer.mode, opacity: maskLayer.opacity });
-      refreshMasks();
-    }
+  const displayControls = displayPanel(root, {
+    frame,
+    pixels,
+    prefs,
+    projectId: project.id,
+    maskLayer,
+    stage,
+    onMasksChanged: () => refreshMasks(),
   });
+  const { render: renderImage, set: setPrefs, auto: autoContrast, toggleMasks } = displayControls;
+  returnFocus(root, canvas);
 
   // --- session events -----------------------------------------------------------------------------
   function refreshMasks() {
     maskLayer.rebuild(session.masks.values(), session.selected ? session.selected.id : null);
     stage.draw();
-  }
-  function toggleMasks(on = !maskLayer.visible) {
-    maskLayer.visible = on;
-    display.querySelector("[name=masks]").checked = on;
-    stage.requestDraw();
   }
   let closed = false;
   const followTargets = followStatus(root, image, () => closed);
@@ -209,67 +181,20 @@ export async function showLabeler(root, imageId, me, params) {
   function acknowledge(message) {
     return window.confirm(`${message}\n\nConfirm anyway?`);
   }
-  function renderWorkflow() {
-    const section = $(root, ".workflow");
-    const reviewable = canReview && image.status === "submitted";
-    const confirm = ownWork()
-      ? '<p class="muted rule-note">You annotated this image: another reviewer confirms it (project rule).</p>'
-      : '<button data-act="confirm" class="primary">Confirm image</button>';
-    section.innerHTML = `<h4>Image</h4>
-      ${canAnnotate && ["new", "in_progress", "rejected"].includes(image.status) ? '<button data-act="submit" class="primary" title="Ctrl+Enter">Submit image</button>' : ""}
-      ${canAnnotate ? '<button data-act="next" title="N">Next image ▶</button>' : ""}
-      ${canReview ? '<button data-act="next-review" title="The next submitted image">Next to review ▶</button>' : ""}
-      ${reviewable ? `<div class="review"><textarea name="comment" placeholder="Comment for the annotator (on reject)"></textarea>
-        ${confirm}<button data-act="reject-image">Reject image</button></div>` : ""}`;
-    $(root, ".image-info").innerHTML = `<nav class="crumbs"><a href="#/p/${project.id}">${escapeHtml(project.name)}</a> ›
-      <a href="#/p/${project.id}/images">Images</a></nav><h3 title="${escapeHtml(image.original_name)}">${escapeHtml(image.original_name)}</h3>
-      <p>${image.width}×${image.height} · ${image.bit_depth}-bit · ${statusBadge(image.status)}</p>
-      ${image.status !== "confirmed" ? rejectionNote(image.last_rejection) : ""}`;
-  }
-  async function workflow(act) {
-    try {
-      if (act === "submit") {
-        if (session.dirtyMasks().length) await session.saveMasks();
-        await session.idle();
-        if (session.dirtyMasks().length) return;
-        Object.assign(image, await api.submit(image.id));
-        session.say("Submitted for review.");
-      } else if (act === "confirm") {
-        try {
-          Object.assign(image, await api.confirm(image.id, image.version));
-        } catch (error) {
-          const warnings = needsAcknowledgement(error);
-          if (!warnings) throw error;
-          if (!acknowledge(error.message)) return session.say("Not confirmed: a mask still misses its own point.");
-          Object.assign(image, await api.confirm(image.id, image.version, warnings));
-        }
-        session.say("Image confirmed.");
-      } else if (act === "reject-image") {
-        const comment = $(root, "[name=comment]").value;
-        Object.assign(image, await api.reject(image.id, image.version, comment));
-        session.say("Image rejected and sent back.");
-      } else if (act === "next-review") {
-        const page = await api.images(project.id, { status: "submitted", page_size: 2 });
-        const nextImage = page.results.find((candidate) => candidate.id !== image.id);
-        if (!nextImage) return session.say("The review queue is empty.");
-        carryView(nextImage.id, pixels.width, pixels.height, stage.view);
-        location.hash = `#/i/${nextImage.id}`;
-        return;
-      } else if (act === "next") {
-        await session.idle();
-        const nextImage = await api.claim(project.id);
-        if (nextImage.id === image.id) return session.say("This is your unfinished image: submit it first.");
-        claimed = nextImage;
-        carryView(nextImage.id, pixels.width, pixels.height, stage.view);
-        location.hash = `#/i/${nextImage.id}`;
-        return;
-      }
-      renderWorkflow();
-      await session.load();
-    } catch (error) {
-      session.say(error.status === 404 && act === "next" ? "No image is left to label." : error.message);
-    }
-  }
+  const imageFlow = workflowPanel(root, {
+    image,
+    project,
+    session,
+    canAnnotate,
+    canReview,
+    ownWork,
+    acknowledge,
+    leave: (nextImage, claimedImage) => {
+      claimed = claimedImage || null;
+      carryView(nextImage.id, pixels.width, pixels.height, stage.view);
+      location.hash = `#/i/${nextImage.id}`;
+    },
+  });
 
   // --- tools and actions --------------------------------------------------------------------------
   function setTool(name) {
@@ -292,7 +217,7 @@ export async function showLabeler(root, imageId, me, params) {
     else if (name === "help") help.hidden = !help.hidden;
     else if (name === "auto") autoContrast();
     else if (name === "next-warning") nextWarning();
-    else if (["submit", "confirm", "reject-image", "next", "next-review"].includes(name)) workflow(name);
+    else if (["submit", "confirm", "reject-image", "next", "next-review"].includes(name)) imageFlow.run(name);
     if (name === "overwrite" || name === "reload") {
       $(root, "[data-act=overwrite]").hidden = true;
       $(root, "[data-act=reload]").hidden = true;
@@ -397,7 +322,7 @@ export async function showLabeler(root, imageId, me, params) {
   window.__irlabel = handle;
   setTool(canAnnotate ? "point" : "view");
   renderImage();
-  renderWorkflow();
+  imageFlow.render();
   renderHistory();
   stage.setImageCanvas(frame.canvas, false);
   const kept = takeView(image.id, pixels.width, pixels.height); // moved on to a frame of the same size
