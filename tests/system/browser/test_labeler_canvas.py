@@ -353,11 +353,17 @@ def test_a_stale_point_move_reloads_the_servers_targets(labeled, live_server, ne
     assert page.evaluate("() => window.__irlabel.session.history.done.length") == 0
 
 
-def test_a_failed_generation_says_why(labeled, live_server, new_page):
-    """No worker here: the click's job stays queued while the page polls; when it fails, the page says why."""
-    from labeling.choices import JobStatus
+def test_a_failed_generation_says_why(labeled, live_server, new_page, monkeypatch):
+    """The click's job stays queued while the page polls (its message names a task no worker runs, so the session's
+    worker, if another test started it, cannot finish it first); when the job fails, the page says why."""
+    from dataclasses import replace
+
+    from labeling.choices import JobKind, JobStatus
+    from labeling.job_kinds import JOBS
     from labeling.models import Job, Target
 
+    spec = replace(JOBS[JobKind.GENERATE], task="labeling.tasks.no_worker_runs_this")
+    monkeypatch.setitem(JOBS, JobKind.GENERATE, spec)  # the live server runs in this process
     image = labeled["image"]
     page = new_page()
     login(page, live_server.url, "olga")
