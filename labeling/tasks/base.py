@@ -7,7 +7,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from labeling.job_kinds import PERIODIC, job_spec
+from labeling.job_kinds import PERIODIC, TaskSpec, job_spec
 
 # Only errors that can heal by themselves are retried; everything else fails the job with its message.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
@@ -26,36 +26,28 @@ class JobTask(Task):
             job_finish(job=job, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
 
 
+def _options(spec: TaskSpec) -> dict[str, Any]:
+    """What every task shares: its row's name and limits, acks_late (a lost worker's message is redelivered; the
+    services are idempotent), results ignored, transient errors retried with backoff."""
+    return {
+        "name": spec.task,
+        "acks_late": True,
+        "ignore_result": True,
+        "autoretry_for": TRANSIENT_ERRORS,
+        "retry_backoff": True,
+        "max_retries": spec.max_retries,
+        "soft_time_limit": spec.soft_time_limit,
+        "time_limit": spec.time_limit,
+    }
+
+
 def job_task(kind: str) -> Any:
-    """The decorator every Job task shares, its name and limits from the kind's row (labeling.job_kinds): acks_late
-    (a lost worker's message is redelivered; the services are idempotent), results ignored, transient errors
-    retried with backoff, the Job failed otherwise."""
-    spec = job_spec(kind)
-    return shared_task(
-        name=spec.task,
-        base=JobTask,
-        bind=True,
-        acks_late=True,
-        ignore_result=True,
-        autoretry_for=TRANSIENT_ERRORS,
-        retry_backoff=True,
-        max_retries=spec.max_retries,
-        soft_time_limit=spec.soft_time_limit,
-        time_limit=spec.time_limit,
-    )
+    """The decorator of every Job task (labeling.job_kinds.JOBS): bound, and the Job failed when the task fails
+    for good."""
+    return shared_task(base=JobTask, bind=True, **_options(job_spec(kind)))
 
 
 def periodic_task(key: str) -> Any:
-    """The decorator of beat's periodic tasks (labeling.job_kinds.PERIODIC; no Job of their own): acks_late,
-    results ignored, transient errors retried with backoff; the next beat tick runs them again anyway."""
-    spec = PERIODIC[key]
-    return shared_task(
-        name=spec.task,
-        acks_late=True,
-        ignore_result=True,
-        autoretry_for=TRANSIENT_ERRORS,
-        retry_backoff=True,
-        max_retries=spec.max_retries,
-        soft_time_limit=spec.soft_time_limit,
-        time_limit=spec.time_limit,
-    )
+    """The decorator of beat's periodic tasks (labeling.job_kinds.PERIODIC): no Job of their own; the next beat
+    tick runs them again anyway."""
+    return shared_task(**_options(PERIODIC[key]))
