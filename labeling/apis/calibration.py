@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
-from labeling.apis.jobs import JobOutputSerializer
+from labeling.apis.shared import JobOutputSerializer
 from labeling.selectors import project_get
 from labeling.services.calibration import calibration_status, project_calibration_request
 

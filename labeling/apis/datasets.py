@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import BinaryApiMixin, Serializer, require
-from labeling.apis.jobs import JobOutputSerializer
+from labeling.apis.shared import JobOutputSerializer
 from labeling.choices import Split
 from labeling.permissions import MANAGE
 from labeling.selectors import job_get, project_get

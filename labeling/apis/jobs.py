@@ -7,31 +7,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import NewestFirstPagination, Serializer, paginated, require
+from labeling.apis.shared import JobOutputSerializer
 from labeling.choices import JobKind, JobStatus
 from labeling.permissions import MANAGE
 from labeling.selectors import job_get, job_list, project_get
 from labeling.services import job_cancel
-
-
-class JobOutputSerializer(Serializer):
-    class ErrorSerializer(Serializer):
-        item = serializers.JSONField(required=False)
-        message = serializers.CharField()
-
-    id = serializers.IntegerField()
-    project_id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=JobKind.choices)
-    status = serializers.ChoiceField(choices=JobStatus.choices)
-    progress = serializers.IntegerField(min_value=0, max_value=100)
-    done = serializers.IntegerField()
-    total = serializers.IntegerField()
-    message = serializers.CharField()
-    errors = ErrorSerializer(many=True)
-    result = serializers.DictField()
-    created_by_id = serializers.IntegerField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class JobListApi(APIView):

@@ -5,7 +5,7 @@ import binascii
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -14,39 +14,11 @@ from rest_framework.views import APIView
 
 from labeling import storage
 from labeling.apis.base import BinaryApiMixin, PngRenderer, Serializer, acknowledge_field, require
-from labeling.choices import MaskSource, MaskState
+from labeling.apis.shared import MaskOutputSerializer, RleSerializer
 from labeling.exceptions import ApplicationError
 from labeling.permissions import ANNOTATE, REVIEW
 from labeling.selectors import image_get, mask_list, mask_of, target_get
 from labeling.services import mask_confirm, mask_reject, mask_replace
-
-
-class RleSerializer(Serializer):
-    size = serializers.ListField(child=serializers.IntegerField(min_value=0), min_length=2, max_length=2)
-    counts = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="COCO compressed RLE")
-
-
-class MaskOutputSerializer(Serializer):
-    id = serializers.IntegerField()
-    target_id = serializers.IntegerField()
-    image_id = serializers.IntegerField()
-    rle = serializers.SerializerMethodField()
-    area = serializers.IntegerField()
-    bbox = serializers.ListField(child=serializers.IntegerField(), help_text="[x, y, w, h] as COCO")
-    source = serializers.ChoiceField(choices=MaskSource.choices)
-    state = serializers.ChoiceField(choices=MaskState.choices)
-    version = serializers.IntegerField()
-    warnings = serializers.ListField(child=serializers.CharField())
-    provenance = serializers.DictField()
-    model_version_id = serializers.IntegerField(allow_null=True)
-    edited_by_id = serializers.IntegerField(allow_null=True)
-    confirmed_by_id = serializers.IntegerField(allow_null=True)
-    confirmed_at = serializers.DateTimeField(allow_null=True)
-    updated_at = serializers.DateTimeField()
-
-    @extend_schema_field(RleSerializer)
-    def get_rle(self, mask) -> dict:
-        return {"size": [mask.image.height, mask.image.width], "counts": mask.rle}
 
 
 class ImageMasksApi(APIView):

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
-from labeling.apis.jobs import JobOutputSerializer
+from labeling.apis.shared import JobOutputSerializer
 from labeling.choices import SuggestionState
 from labeling.selectors import image_get, project_get, suggestion_get, suggestion_list
 from labeling.services.suggestions import (

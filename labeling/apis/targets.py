@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import NumberField, Serializer, require
-from labeling.apis.generation import WAIT_PARAMETER, GenerationOutputSerializer, generation_payload, wait_seconds
+from labeling.apis.shared import WAIT_PARAMETER, GenerationOutputSerializer, generation_payload, wait_seconds
 from labeling.permissions import ANNOTATE
 from labeling.selectors import image_get, target_get, target_list
 from labeling.services import target_add, target_delete, target_move, targets_replace

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer, require
-from labeling.apis.jobs import JobOutputSerializer
+from labeling.apis.shared import JobOutputSerializer
 from labeling.choices import GeneratorKind, ModelStatus
 from labeling.permissions import MANAGE
 from labeling.selectors import model_version_get, project_get
