@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import JSONField, Serializer, require
-from labeling.permissions import MANAGE, OWN
+from labeling.permissions import MANAGE
 from labeling.selectors import project_get, project_list, project_stats
 from labeling.services import project_create, project_delete, project_settings, project_update
 from labeling.services.projects import PROJECT_DESCRIPTION_MAX_CHARS
@@ -90,6 +90,5 @@ class ProjectDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: int) -> Response:
         project = project_get(user=request.user, project_id=project_id)
-        require(request, project, OWN, "delete the project")
         project_delete(project=project, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
