@@ -13,9 +13,6 @@ from typing import Any
 
 from labeling.choices import JobKind
 
-DEFAULT_QUEUE = "batch"
-QUEUES = ("interactive", "loop", "train", "batch")
-
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -51,6 +48,7 @@ PERIODIC: dict[str, TaskSpec] = {
 }
 
 _BY_TASK = {spec.task: spec for spec in (*JOBS.values(), *PERIODIC.values())}
+QUEUES = tuple(sorted({spec.queue for spec in _BY_TASK.values()}))  # batch among them: settings' default queue
 
 
 def job_spec(kind: str) -> TaskSpec:

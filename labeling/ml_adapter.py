@@ -330,6 +330,17 @@ def score(spec: GeneratorSpec, samples: list[tuple[np.ndarray, np.ndarray, np.nd
     return _figures(_accumulate(spec, samples))
 
 
+def score_with_interval(
+    spec: GeneratorSpec, samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> dict[str, float]:
+    """`score`'s figures plus iou_low / iou_high, the 95 % bootstrap interval of the IoU over the samples."""
+    from ml.metrics import iou_interval
+
+    acc = _accumulate(spec, samples)
+    low, high = iou_interval(acc.image_inter, acc.image_union)
+    return {**_figures(acc), "iou_low": low, "iou_high": high}
+
+
 def compare(
     candidate: GeneratorSpec,
     serving: GeneratorSpec,

@@ -59,7 +59,7 @@ def chunk_run(
         job = _chunk_advance(job, chunk, k + 1, made, error)
     job = Job.objects.get(pk=job.pk)
     if job.status not in JOB_FINISHED and job.done >= job.total:
-        finish(job, sum((job.result or {}).get("item_made", {}).values()))
+        finish(job, sum((job.result or {}).get("chunk_made", {}).values()))
 
 
 @transaction.atomic
@@ -80,8 +80,9 @@ def _chunk_begin(job: Job, chunk: int, n_items: int) -> tuple[Job, int, bool]:
 
 @transaction.atomic
 def _chunk_advance(job: Job, chunk: int, index: int, made: int, error: dict | None) -> Job:
-    """Record that the chunk finished its item `index - 1`: done and made are kept per chunk and item, so a resumed
-    chunk never counts an item twice."""
+    """Record that the chunk finished its item `index - 1`, in one transaction with what it made: a resumed chunk
+    starts at its `chunk_done` with its `chunk_made` counting exactly the items before it, so nothing counts twice
+    (and the job row grows with its chunks, not its items)."""
     locked = Job.objects.select_for_update().get(pk=job.pk)
     if locked.status in JOB_FINISHED:
         return locked
@@ -89,9 +90,9 @@ def _chunk_advance(job: Job, chunk: int, index: int, made: int, error: dict | No
     done = dict(result.get("chunk_done", {}))
     done[str(chunk)] = index
     result["chunk_done"] = done
-    item_made = dict(result.get("item_made", {}))
-    item_made[f"{chunk}:{index - 1}"] = made
-    result["item_made"] = item_made
+    chunk_made = dict(result.get("chunk_made", {}))
+    chunk_made[str(chunk)] = chunk_made.get(str(chunk), 0) + made
+    result["chunk_made"] = chunk_made
     locked.result = result
     locked.save(update_fields=["result"])
     return job_update_progress(job=locked, done=sum(done.values()), errors=[error] if error else None)

@@ -25,6 +25,7 @@ from labeling.job_kinds import job_spec, job_task_names
 from labeling.models import AuditLog, Job
 from labeling.services.audit import audit_log
 from labeling.services.broker import broker_forget, broker_view, live_job_ids
+from labeling.services.chunked_jobs import chunk_items
 from labeling.services.datasets.exports import export_leftovers_remove
 from labeling.services.jobs import job_finish, job_send
 
@@ -48,10 +49,9 @@ def _missing_work(job: Job) -> list[tuple[str, list]]:
     name = spec.task
     if not spec.chunked:
         return [(name, [job.pk])]
-    size, ids = int(job.payload.get("chunk_size", 1)), job.payload.get("image_ids", [])
     done = (job.result or {}).get("chunk_done", {})
     chunks = range(int(job.payload.get("chunks", 0)))
-    return [(name, [job.pk, c]) for c in chunks if int(done.get(str(c), 0)) < len(ids[c * size : (c + 1) * size])]
+    return [(name, [job.pk, c]) for c in chunks if int(done.get(str(c), 0)) < len(chunk_items(job, c))]
 
 
 @transaction.atomic

@@ -82,12 +82,12 @@ def _prelabel_image(image_id: int, spec: ml_adapter.GeneratorSpec, job: Job) -> 
 
 def project_prelabel(*, job_id: int, chunk: int = 0) -> None:
     """Run by a `batch` worker: pre-label one chunk of the job's images, resuming after a lost worker."""
-    specs: dict[int, ml_adapter.GeneratorSpec] = {}
+    spec: ml_adapter.GeneratorSpec | None = None
 
     def item(job: Job, image_id: int) -> int:
-        if job.pk not in specs:  # once per chunk: the generator serving when the chunk started
-            specs[job.pk] = generator_spec(job.project)
-        return _prelabel_image(image_id, specs[job.pk], job)
+        nonlocal spec
+        spec = spec or generator_spec(job.project)  # once per chunk: the generator serving when the chunk started
+        return _prelabel_image(image_id, spec, job)
 
     chunk_run(job_id=job_id, chunk=chunk, item=item, finish=_finish, lost=LOST)
 

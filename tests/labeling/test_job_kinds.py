@@ -2,10 +2,11 @@
 take their name, queue and limits from it."""
 
 from celery import current_app
+from django.conf import settings
 
 import labeling.tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
 from labeling.choices import JobKind
-from labeling.job_kinds import DEFAULT_QUEUE, JOBS, PERIODIC, QUEUES, job_spec, route_task, task_spec
+from labeling.job_kinds import JOBS, PERIODIC, QUEUES, job_spec, route_task, task_spec
 
 
 def test_every_kind_and_every_task_has_one_row():
@@ -26,5 +27,10 @@ def test_tasks_and_routes_follow_their_row():
             spec.max_retries,
         )
         assert task.acks_late and spec.soft_time_limit < spec.time_limit
+    assert set(QUEUES) == {"interactive", "loop", "train", "batch"} and settings.CELERY_TASK_DEFAULT_QUEUE in QUEUES
+    assert set(QUEUES) == set(settings.QUEUE_VISIBILITY_TIMEOUT_S)  # every queue has its visibility timeout
     assert job_spec("generate").queue == "interactive" and task_spec("labeling.tasks.model_train").queue == "train"
-    assert route_task("someone.elses.task") is None and route({}, "someone.elses.task")["queue"].name == DEFAULT_QUEUE
+    assert (
+        route_task("someone.elses.task") is None
+        and route({}, "someone.elses.task")["queue"].name == settings.CELERY_TASK_DEFAULT_QUEUE
+    )

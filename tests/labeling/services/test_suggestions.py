@@ -168,6 +168,7 @@ def test_a_redelivered_chunk_never_counts_a_frame_twice(team):
     suggestions_detect(job_id=job.pk, chunk=0)
     job.refresh_from_db()
     assert job.result["suggested"] == 2 and Suggestion.objects.filter(state=SuggestionState.PENDING).count() == 2
+    assert job.result["chunk_made"] == {"0": 2}  # one count per chunk: the job row does not grow with its frames
 
 
 def test_a_chunk_whose_worker_was_lost_too_often_is_given_up_as_errors(team):
