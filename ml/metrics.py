@@ -118,10 +118,26 @@ def iou_gain_interval(
 ) -> tuple[float, float, float]:
     """(gain, low, high): `a`'s pooled IoU minus `b`'s on the same images, with a two-sided paired-bootstrap
     interval (both scored on each resample, so the images' shared difficulty cancels)."""
+    gain, deltas = _gain_deltas(a, b, n_boot, seed)
+    if deltas is None:
+        return gain, gain, gain
     tail = (1.0 - confidence) / 2
-    low = iou_gain_bootstrap(a, b, 1.0 - tail, n_boot, seed)
-    high = iou_gain_bootstrap(b, a, 1.0 - tail, n_boot, seed)  # same resamples (same seed): the other tail
-    return low["gain"], low["lower"], -high["lower"]
+    return gain, float(np.quantile(deltas, tail)), float(np.quantile(deltas, 1.0 - tail))
+
+
+def _gain_deltas(
+    a: SegmentationMetrics, b: SegmentationMetrics, n_boot: int, seed: int
+) -> tuple[float, np.ndarray | None]:
+    """a's pooled-IoU gain over b's, and its value on each paired bootstrap resample of the images (None: none)."""
+    if len(a.image_inter) != len(b.image_inter):
+        raise ValueError(f"paired bootstrap needs the same images: {len(a.image_inter)} vs {len(b.image_inter)}")
+    ia, ua = np.asarray(a.image_inter, float), np.asarray(a.image_union, float)
+    ib, ub = np.asarray(b.image_inter, float), np.asarray(b.image_union, float)
+    gain = float(pooled_iou(ia.sum(), ua.sum()) - pooled_iou(ib.sum(), ub.sum()))
+    if len(ia) == 0:
+        return gain, None
+    weights = _resample_weights(len(ia), n_boot, seed)
+    return gain, pooled_iou(weights @ ia, weights @ ua) - pooled_iou(weights @ ib, weights @ ub)
 
 
 def iou_gain_bootstrap(
@@ -145,18 +161,12 @@ def iou_gain_bootstrap(
         gain (a's IoU minus b's, points), lower (the one-sided bound), p_better (share of resamples with a
         higher IoU for a), n_images.
     """
-    if len(a.image_inter) != len(b.image_inter):
-        raise ValueError(f"paired bootstrap needs the same images: {len(a.image_inter)} vs {len(b.image_inter)}")
     if not 0.5 <= confidence < 1.0:
         raise ValueError(f"confidence must lie in [0.5, 1), got {confidence}")
-    ia, ua = np.asarray(a.image_inter, float), np.asarray(a.image_union, float)
-    ib, ub = np.asarray(b.image_inter, float), np.asarray(b.image_union, float)
-    n = len(ia)
-    gain = float(pooled_iou(ia.sum(), ua.sum()) - pooled_iou(ib.sum(), ub.sum()))
-    if n == 0:
+    gain, deltas = _gain_deltas(a, b, n_boot, seed)
+    if deltas is None:
         return {"gain": gain, "lower": gain, "p_better": 0.5, "n_images": 0}
-    weights = _resample_weights(n, n_boot, seed)
-    deltas = pooled_iou(weights @ ia, weights @ ua) - pooled_iou(weights @ ib, weights @ ub)
+    n = len(a.image_inter)
     return {
         "gain": gain,
         "lower": float(np.quantile(deltas, 1.0 - confidence)),
@@ -222,9 +232,8 @@ def paired_gain_test(
         raise ValueError(f"paired test needs counts of the same frames: {len(ia)}, {len(ua)}, {len(ib)}, {len(ub)}")
     if not 0.5 <= confidence < 1.0:
         raise ValueError(f"confidence must lie in [0.5, 1), got {confidence}")
-    iou = pooled_iou
-    gain = float(iou(ia.sum(), ua.sum()) - iou(ib.sum(), ub.sum()))
-    frame_a, frame_b = iou(ia, ua), iou(ib, ub)
+    gain = float(pooled_iou(ia.sum(), ua.sum()) - pooled_iou(ib.sum(), ub.sum()))
+    frame_a, frame_b = pooled_iou(ia, ua), pooled_iou(ib, ub)
     wins, losses = int(np.sum(frame_a > frame_b + 1e-9)), int(np.sum(frame_b > frame_a + 1e-9))
     keep = (ia != ib) | (ua != ub)
     n = int(keep.sum())
@@ -250,8 +259,8 @@ def paired_gain_test(
     sa_i = ia.sum() + flips @ (ib - ia)
     sa_u = ua.sum() + flips @ (ub - ua)
     total_i, total_u = ia.sum() + ib.sum(), ua.sum() + ub.sum()
-    gains = iou(sa_i, sa_u) - iou(total_i - sa_i, total_u - sa_u)
-    observed = float(iou(ia.sum(), ua.sum()) - iou(ib.sum(), ub.sum()))
+    gains = pooled_iou(sa_i, sa_u) - pooled_iou(total_i - sa_i, total_u - sa_u)
+    observed = float(pooled_iou(ia.sum(), ua.sum()) - pooled_iou(ib.sum(), ub.sum()))
     p_value = float(np.mean(gains >= observed - 1e-9))
     out["p_value"] = p_value
     out["significant"] = bool(observed > 0 and p_value <= 1.0 - confidence + 1e-12)
