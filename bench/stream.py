@@ -280,7 +280,7 @@ def _one_frame(annotator: Annotator, frame: Any, n: int, paced: float, project_i
 def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], project: Any, user: Any, wall: float) -> dict:
     from labeling.models import AuditLog, ModelVersion
     from labeling.selectors import project_quality
-    from ml.metrics import iou_interval, pooled_figures
+    from ml.metrics import pooled_figures
 
     counts = [r["counts"] for r in rows]
     overall = pooled_figures(counts)
@@ -306,8 +306,8 @@ def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], project: Any,
         "mean_shown_iou": round(overall["iou"], 2),
         "late_shown_iou": round(late["iou"], 2) if late else None,
         # 95 % bootstrap intervals over frames: what another stream of such frames could have given.
-        "mean_shown_iou_ci": _interval(iou_interval, counts),
-        "late_shown_iou_ci": _interval(iou_interval, counts[LATE_AFTER:]) if late else None,
+        "mean_shown_iou_ci": _interval(counts),
+        "late_shown_iou_ci": _interval(counts[LATE_AFTER:]) if late else None,
         "pd": round(overall["pd"], 2),
         "fat": round(overall["fat"], 2),
         "merged": int(sum(c["n_merged"] for c in counts)),
@@ -339,7 +339,9 @@ def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], project: Any,
     return result
 
 
-def _interval(iou_interval: Any, counts: list[dict[str, int]]) -> list[float]:
+def _interval(counts: list[dict[str, int]]) -> list[float]:
+    from ml.metrics import iou_interval
+
     low, high = iou_interval([c["inter"] for c in counts], [c["union"] for c in counts])
     return [round(low, 1), round(high, 1)]
 
