@@ -249,3 +249,18 @@ def app_stack(tmp: Path, queues: str, worker_env: dict[str, str] | None = None) 
         worker.kill()  # the module is over: no need to wait for a warm shutdown
         worker.stop()
         redis.kill()
+
+
+def team_session(stack: Stack, settings: object, role: str) -> tuple[object, requests.Session]:
+    """A new project and a token session of a member with `role` against the stack's gunicorn (the test process's
+    MEDIA_ROOT pointed at the stack's media, where the worker reads originals)."""
+    from rest_framework.authtoken.models import Token
+
+    from tests.factories import MembershipFactory, ProjectFactory
+
+    settings.MEDIA_ROOT = stack.media
+    project = ProjectFactory()
+    user = MembershipFactory(project=project, role=role).user
+    http = requests.Session()
+    http.headers["Authorization"] = f"Token {Token.objects.create(user=user).key}"
+    return project, http

@@ -17,14 +17,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 
 from labeling import ml_adapter, storage
 from labeling.choices import JobStatus, Role
 from labeling.models import Job, Mask, Target
 from labeling.services.serving import generator_spec
-from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, TargetFactory
-from tests.system.reliability.conftest import Stack, app_stack, wait_for
+from tests.factories import ImageFactory, TargetFactory
+from tests.system.reliability.conftest import Stack, app_stack, team_session, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -48,12 +47,7 @@ def stack(django_db_setup, tmp_path_factory) -> Iterator[Stack]:
 @pytest.fixture
 def team(stack, settings):
     """A project and an annotator's token session against the gunicorn of the stack."""
-    settings.MEDIA_ROOT = stack.media
-    project = ProjectFactory()
-    annotator = MembershipFactory(project=project, role=Role.ANNOTATOR).user
-    http = requests.Session()
-    http.headers["Authorization"] = f"Token {Token.objects.create(user=annotator).key}"
-    return project, http
+    return team_session(stack, settings, Role.ANNOTATOR)
 
 
 def blob_frame(points: list[tuple[float, float]], size: int) -> np.ndarray:

@@ -21,19 +21,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 from celery import Celery
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from labeling.choices import JobKind, JobStatus, Role
 from labeling.models import Job, Mask
 from labeling.services.audit import audit_log
 from labeling.services.job_sweep import MAX_RESENDS, job_resends
 from tests.celery_worker import ROOT
-from tests.factories import ImageFactory, MembershipFactory, ProjectFactory
+from tests.factories import ImageFactory
 from tests.labeling.frames import crowded_image
-from tests.system.reliability.conftest import Stack, app_stack, wait_for
+from tests.system.reliability.conftest import Stack, app_stack, team_session, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -77,12 +75,7 @@ def stack(django_db_setup, tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture
 def team(stack, settings):
-    settings.MEDIA_ROOT = stack.media
-    project = ProjectFactory()
-    manager = MembershipFactory(project=project, role=Role.MANAGER).user
-    http = requests.Session()
-    http.headers["Authorization"] = f"Token {Token.objects.create(user=manager).key}"
-    return project, http
+    return team_session(stack, settings, Role.MANAGER)
 
 
 def _finished(job_id: int) -> Job | None:
