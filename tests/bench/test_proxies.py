@@ -71,3 +71,13 @@ def test_widening_gives_contested_pixels_to_the_nearest_instance():
     yy, xx = np.mgrid[0:9, 0:12]
     disc = (np.hypot(yy - 4, xx - 2) <= 3) | (np.hypot(yy - 4, xx - 7) <= 3)  # Euclidean discs of radius 3
     assert np.array_equal(wa | wb, disc)
+
+
+def test_the_fine_tune_ceiling_scores_only_frames_after_those_it_trained_on(proxies):
+    from bench._stream_data import frame_order
+    from bench.finetune_ceiling import _split
+
+    root, frames = proxies
+    train, test = _split(root / "dense", n_train=1, n_frames=2)
+    ids = frame_order([f.id for f in frames["dense"]], "hash")
+    assert [f.id for f in train] == ids[:1] and [f.id for f in test] == ids[1:2]  # the stream's order, disjoint
