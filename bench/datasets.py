@@ -131,7 +131,7 @@ def phase_export(project_id: int, n: int, database_url: str, media: Path) -> dic
     job = Job.objects.get(pk=job.pk)
     if job.status != "succeeded":
         raise SystemExit(f"export failed: {job.status} {job.message}")
-    size = export_file(job).stat().st_size
+    size = export_file(job, actor=project.created_by).stat().st_size
     project.delete()
     return {
         "seconds": round(seconds, 1),

@@ -69,7 +69,7 @@ def _import_and_export(data: Path) -> tuple[Path, dict]:
         "import": {"status": imported.status, "counts": imported.result.get("counts"), "seconds": round(import_s, 1)},
         "export": {"counts": exported.result["counts"], "seconds": round(export_s, 1)},
     }
-    return export_file(exported), info
+    return export_file(exported, actor=user), info
 
 
 def main() -> None:

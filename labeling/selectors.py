@@ -22,7 +22,7 @@ from labeling.models import (
     Suggestion,
     Target,
 )
-from labeling.permissions import role_of
+from labeling.permissions import MANAGE, require_role, role_of
 
 
 def _role_subquery(user: Any, project_ref: str) -> Subquery:
@@ -119,7 +119,9 @@ def user_list(*, user: Any, project: Project | None = None) -> QuerySet:
     """People in the projects `user` manages (everyone, for a superuser), ordered by name, each with
     `visible_memberships`: their memberships in those projects only, so a manager never learns of other projects
     (`all_memberships`, every one of them, is for the manage rule and is never shown).
-    `project` narrows the people to its members (the caller checked that `user` manages it)."""
+    `project` narrows the people to its members (403 unless `user` manages it)."""
+    if project is not None:
+        require_role(user, project, MANAGE, "manage people")
     managed = _managed_projects(user)
     people = get_user_model().objects.all()
     if project is not None:
@@ -279,6 +281,7 @@ def model_version_list(*, user: Any, project: Project) -> QuerySet[ModelVersion]
 
 def audit_list(*, user: Any, project: Project) -> QuerySet[AuditLog]:
     _require_member(user, project)
+    require_role(user, project, MANAGE, "read the audit log")
     return AuditLog.objects.filter(project=project).select_related("actor").order_by("-id")
 
 

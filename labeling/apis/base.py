@@ -1,4 +1,4 @@
-"""Shared API pieces: self-naming serializers, role checks, keyset pagination, binary renderers."""
+"""Shared API pieces: self-naming serializers, keyset pagination, binary renderers (role checks are the services')."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling.permissions import require_role
-
 if TYPE_CHECKING:  # a type only: APIs read and write through selectors and services
-    from labeling.models import Project
+    pass
 
 
 class Serializer(serializers.Serializer):
@@ -30,11 +28,6 @@ class Serializer(serializers.Serializer):
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
-
-
-def require(request: Request, project: Project, minimum: str, action: str) -> None:
-    """403 unless the requesting member has at least `minimum` (selectors already gave non-members 404)."""
-    require_role(request.user, project, minimum, action)
 
 
 class JSONParser(parsers.JSONParser):

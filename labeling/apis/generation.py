@@ -9,16 +9,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.apis.base import require
 from labeling.apis.shared import (
     WAIT_PARAMETER,
     GenerationOutputSerializer,
     generation_payload,
     wait_seconds,
 )
-from labeling.permissions import ANNOTATE
 from labeling.selectors import image_get
-from labeling.services.generation import image_generate_request
+from labeling.services.generation import image_regenerate
 
 if TYPE_CHECKING:  # a type only: APIs read and write through selectors and services
     pass
@@ -35,7 +33,6 @@ class ImageGenerationApi(APIView):
     @extend_schema(request=None, parameters=[WAIT_PARAMETER], responses={202: GenerationOutputSerializer})
     def post(self, request: Request, image_id: int) -> Response:
         image = image_get(user=request.user, image_id=image_id)
-        require(request, image.project, ANNOTATE, "regenerate masks")
         wait = wait_seconds(request)
-        image_generate_request(image=image, actor=request.user)
+        image_regenerate(image=image, actor=request.user)
         return Response(generation_payload(request, image, wait), status=202)

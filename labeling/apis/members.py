@@ -6,9 +6,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.apis.base import Serializer, require
+from labeling.apis.base import Serializer
 from labeling.choices import Role
-from labeling.permissions import MANAGE
 from labeling.selectors import membership_get, membership_list, project_get
 from labeling.services import membership_add, membership_remove, membership_update_role
 
@@ -35,7 +34,6 @@ class MemberListApi(APIView):
     @extend_schema(request=AddInputSerializer, responses={201: MembershipOutputSerializer})
     def post(self, request: Request, project_id: int) -> Response:
         project = project_get(user=request.user, project_id=project_id)
-        require(request, project, MANAGE, "manage members")
         serializer = self.AddInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = membership_add(project=project, actor=request.user, **serializer.validated_data)
@@ -57,7 +55,6 @@ class MemberDetailApi(APIView):
     @extend_schema(request=UpdateInputSerializer, responses={200: MembershipOutputSerializer})
     def patch(self, request: Request, project_id: int, membership_id: int) -> Response:
         membership = self._get(request, project_id, membership_id)
-        require(request, membership.project, MANAGE, "manage members")
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = membership_update_role(membership=membership, actor=request.user, **serializer.validated_data)
@@ -66,6 +63,5 @@ class MemberDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: int, membership_id: int) -> Response:
         membership = self._get(request, project_id, membership_id)
-        require(request, membership.project, MANAGE, "manage members")
         membership_remove(membership=membership, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

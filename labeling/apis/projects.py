@@ -6,8 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.apis.base import JSONField, Serializer, require
-from labeling.permissions import MANAGE
+from labeling.apis.base import JSONField, Serializer
 from labeling.selectors import project_get, project_list, project_stats
 from labeling.services import project_create, project_delete, project_settings, project_update
 from labeling.services.projects import PROJECT_DESCRIPTION_MAX_CHARS
@@ -81,7 +80,6 @@ class ProjectDetailApi(APIView):
     @extend_schema(request=UpdateInputSerializer, responses={200: OutputSerializer})
     def patch(self, request: Request, project_id: int) -> Response:
         project = project_get(user=request.user, project_id=project_id)
-        require(request, project, MANAGE, "change the project")
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project_update(project=project, actor=request.user, **serializer.validated_data)

@@ -6,10 +6,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.apis.base import Serializer, require
+from labeling.apis.base import Serializer
 from labeling.apis.shared import JobOutputSerializer
 from labeling.choices import GeneratorKind, ModelStatus
-from labeling.permissions import MANAGE
 from labeling.selectors import model_version_get, project_get
 from labeling.services.prelabel import project_prelabel_request
 from labeling.services.training import model_train_request, model_version_promote, model_version_retire
@@ -79,7 +78,6 @@ class ProjectPrelabelApi(APIView):
     @extend_schema(request=InputSerializer, responses={202: JobOutputSerializer})
     def post(self, request: Request, project_id: int) -> Response:
         project = project_get(user=request.user, project_id=project_id)
-        require(request, project, MANAGE, "start pre-labeling")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = project_prelabel_request(

@@ -10,6 +10,7 @@ from django.db.models import F, QuerySet
 from labeling.choices import JobStatus, MaskState, Split
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, Mask, Project
+from labeling.permissions import operator
 from labeling.services.audit import audit_log
 from labeling.services.images import image_delete
 from labeling.services.jobs import job_enqueue
@@ -53,9 +54,10 @@ def images_delete(*, images: QuerySet[Image], actor: Any) -> int:
     """The admin's delete of images goes through image_delete, so it is audited like the API's (human-made masks
     kept in the log, the file removed after commit) instead of a silent cascade."""
     count = 0
-    for image in images.select_related("project").select_for_update(of=("self",)):
-        image_delete(image=image, actor=actor)
-        count += 1
+    with operator():  # the admin site is for staff: no project role is asked of them
+        for image in images.select_related("project").select_for_update(of=("self",)):
+            image_delete(image=image, actor=actor)
+            count += 1
     return count
 
 

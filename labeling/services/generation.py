@@ -13,6 +13,7 @@ from django.db import transaction
 from labeling import storage
 from labeling.choices import JOB_FINISHED, JobKind, JobStatus
 from labeling.models import Image, Job
+from labeling.permissions import ANNOTATE, require_role
 from labeling.services.image_masks import image_masks_generate
 from labeling.services.jobs import job_create, job_enqueue, job_finish
 from labeling.services.serving import generator_spec
@@ -25,6 +26,12 @@ def image_generate_request(*, image: Image, actor: Any) -> Job:
     )
     transaction.on_commit(lambda: job_enqueue(job))
     return job
+
+
+def image_regenerate(*, image: Image, actor: Any) -> Job:
+    """A person asks for the image's masks again (image_generate_request is also the import's and the edits')."""
+    require_role(actor, image.project, ANNOTATE, "regenerate masks")
+    return image_generate_request(image=image, actor=actor)
 
 
 _PIXEL_CACHE: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()

@@ -12,7 +12,7 @@ from labeling import storage
 from labeling.choices import ImageStatus, MaskState, Split
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Project, image_upload_path
-from labeling.permissions import REVIEW, has_role
+from labeling.permissions import ANNOTATE, MANAGE, REVIEW, has_role, require_role
 from labeling.services.audit import audit_log
 from labeling.services.masks import require_acknowledged
 from labeling.services.prequential import first_confirmed, frame_score_request
@@ -102,6 +102,7 @@ def images_upload(
     *, project: Project, files: list[tuple[str, bytes]], actor: Any, split: str | None = None
 ) -> tuple[list[Image], list[dict[str, Any]]]:
     """Each file on its own: the good ones land even when others fail. Returns (created, errors)."""
+    require_role(actor, project, MANAGE, "upload images")
     created: list[Image] = []
     errors: list[dict[str, Any]] = []
     for file_name, data in files:
@@ -150,6 +151,7 @@ def _bump(image: Image, *fields: str) -> None:
 
 @transaction.atomic
 def image_update(*, image: Image, actor: Any, version: int, split: str | None = None) -> Image:
+    require_role(actor, image.project, MANAGE, "change an image's split")
     image = _locked(image, version)
     if split is not None:
         previous, image.split = image.split, _split(split)
@@ -179,6 +181,7 @@ def images_release(*, user: Any, actor: Any) -> int:
 @transaction.atomic
 def image_delete(*, image: Image, actor: Any) -> None:
     """Delete the image with its targets and masks; the human-made masks' content stays in the audit log."""
+    require_role(actor, image.project, MANAGE, "delete images")
     path = image.file.name
     human = Mask.objects.filter(image=image, state__in=[MaskState.EDITED, MaskState.CONFIRMED]).select_related("target")
     kept = [
@@ -206,6 +209,7 @@ def image_delete(*, image: Image, actor: Any) -> None:
 @transaction.atomic
 def image_claim(*, project: Project, actor: Any) -> Image:
     """The actor's own unfinished image, else the next unassigned one (row-locked, skipping locked rows)."""
+    require_role(actor, project, ANNOTATE, "claim images")
     mine = (
         Image.objects.select_for_update(skip_locked=True)
         .filter(project=project, assigned_to=actor)
@@ -257,6 +261,7 @@ def _transition(
 
 @transaction.atomic
 def image_submit(*, image: Image, actor: Any, version: int | None = None) -> Image:
+    require_role(actor, image.project, ANNOTATE, "submit images")
     image = _locked(image, version)
     if image.assigned_to_id not in (None, actor.pk) and not has_role(actor, image.project, REVIEW):
         raise ApplicationError(f"Image {image.pk} is assigned to someone else.", status_code=403)
@@ -275,6 +280,7 @@ def image_confirm(
     annotator under the project's separate-reviewer rule, and (409) while a mask to confirm carries a blocking
     warning (`point_outside`) that `acknowledge` does not name. The first confirmation of a frame also asks the
     learning loop to score it (the masks the team was shown, the shadow candidates)."""
+    require_role(actor, image.project, REVIEW, "confirm images")
     image = _locked(image, version)
     require_independent_reviewer(image, actor, "confirm")
     rejected = list(image.masks.filter(state=MaskState.REJECTED).values_list("target_id", flat=True))
@@ -313,6 +319,7 @@ def image_confirm(
 def image_reject(*, image: Image, actor: Any, comment: str = "", version: int | None = None) -> Image:
     """Send the image back to its annotator. The comment, who wrote it and when are kept on the image, so the
     annotator reads them next to it and in their image list (and in the audit log)."""
+    require_role(actor, image.project, REVIEW, "reject images")
     image = _locked(image, version)
     allowed = {ImageStatus.SUBMITTED, ImageStatus.CONFIRMED}
     image.rejection_comment, image.rejected_by, image.rejected_at = comment, actor, timezone.now()

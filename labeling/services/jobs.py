@@ -13,6 +13,7 @@ from labeling.choices import JOB_FINISHED, JobKind, JobStatus
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.job_kinds import job_spec
 from labeling.models import Image, Job, Project
+from labeling.permissions import MANAGE, require_role
 from labeling.services.audit import audit_log
 
 MAX_ERRORS = 200  # a job keeps its first errors only: enough to act on, bounded in size
@@ -151,6 +152,7 @@ def job_finish(
 
 @transaction.atomic
 def job_cancel(*, job: Job, actor: Any) -> Job:
+    require_role(actor, job.project, MANAGE, "cancel jobs")
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status in JOB_FINISHED:
         raise ConflictError(f"Job {job.pk} has already finished ({job.status}).", extra={"status": job.status})

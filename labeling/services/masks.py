@@ -10,7 +10,7 @@ from labeling import storage
 from labeling.choices import MaskSource, MaskState
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, MaskRevision, ModelVersion, Target
-from labeling.permissions import REVIEW, require_role
+from labeling.permissions import ANNOTATE, REVIEW, require_role
 from labeling.services.audit import audit_log
 from labeling.services.mask_checks import BLOCKING_WARNINGS, DEFAULT_LARGE_AREA, edited_mask_warnings
 from labeling.services.projects import project_settings
@@ -58,6 +58,7 @@ def mask_replace(*, target: Target, raster: np.ndarray, version: int | None, act
     """A human edit: the previous content becomes a MaskRevision. `version` is the mask's (0 when it has none);
     a stale one -> 409 and nothing changes. A confirmed mask needs a reviewer."""
     image = target.image
+    require_role(actor, image.project, ANNOTATE, "edit masks")
     raster = _check_raster(raster, image)
     mask = _lock(target, version)
     if mask is not None and mask.state == MaskState.CONFIRMED:

@@ -11,7 +11,7 @@ from django.db import transaction
 from labeling.choices import Role
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Membership, Project
-from labeling.permissions import OWN, require_role
+from labeling.permissions import MANAGE, OWN, require_role
 from labeling.services.audit import audit_log
 
 # The effective settings are these defaults overlaid (one level deep) with the project's own.
@@ -174,6 +174,7 @@ def project_update(
     settings: dict | None = None,
 ) -> Project:
     """Rename/describe, or merge `settings` into the project's (a key set to null is removed); stale version -> 409."""
+    require_role(actor, project, MANAGE, "change the project")
     locked = Project.objects.select_for_update().get(pk=project.pk)
     if locked.version != version:
         raise ConflictError(
@@ -226,6 +227,7 @@ def _owners_locked(project: Project) -> list[Membership]:
 
 @transaction.atomic
 def membership_add(*, project: Project, username: str, role: str, actor: Any) -> Membership:
+    require_role(actor, project, MANAGE, "manage members")
     role = _parse_role(role)
     _require_owner_for(actor, project, role)
     user = get_user_model().objects.filter(username=username).first()
@@ -240,8 +242,9 @@ def membership_add(*, project: Project, username: str, role: str, actor: Any) ->
 
 @transaction.atomic
 def membership_update_role(*, membership: Membership, role: str, actor: Any) -> Membership:
-    role = _parse_role(role)
     project = membership.project
+    require_role(actor, project, MANAGE, "manage members")
+    role = _parse_role(role)
     _require_owner_for(actor, project, role, membership.role)
     owners = _owners_locked(project)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
@@ -257,6 +260,7 @@ def membership_update_role(*, membership: Membership, role: str, actor: Any) -> 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: Any) -> None:
     project = membership.project
+    require_role(actor, project, MANAGE, "manage members")
     _require_owner_for(actor, project, membership.role)
     owners = _owners_locked(project)
     if membership.role == Role.OWNER and len(owners) <= 1:

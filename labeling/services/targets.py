@@ -9,7 +9,7 @@ from labeling import storage
 from labeling.choices import ImageStatus, MaskState
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Target
-from labeling.permissions import REVIEW, has_role
+from labeling.permissions import ANNOTATE, REVIEW, has_role, require_role
 from labeling.services.audit import audit_log
 from labeling.services.generation import image_generate_request
 from labeling.services.mask_checks import POINT_OUTSIDE, point_inside
@@ -95,6 +95,7 @@ def _deleted_data(target: Target, mask: Mask | None) -> dict[str, Any]:
 
 @transaction.atomic
 def target_add(*, image: Image, x: float, y: float, actor: Any, tightness: float | None = None) -> Target:
+    require_role(actor, image.project, ANNOTATE, "add targets")
     image = Image.objects.select_for_update().get(pk=image.pk)
     px, py = _point(image, x, y, "point")
     target = Target.objects.create(
@@ -110,6 +111,7 @@ def target_move(
     *, target: Target, actor: Any, version: int, x: float | None = None, y: float | None = None, tightness: Any = UNSET
 ) -> Target:
     """Move the point and/or change its tightness; 409 (and nothing changed) when `version` is stale."""
+    require_role(actor, target.image.project, ANNOTATE, "move targets")
     image, target = _lock(target, version)
     before = {"x": target.x, "y": target.y, "tightness": target.tightness}
     px, py = _point(image, target.x if x is None else x, target.y if y is None else y, f"target {target.pk}")
@@ -134,6 +136,7 @@ def target_move(
 @transaction.atomic
 def target_delete(*, target: Target, actor: Any, version: int | None = None) -> None:
     """Delete the point and its mask (a human-touched mask's content stays in the audit log)."""
+    require_role(actor, target.image.project, ANNOTATE, "delete targets")
     image, target = _lock(target, version)
     mask = _require_review_if_confirmed(target, actor, image)
     audit_log(
@@ -147,6 +150,7 @@ def target_delete(*, target: Target, actor: Any, version: int | None = None) -> 
 def targets_replace(*, image: Image, points: list[dict[str, Any]], version: int, actor: Any) -> list[Target]:
     """Make the image's targets exactly `points`: items with an `id` update that target, others are added,
     targets left out are deleted. All points are validated before anything changes."""
+    require_role(actor, image.project, ANNOTATE, "replace targets")
     image = Image.objects.select_for_update().get(pk=image.pk)
     if image.version != version:
         raise ConflictError(

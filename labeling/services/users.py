@@ -31,6 +31,7 @@ from rest_framework.authtoken.models import Token
 from labeling.choices import Role, role_at_least
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Membership, Project
+from labeling.permissions import MANAGE, require_role
 from labeling.services.audit import audit_log
 from labeling.services.images import images_release
 from labeling.services.projects import membership_add
@@ -137,8 +138,9 @@ def _clean_username(username: str) -> str:
 def user_invite(*, project: Project, actor: Any, username: str, role: str, email: str = "") -> AccountLink:
     """A new account with no usable password, a member of `project` with `role`, and its one-time setup link.
 
-    The role rules are membership_add's (only owners grant owner); the caller checked the actor manages `project`.
+    The role rules are membership_add's (only owners grant owner).
     """
+    require_role(actor, project, MANAGE, "invite people")
     username = _clean_username(username)
     if email:
         try:

@@ -3,16 +3,17 @@
 import shutil
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from labeling.choices import JobStatus
 from labeling.exceptions import ApplicationError
 from labeling.management.commands.importdataset import project_and_actor, run_with_progress
+from labeling.management.operator import OperatorCommand
 from labeling.services.datasets import dataset_export, dataset_export_request, export_file
 from labeling.services.datasets.exports import FORMATS
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Export a project (or its confirmed images, or one split) as a zip: SIRST tree (images/, masks/, points/, "
         "splits/), COCO instance segmentation, 16-bit instance PNGs and a manifest. Runs as an export Job."
@@ -47,7 +48,7 @@ class Command(BaseCommand):
         job = run_with_progress(job, dataset_export, bool(options["no_progress"]))
         if job.status != JobStatus.SUCCEEDED:
             raise CommandError(f"Export job {job.pk} {job.status}: {job.message}")
-        path = export_file(job)
+        path = export_file(job, actor=actor)
         if options["out"]:
             shutil.copyfile(path, Path(str(options["out"])))
             path = Path(str(options["out"]))

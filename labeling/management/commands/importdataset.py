@@ -5,11 +5,12 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.files import File
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
 from labeling.choices import JobStatus
 from labeling.exceptions import ApplicationError
+from labeling.management.operator import OperatorCommand
 from labeling.models import Job, Project
 from labeling.services.datasets import dataset_import, dataset_import_folder_request, dataset_import_request
 
@@ -58,7 +59,7 @@ def run_with_progress(job: Job, service: object, quiet: bool) -> Job:
     return job
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Import a dataset from a server-side folder (or zip): plain images, the SIRST/NUDT-SIRST/IRSTD-1k layout "
         "(images/, masks/, split lists), point JSON or point PNGs, COCO JSON. Runs as an import Job."

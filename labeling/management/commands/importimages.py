@@ -4,9 +4,10 @@ page), with a progress bar."""
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
+from labeling.management.operator import OperatorCommand
 from labeling.models import Project
 from labeling.services.images import images_upload
 
@@ -17,7 +18,7 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Import the images under a server-side folder into a project (each file validated on its own)."
 
     def add_arguments(self, parser: CommandParser) -> None:

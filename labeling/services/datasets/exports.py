@@ -22,6 +22,7 @@ from labeling import storage
 from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, MaskState, Split
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, Project, Target
+from labeling.permissions import MANAGE, require_role
 from labeling.services.datasets.formats import centroid_point
 from labeling.services.datasets.zipwriter import DATE, ZipWriter, json_array_copy, png_fast
 from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
@@ -63,6 +64,7 @@ def dataset_export_request(
     enqueue: bool = True,
 ) -> Job:
     """A `batch` Job that writes the export zip; sent to the worker after commit (the command may run it inline)."""
+    require_role(actor, project, MANAGE, "export datasets")
     options = export_options(formats=formats, confirmed_only=confirmed_only, split=split)
     with transaction.atomic():
         job = job_create(project=project, kind=JobKind.EXPORT, actor=actor, payload=options, message="queued")
@@ -101,8 +103,9 @@ def export_leftovers_remove() -> int:
     return len(gone)
 
 
-def export_file(job: Job) -> Path:
+def export_file(job: Job, *, actor: Any) -> Path:
     """The finished export's zip on disk; 409 while running, 404 when it is not an export or its file is gone."""
+    require_role(actor, job.project, MANAGE, "download exports")
     if job.kind != JobKind.EXPORT:
         raise ApplicationError(f"Job {job.pk} is not an export.", status_code=404)
     if job.status != JobStatus.SUCCEEDED:

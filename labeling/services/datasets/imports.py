@@ -17,6 +17,7 @@ from labeling import storage
 from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, MaskSource, MaskState, Split
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import AuditLog, Image, Job, Mask, Project, Target
+from labeling.permissions import MANAGE, require_role
 from labeling.services.audit import audit_log
 from labeling.services.datasets import formats, layout
 from labeling.services.datasets.archive import SourceError, looks_like_archive, source_open
@@ -41,6 +42,7 @@ def dataset_import_request(
 ) -> Job:
     """Keep an uploaded zip under MEDIA_ROOT/imports/ and queue its import (`batch`); 400 unless it is a zip.
     With enqueue=False the caller runs the job itself (the management command)."""
+    require_role(actor, project, MANAGE, "import datasets")
     options = _options(confirm, split)
     head = upload.read(4)
     upload.seek(0)

@@ -6,11 +6,11 @@ import time
 import pytest
 from django.db import OperationalError, connection, connections, transaction
 
-from labeling.choices import JobStatus
+from labeling.choices import JobStatus, Role
 from labeling.models import Job
 from labeling.services import jobs
 from labeling.services.jobs import job_cancel, job_finish
-from tests.factories import JobFactory, UserFactory
+from tests.factories import JobFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,6 +56,7 @@ def test_finish_wakes_the_waiter(no_recheck):
 
 def test_cancel_wakes_the_waiter(no_recheck):
     job, user = JobFactory(), UserFactory()
+    MembershipFactory(project=job.project, user=user, role=Role.MANAGER)
     thread = _later(0.3, lambda: job_cancel(job=Job.objects.get(pk=job.pk), actor=user))
     started = time.monotonic()
     waited = jobs.job_wait(job, 20)

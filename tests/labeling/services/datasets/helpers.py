@@ -70,7 +70,7 @@ def run_export(project, actor, **options) -> tuple[Job, zipfile.ZipFile]:
     job = dataset_export_request(project=project, actor=actor, enqueue=False, **options)
     dataset_export(job_id=job.pk)
     job.refresh_from_db()
-    return job, zipfile.ZipFile(export_file(job))
+    return job, zipfile.ZipFile(export_file(job, actor=actor))
 
 
 def messages(job: Job) -> str:

@@ -37,6 +37,6 @@ def test_worker_imports_then_exports(worker):
 
     export = job_wait(dataset_export_request(project=project, actor=user), 60)
     assert export.status == JobStatus.SUCCEEDED, export.message
-    archive = zipfile.ZipFile(io.BytesIO(export_file(export).read_bytes()))
+    archive = zipfile.ZipFile(io.BytesIO(export_file(export, actor=user).read_bytes()))
     assert np.array_equal(storage.mask_png_decode(archive.read("masks/a.png"), 16, 24), union)
     assert archive.read("images/b.png") == frame(seed=12)
