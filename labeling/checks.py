@@ -8,9 +8,9 @@ from django.core.checks import Error, register
 @register("weights")
 def base_weights_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """A configured EDGSP_WEIGHTS must exist (a typo would otherwise fail every click of the day)."""
-    from labeling import ml_adapter
+    from labeling.services.serving import base_weights_problem
 
-    problem = ml_adapter.check_base_weights()
+    problem = base_weights_problem()
     return (
         [Error(problem, hint="Point EDGSP_WEIGHTS at a checkpoint made by `python -m ml train`.", id="labeling.E001")]
         if problem

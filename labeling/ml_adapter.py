@@ -80,37 +80,16 @@ def _predictor(checkpoint: str, device: str) -> Any:
     return predictor
 
 
-def shipped_weights() -> Path | None:
-    """The base weights: the EDGSP_WEIGHTS setting when set (a site's own, e.g. trained on its other data), else
-    the ones committed in ml/weights/, if present. A set path that is missing fails the `weights` system check."""
-    from django.conf import settings
-
+def committed_weights() -> Path | None:
+    """The weights committed in ml/weights/, if present (which base weights serve is serving.base_weights's call)."""
     from ml.inference import DEFAULT_WEIGHTS
 
-    configured = getattr(settings, "EDGSP_WEIGHTS", "")
-    if configured:
-        return Path(configured)
     return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
 
 
-def check_base_weights() -> str | None:
-    """Why the configured EDGSP_WEIGHTS cannot serve (None when unset or a file); cheap: no torch import."""
-    from django.conf import settings
-
-    configured = getattr(settings, "EDGSP_WEIGHTS", "")
-    if configured and not Path(configured).is_file():
-        return f"EDGSP_WEIGHTS={configured} is not a file"
-    return None
-
-
-def shipped_weights_seen() -> frozenset[str]:
-    """SHA-256 of every frame the shipped weights were trained or selected on (empty when unknown or absent).
-
-    A model fine-tuned from them has effectively seen these frames, so scoring it on them would leak.
-    """
-    path = shipped_weights()
-    if path is None:
-        return frozenset()
+def checkpoint_seen(path: Path) -> frozenset[str]:
+    """SHA-256 of every frame a checkpoint was trained or selected on (its metadata; empty when unknown), cached
+    per file version: the leak guard asks for it on every scored frame."""
     key = (str(path), path.stat().st_mtime_ns)
     if _seen_cache.get("key") != key:
         from ml.checkpoints import read_checkpoint

@@ -19,7 +19,7 @@ from labeling.permissions import MANAGE, require_role
 from labeling.services.audit import audit_log
 from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
 from labeling.services.loop_data import loop_samples
-from labeling.services.serving import checkpoint_path, default_spec, serve, serving_model, version_spec
+from labeling.services.serving import base_weights, checkpoint_path, default_spec, serve, serving_model, version_spec
 
 MIN_CONFIRMED_IMAGES = 5  # five frames already move alpha from SIRST's style to another team's by 20 IoU points
 MAX_SAMPLES = 300  # calibration reruns the generator 64 times per frame: bound the work, newest frames first
@@ -195,7 +195,7 @@ def _prior_source(project: Project) -> tuple[str, ModelVersion | None, list[int]
         if ml_adapter.checkpoint_follows_prior(path):
             return path, champion, list(champion.trained_on or [])
         return None
-    base = ml_adapter.shipped_weights()
+    base = base_weights()
     if base is not None and ml_adapter.checkpoint_follows_prior(str(base)):
         return str(base), None, []
     return None

@@ -15,7 +15,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from labeling import ml_adapter
 from labeling.choices import JOB_FINISHED, GeneratorKind, ImageStatus, JobKind, JobStatus, ModelStatus
 from labeling.exceptions import ConflictError
 from labeling.models import Image, Job, ModelVersion, Project
@@ -23,7 +22,7 @@ from labeling.services.audit import audit_log
 from labeling.services.jobs import job_finish
 from labeling.services.prequential import frame_iou, frame_score_request, frame_truth, record_shown
 from labeling.services.projects import project_settings
-from labeling.services.serving import generator_key, serving_model
+from labeling.services.serving import base_weights, generator_key, serving_model
 from labeling.services.shadow import catch_up, confirmed_count, frame_replay, live_generators, loop_decide
 
 MIN_CALIBRATION_FRAMES = 5
@@ -94,7 +93,7 @@ def ensure_base_candidate(project: Project) -> ModelVersion | None:
     """From the first confirmed frame on, the base weights compete in shadow against the project's settings (once
     per project, unless `retrain.base_weights_candidate` is off or the project already has an EDGSP version)."""
     policy = project_settings(project)["retrain"]
-    base = ml_adapter.shipped_weights()
+    base = base_weights()
     if not policy.get("base_weights_candidate", True) or base is None or not policy["enabled"]:
         return None
     Project.objects.select_for_update().get(pk=project.pk)

@@ -21,6 +21,28 @@ from labeling.services.projects import project_settings
 DEFAULT_KEY = "default"
 
 
+def base_weights() -> Path | None:
+    """The base weights: the EDGSP_WEIGHTS setting when set (a site's own, e.g. trained on its other data), else
+    the ones committed in ml/weights/, if present. A set path that is missing fails the `weights` system check."""
+    configured = getattr(django_settings, "EDGSP_WEIGHTS", "")
+    return Path(configured) if configured else ml_adapter.committed_weights()
+
+
+def base_weights_problem() -> str | None:
+    """Why the configured EDGSP_WEIGHTS cannot serve (None when unset or a file); cheap: no torch import."""
+    configured = getattr(django_settings, "EDGSP_WEIGHTS", "")
+    if configured and not Path(configured).is_file():
+        return f"EDGSP_WEIGHTS={configured} is not a file"
+    return None
+
+
+def base_weights_seen() -> frozenset[str]:
+    """The frames the base weights were trained or selected on. A model fine-tuned from them has effectively seen
+    these frames, so scoring it on them would leak."""
+    path = base_weights()
+    return frozenset() if path is None else ml_adapter.checkpoint_seen(path)
+
+
 def serving_model(project: Project) -> ModelVersion | None:
     """The project's promoted model version, if any (the newest promotion wins)."""
     return (
@@ -41,7 +63,7 @@ def default_spec(project: Project) -> ml_adapter.GeneratorSpec:
     """The project's own settings: the cold start (alpha, GrabCut, size rule), or the base weights when a manager
     chose them."""
     generator = project_settings(project)["generator"]
-    base = ml_adapter.shipped_weights() if generator.get("base_weights") else None
+    base = base_weights() if generator.get("base_weights") else None
     if base is not None:
         return ml_adapter.GeneratorSpec(
             method=ml_adapter.EDGSP, checkpoint=str(base), device=django_settings.EDGSP_DEVICE

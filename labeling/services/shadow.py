@@ -25,6 +25,7 @@ from labeling.services.audit import audit_log
 from labeling.services.prequential import FrameTruth, frame_iou, frame_truth, record_replay, score_counts
 from labeling.services.projects import project_settings
 from labeling.services.serving import (
+    base_weights_seen,
     checkpoint_path,
     default_spec,
     generator_key,
@@ -101,7 +102,7 @@ def is_fresh(version: ModelVersion | None, spec: ml_adapter.GeneratorSpec, image
 
 def frame_replay(project: Project, truth: FrameTruth) -> dict[str, float | None]:
     """Every live generator that may count the frame predicts it from the confirmed points; its IoU per key."""
-    seen = ml_adapter.shipped_weights_seen()
+    seen = base_weights_seen()
     out: dict[str, float | None] = {}
     for key, version in live_generators(project):
         spec = _spec(project, version)
@@ -127,7 +128,7 @@ def catch_up(project: Project, key: str, version: ModelVersion | None, limit: in
         .exclude(Exists(done))
         .order_by("first_confirmed_at", "pk")[:limit]
     )
-    seen = ml_adapter.shipped_weights_seen()
+    seen = base_weights_seen()
     n = 0
     for image in images:
         if is_fresh(version, spec, image, seen):

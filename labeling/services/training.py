@@ -32,7 +32,7 @@ from labeling.services.audit import audit_log
 from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
 from labeling.services.loop_data import ids_hash, loop_samples
 from labeling.services.projects import project_settings
-from labeling.services.serving import checkpoint_path, serve, serving_model
+from labeling.services.serving import base_weights, checkpoint_path, serve, serving_model
 
 MAX_TRAIN_ATTEMPTS = 3  # starts of one training job (worker lost / transient error) before it fails
 MAX_TRAIN_FRAMES = 1000  # newest confirmed frames a run trains on (all are held in memory by the sampler)
@@ -170,7 +170,7 @@ def _init_checkpoint(project: Project) -> str | None:
     serving = serving_model(project)
     if serving is not None and serving.kind == GeneratorKind.EDGSP and Path(checkpoint_path(serving)).is_file():
         return checkpoint_path(serving)
-    shipped = ml_adapter.shipped_weights()
+    shipped = base_weights()
     return str(shipped) if shipped else None
 
 

@@ -4,15 +4,15 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from labeling import ml_adapter
 from labeling.checks import base_weights_check
+from labeling.services.serving import base_weights, base_weights_seen
 from ml.checkpoints import update_checkpoint_meta
 from ml.inference import DEFAULT_WEIGHTS
 
 
 def test_unset_means_the_shipped_weights(settings):
     settings.EDGSP_WEIGHTS = ""
-    assert ml_adapter.shipped_weights() == DEFAULT_WEIGHTS
+    assert base_weights() == DEFAULT_WEIGHTS
     assert base_weights_check() == []
 
 
@@ -21,8 +21,8 @@ def test_a_sites_own_weights_and_the_frames_they_saw_replace_the_shipped_ones(se
     own.write_bytes(DEFAULT_WEIGHTS.read_bytes())
     update_checkpoint_meta(own, {"seen_sha256": ["ab" * 32]})
     settings.EDGSP_WEIGHTS = str(own)
-    assert ml_adapter.shipped_weights() == own
-    assert ml_adapter.shipped_weights_seen() == frozenset({"ab" * 32})  # the leak guard follows the base
+    assert base_weights() == own
+    assert base_weights_seen() == frozenset({"ab" * 32})  # the leak guard follows the base
     assert base_weights_check() == []
 
 

@@ -13,7 +13,7 @@ from labeling.choices import GeneratorKind, JobKind, JobStatus, ModelStatus, Rol
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import AuditLog, FrameScore, Image, Job, Mask, ModelVersion
 from labeling.services.loop import loop_status, next_milestone, projects_loop_check
-from labeling.services.serving import generator_label, generator_spec, serving_model, version_spec
+from labeling.services.serving import base_weights, generator_label, generator_spec, serving_model, version_spec
 from labeling.services.training import (
     loop_prior,
     model_train,
@@ -151,7 +151,7 @@ def test_the_fine_tune_warm_starts_from_the_serving_model_with_the_calibrated_pr
     job, version = _run_training(project, manager)
     assert job.status == JobStatus.SUCCEEDED, job.message
     assert seen["prior"] == {"alpha": 0.12} and version.params == {"prior": {"alpha": 0.12}}
-    assert seen["init"] == str(ml_adapter.shipped_weights())  # the serving model is a cold start: base weights
+    assert seen["init"] == str(base_weights())  # the serving model is a cold start: base weights
     assert all(len(s[3]) == 2 for s in seen["samples"])  # the humans' two clicks per frame prompt the net
     from ml.checkpoints import read_checkpoint
 
@@ -281,7 +281,7 @@ def test_beat_runs_the_check_every_few_minutes_and_each_task_has_its_queue(setti
     assert app.tasks["labeling.tasks.model_train"].acks_late and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
 
 
-def test_frames_the_base_weights_were_trained_on_never_count_for_edgsp(monkeypatch, tmp_path):
+def test_frames_the_base_weights_were_trained_on_never_count_for_edgsp(settings, tmp_path):
     """Every EDGSP version descends from the base weights: a frame they saw would be judged by memory."""
     from ml.checkpoints import update_checkpoint_meta
 
@@ -294,9 +294,9 @@ def test_frames_the_base_weights_were_trained_on_never_count_for_edgsp(monkeypat
     )  # made after that frame was confirmed
     seen_frame = stream_frame(project, manager, seed=1, score=False)  # its content hash is made "seen" below
     base = tmp_path / "base.pt"
-    base.write_bytes(ml_adapter.shipped_weights().read_bytes())
+    base.write_bytes(base_weights().read_bytes())
     update_checkpoint_meta(base, {"seen_sha256": [seen_frame.content_hash]})
-    monkeypatch.setattr(ml_adapter, "shipped_weights", lambda: base)
+    settings.EDGSP_WEIGHTS = str(base)  # the site's own base weights, which saw that frame
     from labeling.services.loop import frame_score
 
     frame_score(job_id=Job.objects.get(image=seen_frame, kind=JobKind.SCORE).pk)
