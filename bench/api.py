@@ -34,40 +34,6 @@ def _ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _fill(project, user, target: int) -> None:
-    from labeling.choices import ImageStatus, Split
-    from labeling.models import Image
-
-    have = Image.objects.filter(project=project).count()
-    statuses = [ImageStatus.NEW, ImageStatus.IN_PROGRESS, ImageStatus.SUBMITTED, ImageStatus.CONFIRMED]
-    splits = [Split.TRAIN, Split.TRAIN, Split.TRAIN, Split.VAL, Split.TEST]
-    batch = []
-    for i in range(have, target):
-        digest = f"{project.pk:08x}{i:056x}"
-        batch.append(
-            Image(
-                project=project,
-                file=f"projects/{project.pk}/images/{digest[:2]}/{digest}.png",
-                original_name=f"frame_{i:06d}.png",
-                format="PNG",
-                width=512,
-                height=512,
-                dtype="uint16" if i % 3 == 0 else "uint8",
-                bit_depth=16 if i % 3 == 0 else 8,
-                file_size=200_000,
-                content_hash=digest,
-                split=splits[i % len(splits)],
-                status=statuses[i % len(statuses)],
-                uploaded_by=user,
-            )
-        )
-        if len(batch) == 5000:
-            Image.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        Image.objects.bulk_create(batch)
-
-
 def _time_requests(client, url: str, n: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -109,24 +75,21 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
 
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0)
-    from labeling.choices import Role
-    from labeling.models import Membership, Project
+    from bench import app
 
-    user, _ = get_user_model().objects.get_or_create(username="bench")
+    user = app.bench_user()
     client = Client()
     client.force_login(user)
     results = {}
     for size in sorted(args.sizes):
-        project, _ = Project.objects.get_or_create(name=f"bench-{size}", defaults={"created_by": user})
-        Membership.objects.get_or_create(project=project, user=user, defaults={"role": Role.OWNER})
+        project = app.owned_project(f"bench-{size}", user, reuse=True)
         started = time.perf_counter()
-        _fill(project, user, size)
+        app.image_rows_fill(project, user, size)
         fill_s = time.perf_counter() - started
         from django.db import connection
 

@@ -73,28 +73,19 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
 
 
 def make_project(name: str, ids: list[str], checkpoint: str | None):  # noqa: ANN201 - a Project
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
-
-    from labeling.choices import ModelStatus
-    from labeling.models import ModelVersion, Target
+    from bench import app
     from labeling.services.images import image_create
-    from labeling.services.projects import project_create
     from ml.data import read_mask
     from ml.points import centroid_points
 
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    project = project_create(name=name, actor=user)
+    user = app.bench_user()
+    project = app.owned_project(name, user)
     for image_id in ids:
         data = (DATA / "images" / f"{image_id}.png").read_bytes()
         image = image_create(project=project, file_name=f"{image_id}.png", data=data, actor=user)
-        for x, y in centroid_points(read_mask(DATA / "masks" / f"{image_id}.png")):
-            Target.objects.create(image=image, x=float(x), y=float(y))
+        app.points_add(image, centroid_points(read_mask(DATA / "masks" / f"{image_id}.png")))
     if checkpoint:
-        ModelVersion.objects.create(
-            project=project, number=1, arch="edgsp", checkpoint=str(Path(checkpoint).resolve()),
-            status=ModelStatus.PROMOTED, promoted_at=timezone.now(),
-        )  # fmt: skip
+        app.checkpoint_serve(project, str(Path(checkpoint).resolve()))
     return project
 
 

@@ -88,23 +88,20 @@ def _peak_mb() -> float:
 
 def phase_import(n: int, path: Path, database_url: str, media: Path) -> dict:
     _django(database_url, media)
-    from django.contrib.auth import get_user_model
     from django.core.files import File
 
-    from labeling.choices import Role
-    from labeling.models import Job, Membership, Project
+    from bench import app
     from labeling.services.datasets import dataset_import, dataset_import_request
 
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    project = Project.objects.create(name=f"bench-datasets-{n}-{int(time.time())}", created_by=user)
-    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    user = app.bench_user()
+    project = app.owned_project(f"bench-datasets-{n}-{int(time.time())}", user)
     with open(path, "rb") as handle:
         job = dataset_import_request(project=project, upload=File(handle, name="bench.zip"), actor=user, confirm=True)
     baseline = _rss_mb()
     started = time.perf_counter()
     dataset_import(job_id=job.pk)
     seconds = time.perf_counter() - started
-    job = Job.objects.get(pk=job.pk)
+    job = app.job_reloaded(job)
     if job.status != "succeeded" or job.result["counts"]["images"] != n:
         raise SystemExit(f"import failed: {job.status} {job.message} {job.errors[:3]}")
     return {
@@ -119,16 +116,16 @@ def phase_import(n: int, path: Path, database_url: str, media: Path) -> dict:
 
 def phase_export(project_id: int, n: int, database_url: str, media: Path) -> dict:
     _django(database_url, media)
-    from labeling.models import Job, Project
+    from bench import app
     from labeling.services.datasets import dataset_export, dataset_export_request, export_file
 
-    project = Project.objects.get(pk=project_id)
+    project = app.project_by_id(project_id)
     job = dataset_export_request(project=project, actor=project.created_by, enqueue=False)
     baseline = _rss_mb()
     started = time.perf_counter()
     dataset_export(job_id=job.pk)
     seconds = time.perf_counter() - started
-    job = Job.objects.get(pk=job.pk)
+    job = app.job_reloaded(job)
     if job.status != "succeeded":
         raise SystemExit(f"export failed: {job.status} {job.message}")
     size = export_file(job, actor=project.created_by).stat().st_size

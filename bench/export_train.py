@@ -38,10 +38,7 @@ def _setup(database_url: str, media: Path) -> None:
 
 
 def _import_and_export(data: Path) -> tuple[Path, dict]:
-    from django.contrib.auth import get_user_model
-
-    from labeling.choices import Role
-    from labeling.models import Job, Membership, Project
+    from bench import app
     from labeling.services.datasets import (
         dataset_export,
         dataset_export_request,
@@ -50,18 +47,17 @@ def _import_and_export(data: Path) -> tuple[Path, dict]:
         export_file,
     )
 
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    project = Project.objects.create(name=f"bench-export-train-{int(time.time())}", created_by=user)
-    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    user = app.bench_user()
+    project = app.owned_project(f"bench-export-train-{int(time.time())}", user)
     started = time.perf_counter()
     job = dataset_import_folder_request(project=project, folder=data, actor=user, confirm=True, enqueue=False)
     dataset_import(job_id=job.pk)
-    imported = Job.objects.get(pk=job.pk)
+    imported = app.job_reloaded(job)
     import_s = time.perf_counter() - started
     started = time.perf_counter()
     job = dataset_export_request(project=project, actor=user, confirmed_only=True, formats=["sirst"], enqueue=False)
     dataset_export(job_id=job.pk)
-    exported = Job.objects.get(pk=job.pk)
+    exported = app.job_reloaded(job)
     export_s = time.perf_counter() - started
     if exported.status != "succeeded":
         raise SystemExit(f"export failed: {exported.message}")

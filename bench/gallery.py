@@ -10,7 +10,6 @@ django.test.Client, with the test settings' in-process cache (production shares 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -43,11 +42,9 @@ def _fill(project, user, n_targets: int, per_image: int) -> None:
     import numpy as np
     from PIL import Image as PILImage
 
-    from labeling import storage
-    from labeling.models import Image, Mask, Target
+    from bench import app
 
-    have = Target.objects.filter(image__project=project).count()
-    n_images = -(-(n_targets - have) // per_image)
+    n_images = -(-(n_targets - app.target_count(project)) // per_image)
     for i in range(n_images):
         frame, rng = _frame(project.pk * 100_000 + i)
         spots = [(int(rng.integers(12, SIDE - 12)), int(rng.integers(12, SIDE - 12))) for _ in range(per_image)]
@@ -56,47 +53,17 @@ def _fill(project, user, n_targets: int, per_image: int) -> None:
             frame = frame + (4000 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 4.0)).astype(np.uint16)
         buffer = io.BytesIO()
         PILImage.fromarray(frame).save(buffer, format="PNG")
-        data = buffer.getvalue()
-        digest = hashlib.sha256(data).hexdigest()
-        image = Image(
-            project=project,
-            original_name=f"frame_{i:05d}.png",
-            format="PNG",
-            width=SIDE,
-            height=SIDE,
-            dtype="uint16",
-            bit_depth=16,
-            file_size=len(data),
-            content_hash=digest,
-            uploaded_by=user,
-            assigned_to=user if i % 4 == 0 else None,
-        )
-        image.file.name, _ = storage.save_bytes(f"projects/{project.pk}/images/{digest[:2]}/{digest}.png", data)
-        image.save()
-        targets = Target.objects.bulk_create(
-            [Target(image=image, x=float(x), y=float(y), created_by=user) for x, y in spots]
-        )
         masks = []
-        for k, target in enumerate(targets):
+        for k, (x, y) in enumerate(spots):
             half = int(rng.integers(0, 5))
             raster = np.zeros((SIDE, SIDE), bool)
-            x, y = int(target.x), int(target.y)
             raster[y - half : y + half + 1, x - half : x + half + 1] = True
-            rle, area, bbox = storage.mask_encode(raster)
             serial = i * per_image + k
             masks.append(
-                Mask(
-                    target=target,
-                    image=image,
-                    rle=rle,
-                    area=area,
-                    bbox=bbox,
-                    source="coldstart",
-                    state=STATES[serial % len(STATES)],
-                    warnings=WARNINGS[serial % len(WARNINGS)],
-                )
-            )
-        Mask.objects.bulk_create(masks)
+                {"x": x, "y": y, "raster": raster, "state": STATES[serial % len(STATES)],
+                 "warnings": WARNINGS[serial % len(WARNINGS)]}
+            )  # fmt: skip
+        app.frame_with_masks_add(project, user, index=i, png=buffer.getvalue(), shape=(SIDE, SIDE), masks=masks)
 
 
 def _time(client, urls: list[str], headers: dict | None = None, expect: int = 200) -> dict:
@@ -140,25 +107,22 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
 
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0)
-    from labeling.choices import Role
-    from labeling.models import Membership, Project, Target
+    from bench import app
 
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    project, _ = Project.objects.get_or_create(name=f"gallery-{args.targets}", defaults={"created_by": user})
-    Membership.objects.get_or_create(project=project, user=user, defaults={"role": Role.OWNER})
+    user = app.bench_user()
+    project = app.owned_project(f"gallery-{args.targets}", user, reuse=True)
     started = time.perf_counter()
     _fill(project, user, args.targets, args.per_image)
     fill_s = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE labeling_target; ANALYZE labeling_mask; ANALYZE labeling_image")
-    n_targets = Target.objects.filter(image__project=project).count()
+    n_targets = app.target_count(project)
 
     client = Client()
     client.force_login(user)

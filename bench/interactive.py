@@ -182,8 +182,7 @@ def _setup(methods: list[str], sizes: list[int]) -> tuple[str, dict]:
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from labeling.choices import ModelStatus
-    from labeling.models import ModelVersion
+    from bench import app
     from labeling.services.images import image_create
     from labeling.services.projects import project_create
 
@@ -197,9 +196,7 @@ def _setup(methods: list[str], sizes: list[int]) -> tuple[str, dict]:
         if method == "edgsp":
             if not weights.is_file():
                 raise SystemExit(f"{weights} is missing: no shipped EDGSP weights to time")
-            ModelVersion.objects.create(
-                project=project, number=1, arch="edgsp_small", checkpoint=str(weights), status=ModelStatus.PROMOTED
-            )
+            app.checkpoint_serve(project, str(weights), arch="edgsp_small")
         for size in sizes:
             image = image_create(
                 project=project, file_name=f"frame_{size}.png", data=_png(synthetic_frame(size, seed=size)), actor=user

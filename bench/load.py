@@ -302,8 +302,8 @@ def _setup_level(name: str, level: int, reviewers: int, frames: list) -> dict:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
+    from bench import app
     from labeling.choices import Role
-    from labeling.models import Membership
     from labeling.services.images import image_create
     from labeling.services.projects import project_create
 
@@ -317,80 +317,10 @@ def _setup_level(name: str, level: int, reviewers: int, frames: list) -> dict:
         tokens[role] = []
         for i in range(count):
             user = users.create_user(f"{name}-{role}-{i}", password="x")
-            Membership.objects.create(project=project, user=user, role=role)
+            app.member_add(project, user, role)
             tokens[role].append(Token.objects.create(user=user).key)
     points = {hashlib.sha256(data).hexdigest(): pts for data, pts in frames}
     return {"project": project, "tokens": tokens, "points": points}
-
-
-def _drain(project, timeout_s: float = 60) -> dict:
-    """Wait for every generation job of the project to finish; count the ones that failed or never finished."""
-    from labeling.choices import JobStatus
-    from labeling.models import Job
-
-    deadline = time.monotonic() + timeout_s
-    open_states = [JobStatus.QUEUED, JobStatus.RUNNING]
-    while Job.objects.filter(project=project, status__in=open_states).exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    jobs = Job.objects.filter(project=project)
-    return {
-        "jobs": jobs.count(),
-        "failed": jobs.filter(status=JobStatus.FAILED).count(),
-        "unfinished": jobs.filter(status__in=open_states).count(),
-    }
-
-
-def _verify(project, ledger: Ledger) -> dict:
-    """Compare the database with what the clients were told was saved (2xx answers)."""
-    from labeling import storage
-    from labeling.choices import ImageStatus, MaskSource, MaskState
-    from labeling.models import Image, Mask, Target
-
-    lost: list[str] = []
-    rows = {t.pk: t for t in Target.objects.filter(image__project=project)}
-    for pk, (image_id, x, y) in ledger.targets.items():
-        row = rows.get(pk)
-        if row is None or row.image_id != image_id or abs(row.x - x) > 1e-9 or abs(row.y - y) > 1e-9:
-            lost.append(f"target {pk}: client has ({x}, {y}) on image {image_id}, database {row and (row.x, row.y)}")
-    unknown = sorted(set(rows) - set(ledger.targets))  # saved but never acknowledged: duplicates or phantoms
-    masks = {m.target_id: m for m in Mask.objects.filter(image__project=project).select_related("image")}
-
-    def same(mask: Mask, counts: str) -> bool:
-        h, w = mask.image.height, mask.image.width
-        return bool(np.array_equal(storage.mask_decode(mask.rle, h, w), storage.mask_decode(counts, h, w)))
-
-    for pk, counts in ledger.masks.items():
-        mask = masks.get(pk)
-        ok_state = mask is not None and mask.source == MaskSource.HUMAN
-        ok_state = ok_state and mask.state in (MaskState.EDITED, MaskState.CONFIRMED)
-        if not ok_state or not same(mask, counts):
-            lost.append(f"hand-edited mask of target {pk}: {mask and (mask.source, mask.state)}")
-    status = dict(Image.objects.filter(project=project).values_list("pk", "status"))
-    for pk in ledger.submitted:
-        if status.get(pk) not in (ImageStatus.SUBMITTED, ImageStatus.CONFIRMED):
-            lost.append(f"submitted image {pk} is {status.get(pk)}")
-    for pk, seen in ledger.confirmed.items():
-        if status.get(pk) != ImageStatus.CONFIRMED:
-            lost.append(f"confirmed image {pk} is {status.get(pk)}")
-        for target_id, counts in seen.items():
-            mask = masks.get(target_id)
-            if mask is None or mask.state != MaskState.CONFIRMED or not same(mask, counts):
-                lost.append(f"confirmed mask of target {target_id}: {mask and mask.state}")
-    confirmed_images = [pk for pk, s in status.items() if s == ImageStatus.CONFIRMED]
-    unconfirmed = Mask.objects.filter(image_id__in=confirmed_images).exclude(state=MaskState.CONFIRMED).count()
-    return {
-        "checked": {
-            "targets": len(ledger.targets),
-            "hand_edited_masks": len(ledger.masks),
-            "submitted_images": len(ledger.submitted),
-            "confirmed_images": len(ledger.confirmed),
-            "confirmed_masks": sum(len(v) for v in ledger.confirmed.values()),
-        },
-        "lost": len(lost),
-        "lost_examples": lost[:10],
-        "unacknowledged_targets": len(unknown),
-        "unconfirmed_masks_on_confirmed_images": unconfirmed,
-    }
 
 
 def _summary(ledger: Ledger, seconds: float) -> dict:
@@ -453,6 +383,8 @@ def _sample_queue(broker_url: str, stop: threading.Event, out: list[int]) -> Non
 
 
 def _run_level(stack: Stack, level: int, args, frames: list, database: str) -> dict:
+    from bench import app
+
     reviewers = max(1, level // 10)
     setup = _setup_level(f"load-{level}", level, reviewers, frames)
     project, ledger, stop = setup["project"], Ledger(), threading.Event()
@@ -484,7 +416,7 @@ def _run_level(stack: Stack, level: int, args, frames: list, database: str) -> d
         "max": max(queue_lengths, default=None),
     }
     line["cpu_cores_used"] = cpu
-    line["jobs"] = _drain(project)
+    line["jobs"] = app.jobs_drain(project)
     line["cpu_ms_per"] = {  # what one request / one generation job costs, to size a machine from the figures
         "request (web)": round(cpu.get("web (gunicorn)", 0) * seconds * 1000 / max(1, line["requests"]), 1),
         "request (postgres)": round(
@@ -494,7 +426,7 @@ def _run_level(stack: Stack, level: int, args, frames: list, database: str) -> d
             cpu.get("worker (celery)", 0) * seconds * 1000 / max(1, line["jobs"]["jobs"]), 1
         ),
     }
-    line["writes"] = _verify(project, ledger)
+    line["writes"] = app.ledger_verify(project, ledger)
     return line
 
 

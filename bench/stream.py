@@ -174,28 +174,14 @@ class Clock:
 
 def _loop_idle(project_id: int, timeout: float = 600.0) -> float:
     """Wait until the loop's quick jobs (scoring, calibration) of the project are done; returns the seconds."""
-    from labeling.choices import JobKind, JobStatus
-    from labeling.models import Job
+    from bench import app
 
     started = time.monotonic()
-    while Job.objects.filter(
-        project_id=project_id,
-        kind__in=[JobKind.SCORE, JobKind.CALIBRATE],
-        status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
-    ).exists():
+    while app.loop_busy(project_id):
         if time.monotonic() - started > timeout:
             raise RuntimeError("the loop worker did not finish the frame's scoring in time")
         time.sleep(0.05)
     return time.monotonic() - started
-
-
-def _training_active(project_id: int) -> bool:
-    from labeling.choices import JobKind, JobStatus
-    from labeling.models import Job
-
-    return Job.objects.filter(
-        project_id=project_id, kind=JobKind.TRAIN, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
-    ).exists()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -209,6 +195,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
+    from bench import app
     from labeling.services.projects import project_create
 
     user = get_user_model().objects.create_user("annotator", password="x")
@@ -223,7 +210,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.monotonic()
     try:
         for n, frame_id in enumerate(order, start=1):
-            paced = clock.next_frame(_training_active(project.pk))
+            paced = clock.next_frame(app.training_active(project.pk))
             if clock.now >= next_beat:
                 current_app.send_task("labeling.tasks.projects_loop_check")
                 next_beat += BEAT_EVERY_S
@@ -241,14 +228,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _one_frame(annotator: Annotator, frame: Any, n: int, paced: float, project_id: int) -> dict[str, Any]:
-    from labeling.models import Target
+    from bench import app
 
     started = time.monotonic()
     image_id = annotator.upload(frame.id, frame.image)
     for x, y in frame.points:
         annotator.click(image_id, x, y)
     shown = annotator.shown(image_id)
-    targets = list(Target.objects.filter(image_id=image_id).order_by("pk").values_list("pk", flat=True))
+    targets = app.target_ids(image_id)
     by_target = {m["target_id"]: m for m in shown["masks"]}
     shown_masks = [
         _decode(by_target[t]["rle"]) if t in by_target else np.zeros(frame.image.shape, bool) for t in targets
@@ -278,7 +265,7 @@ def _one_frame(annotator: Annotator, frame: Any, n: int, paced: float, project_i
 
 
 def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], project: Any, user: Any, wall: float) -> dict:
-    from labeling.models import AuditLog, ModelVersion
+    from bench import app
     from labeling.selectors import project_quality
     from ml.metrics import pooled_figures
 
@@ -286,17 +273,10 @@ def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], project: Any,
     overall = pooled_figures(counts)
     late = pooled_figures(counts[LATE_AFTER:]) if len(counts) > LATE_AFTER else None
     project_id = project.pk
-    events = []
-    for log in (
-        AuditLog.objects.filter(project_id=project_id, action__startswith="loop.")
-        .exclude(action="loop.score")
-        .order_by("id")
-    ):
-        version = log.object_id if log.object_type == "modelversion" else None
-        events.append({"action": log.action, "object": version, "at": log.created_at, "data": log.data})
+    events = app.loop_events(project_id)
     frame_of = _frame_of_events(project_id)
     promotions = [e for e in events if e["action"] == "loop.promote"]
-    versions = {v.pk: v for v in ModelVersion.objects.filter(project_id=project_id)}
+    versions = app.model_versions(project_id)
     app = project_quality(user=user, project=project)["summary"]  # the app's own record, to cross-check
     result = {
         "bench": "stream",
@@ -323,17 +303,7 @@ def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], project: Any,
         "result": result,
         "rows": rows,
         "events": [{**e, "at": e["at"].isoformat(), "frame": frame_of(e["at"])} for e in events],
-        "versions": {
-            f"v{pk}": {
-                "number": v.number,
-                "kind": v.kind,
-                "arch": v.arch,
-                "params": v.params,
-                "status": v.status,
-                "reason": (v.gate or {}).get("reason", ""),
-            }
-            for pk, v in versions.items()
-        },
+        "versions": {f"v{pk}": v for pk, v in versions.items()},
     }
     _write_report(args, detail)
     return result
@@ -349,13 +319,9 @@ def _interval(counts: list[dict[str, int]]) -> list[float]:
 def _frame_of_events(project_id: int):  # noqa: ANN202 - a closure
     import bisect
 
-    from labeling.models import Image
+    from bench import app
 
-    times = sorted(
-        Image.objects.filter(project_id=project_id, first_confirmed_at__isnull=False).values_list(
-            "first_confirmed_at", flat=True
-        )
-    )
+    times = app.confirmation_times(project_id)
     return lambda at: bisect.bisect_right(times, at)
 
 
