@@ -519,9 +519,25 @@ def fmt_cfg(c: dict) -> str:
 
 
 def write_report(res: dict, command: str) -> None:
+    """bench/reports/coldstart.md: one section per question the bench answers, in reading order."""
+    sections = (
+        _intro_section(res, command),
+        _size_rule_section(res),
+        _results_section(res),
+        _misses_section(res),
+        _inputs_section(res),
+        _calibration_section(res),
+        _speed_section(res),
+        _calibration_table_section(res),
+    )
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text("\n".join(line for section in sections for line in section))
+
+
+def _intro_section(res: dict, command: str) -> list[str]:
+    """Goals, the chosen defaults and the selection rule with its grid."""
     sel = res["selection"]
     ch = sel["chosen"]
-    cal = res["calibration"]["original"]
     L = [
         "# Cold start on SIRST v1 (training-free point-to-mask)",
         "",
@@ -583,9 +599,13 @@ def write_report(res: dict, command: str) -> None:
             for r in sel["rows"]
         ],
     )
+    return L
+
+
+def _size_rule_section(res: dict) -> list[str]:
     sr = res["size_rule"]
     fam = sr["families"]
-    L += [
+    L = [
         "",
         "## Size rule (chosen on train by cross-validation)",
         "",
@@ -651,7 +671,12 @@ def write_report(res: dict, command: str) -> None:
         ],
         EXPLORED,
     )
-    L += ["", "## Results", ""]
+    return L
+
+
+def _results_section(res: dict) -> list[str]:
+    cal = res["calibration"]["original"]
+    L = ["", "## Results", ""]
     rows = []
     for split, by_pts in res["results"].items():
         for kind, by_m in by_pts.items():
@@ -666,9 +691,12 @@ def write_report(res: dict, command: str) -> None:
         "`previous_default` with GrabCut on); `calibrated_on_train` = `calibrate_alpha` on train (α {cal['alpha']}, "
         f"GrabCut {cal['use_grabcut']}).",
         "",
-        "## Pd misses (centroid points)",
-        "",
     ]
+    return L
+
+
+def _misses_section(res: dict) -> list[str]:
+    L = ["## Pd misses (centroid points)", ""]
     mrows = [
         [k, m["id"], m["gt_area"], m["gt_wh"], m["mask_area"], m["drift_px"], m["cause"]]
         for k, ms in res["misses"].items()
@@ -686,7 +714,11 @@ def write_report(res: dict, command: str) -> None:
         "dark target, or a target larger than the windows.",
         "",
     ]
-    L += [
+    return L
+
+
+def _inputs_section(res: dict) -> list[str]:
+    L = [
         "## 16-bit input and dark targets (val, centroid points)",
         "",
         "`x257` = 8-bit × 257 as uint16; `12bit_gamma2_offset` = 256 + 3839·(I/255)² as uint16 (a nonlinear, "
@@ -709,9 +741,12 @@ def write_report(res: dict, command: str) -> None:
         "most of it (next section, row `12bit_gamma2_input`). "
         'Dark targets are found by `polarity="auto"` when the dip beats the bright reading by 1.5×.',
         "",
-        "## Calibration gains (alpha and GrabCut on/off, chosen on train, reported on val)",
-        "",
     ]
+    return L
+
+
+def _calibration_section(res: dict) -> list[str]:
+    L = ["## Calibration gains (alpha and GrabCut on/off, chosen on train, reported on val)", ""]
     crows = []
     for style, c in res["calibration"].items():
         crows.append(
@@ -744,9 +779,12 @@ def write_report(res: dict, command: str) -> None:
         "clicks stay the original centroids. 15-image calibrations draw 15 train images without replacement "
         "(`numpy.random.default_rng(seed)`, seeds 0-9).",
         "",
-        "## Speed (synthetic frames, one process, OpenCV single-threaded)",
-        "",
     ]
+    return L
+
+
+def _speed_section(res: dict) -> list[str]:
+    L = ["## Speed (synthetic frames, one process, OpenCV single-threaded)", ""]
     srows = []
     for k, s in res["speed"].items():
         label, size, n = k.rsplit("_", 2)
@@ -757,9 +795,12 @@ def write_report(res: dict, command: str) -> None:
         f"{res['speed_reps']} frames per cell: smooth clutter + noise + Gaussian targets (σ 0.8-2.5 px) at ≥ 12 px "
         "spacing, clicks on the centres; time of `point_prompt_masks(...).union()`.",
         "",
-        "## Calibration table (train, original masks, centroid points, pooled IoU %)",
-        "",
     ]
+    return L
+
+
+def _calibration_table_section(res: dict) -> list[str]:
+    L = ["## Calibration table (train, original masks, centroid points, pooled IoU %)", ""]
     L += table(
         ["alpha", "GrabCut", "IoU"],
         [[r["alpha"], r["use_grabcut"], r["iou"]] for r in res["calibration"]["original"]["table"]],
@@ -778,8 +819,7 @@ def write_report(res: dict, command: str) -> None:
         "```",
         "",
     ]
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text("\n".join(L))
+    return L
 
 
 def plot_alpha(table_rows: list[dict]) -> None:

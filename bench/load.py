@@ -598,11 +598,26 @@ def _goal(level: dict) -> dict:
 
 
 def _write_report(path: Path, line: dict, argv: str) -> None:
+    """bench/reports/load.md: the summary against the goal, then one section per place the time or a write went."""
+    levels = line["levels"]
+    sections = (
+        _summary_section(line, argv),
+        _endpoint_section(levels),
+        _time_section(levels),
+        _cpu_section(levels, line["config"]),
+        _queries_section(line),
+        _lost_writes_section(levels),
+        _errors_section(levels),
+    )
+    path.write_text("\n".join(row for section in sections for row in section))
+
+
+def _cell(stats: dict, key: str) -> str:
+    return str(stats.get(key, "-"))
+
+
+def _summary_section(line: dict, argv: str) -> list[str]:
     levels, config = line["levels"], line["config"]
-
-    def cell(stats: dict, key: str) -> str:
-        return str(stats.get(key, "-"))
-
     out = [
         "# Many annotators at once (real stack, CPU)",
         "",
@@ -629,8 +644,8 @@ def _write_report(path: Path, line: dict, argv: str) -> None:
         out.append(
             f"| {lv['annotators']} | {lv['reviewers']} | {lv['requests_per_s']} | {lv['clicks_per_s']} | "
             f"{lv['images_submitted']} | {lv['errors']} ({lv['error_rate']:.2%}) | {worst[0]} ({worst[1]}) | "
-            f"{cell(c2m, 'p50_ms')} / {cell(c2m, 'p95_ms')} / {cell(c2m, 'p99_ms')} | "
-            f"{cell(lv['move_to_mask'], 'p95_ms')} | {lv['writes']['lost']} lost of "
+            f"{_cell(c2m, 'p50_ms')} / {_cell(c2m, 'p95_ms')} / {_cell(c2m, 'p99_ms')} | "
+            f"{_cell(lv['move_to_mask'], 'p95_ms')} | {lv['writes']['lost']} lost of "
             f"{sum(lv['writes']['checked'].values())} checked | {'yes' if all(goal.values()) else 'no'} |"
         )
     out += [
@@ -638,20 +653,28 @@ def _write_report(path: Path, line: dict, argv: str) -> None:
         "Goal (issue #9): 50 annotators, p95 ≤ 200 ms for non-generation endpoints, p95 ≤ 500 ms "
         "click-to-mask, 0 errors, 0 lost writes.",
         "",
+    ]
+    return out
+
+
+def _endpoint_section(levels: list[dict]) -> list[str]:
+    out = [
         "## Per endpoint",
         "",
-    ]
-    out += [
         "| annotators | endpoint | n | p50 ms | p95 ms | p99 ms | max ms | errors |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for lv in levels:
         for name, stats in lv["endpoints"].items():
             out.append(
-                f"| {lv['annotators']} | {name} | {stats['n']} | {cell(stats, 'p50_ms')} | {cell(stats, 'p95_ms')} | "
-                f"{cell(stats, 'p99_ms')} | {cell(stats, 'max_ms')} | {stats['errors']} |"
+                f"| {lv['annotators']} | {name} | {stats['n']} | {_cell(stats, 'p50_ms')} | {_cell(stats, 'p95_ms')} | "
+                f"{_cell(stats, 'p99_ms')} | {_cell(stats, 'max_ms')} | {stats['errors']} |"
             )
-    out += [
+    return out
+
+
+def _time_section(levels: list[dict]) -> list[str]:
+    out = [
         "",
         "## Where a click's time goes",
         "",
@@ -672,8 +695,12 @@ def _write_report(path: Path, line: dict, argv: str) -> None:
             f"{p50['model']} | {p50['request_outside_job']} / {p95['request_outside_job']} | "
             f"{lv['interactive_queue_length']['mean']} / {lv['interactive_queue_length']['max']} |"
         )
+    return out
+
+
+def _cpu_section(levels: list[dict], config: dict) -> list[str]:
     parts = sorted({k for lv in levels for k in lv["cpu_cores_used"]} - {"machine_busy"})
-    out += [
+    out = [
         "",
         f"## CPU (cores used on average during the level; the machine has {config['cpu_cores']})",
         "",
@@ -691,7 +718,11 @@ def _write_report(path: Path, line: dict, argv: str) -> None:
     for lv in levels:
         costs = ", ".join(f"{k} {v}" for k, v in lv["cpu_ms_per"].items())
         out.append(f"- {lv['annotators']} annotators: {costs}")
-    out += [
+    return out
+
+
+def _queries_section(line: dict) -> list[str]:
+    out = [
         "",
         "## SQL queries per request (one annotator loop and one review, in process)",
         "",
@@ -700,7 +731,11 @@ def _write_report(path: Path, line: dict, argv: str) -> None:
     ]
     for name, q in line["queries_per_request"].items():
         out.append(f"| {name} | {q['queries']} | {q['job_polls']} |")
-    out += [
+    return out
+
+
+def _lost_writes_section(levels: list[dict]) -> list[str]:
+    out = [
         "",
         "## Lost writes",
         "",
@@ -722,13 +757,18 @@ def _write_report(path: Path, line: dict, argv: str) -> None:
             f"{jobs['jobs']} ({jobs['failed']}, {jobs['unfinished']}) |"
         )
         out += [f"| | {example} | | | |" for example in w["lost_examples"]]
+    return out
+
+
+def _errors_section(levels: list[dict]) -> list[str]:
+    out = []
     errors = [e for lv in levels for e in lv["error_examples"]]
     if errors:
         out += ["", "## Errors", ""]
         out += [f"- {lv['annotators']} annotators: {lv['errors_by_kind']}" for lv in levels if lv["errors"]]
         out += ["", "First errors:", ""] + [f"- `{e['endpoint']}`: {e['detail']}" for e in errors[:10]]
     out += ["", "Raw figures: `bench/reports/load.json`.", ""]
-    path.write_text("\n".join(out))
+    return out
 
 
 if __name__ == "__main__":
