@@ -1,11 +1,13 @@
 // The labeler's display controls: window/level (numbers, sliders, right-drag), invert, colormap, and how masks are
 // drawn (shown or hidden, outline or fill, opacity). Choices are saved per project (prefs.js).
+import { COLORMAP_NAMES } from "../display.js";
 import { $ } from "../dom.js";
+import { centreOn } from "../geometry.js";
 import { savePrefs } from "../prefs.js";
 import { windowLevel } from "./windowLevel.js";
 
-/** Wire the panel; returns { render, set(change), auto(), toggleMasks(on) }. `onMasksChanged` redraws the masks
- * after their mode or opacity changed. */
+/** Wire the panel; returns { render, set(change), auto(), toggleMasks(on), keys }. `onMasksChanged` redraws the
+ * masks after their mode or opacity changed; `keys` are the view's shortcut actions (zoom, grid, colours, masks). */
 export function displayPanel(root, { frame, pixels, prefs, projectId, maskLayer, stage, onMasksChanged }) {
   const form = $(root, ".display");
   const canvas = stage.canvas;
@@ -47,5 +49,27 @@ export function displayPanel(root, { frame, pixels, prefs, projectId, maskLayer,
     }
   });
 
-  return { render, set, auto: () => set({ mode: "auto" }), toggleMasks };
+  const auto = () => set({ mode: "auto" });
+  const keys = {
+    "toggle-masks": () => toggleMasks(),
+    "toggle-mask-mode": () => {
+      maskLayer.mode = maskLayer.mode === "fill" ? "outline" : "fill";
+      set({ maskMode: maskLayer.mode });
+      onMasksChanged();
+    },
+    "toggle-grid": () => {
+      stage.showGrid = !stage.showGrid;
+      stage.requestDraw();
+    },
+    fit: () => stage.fit(),
+    "zoom-100": () =>
+      stage.setView(centreOn(stage.cssWidth, stage.cssHeight, pixels.width / 2 - 0.5, pixels.height / 2 - 0.5, 1)),
+    "zoom-in": () => stage.zoomBy(2),
+    "zoom-out": () => stage.zoomBy(0.5),
+    auto,
+    invert: () => set({ invert: !prefs.invert }),
+    "next-colormap": () =>
+      set({ colormap: COLORMAP_NAMES[(COLORMAP_NAMES.indexOf(prefs.colormap) + 1) % COLORMAP_NAMES.length] }),
+  };
+  return { render, set, auto, toggleMasks, keys };
 }

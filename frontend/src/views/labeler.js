@@ -6,7 +6,7 @@ import { PointTool, drawPoints } from "../canvas/pointTool.js";
 import { Stage } from "../canvas/stage.js";
 import { WindowedImage } from "../canvas/windowedImage.js";
 import { COLORMAP_NAMES } from "../display.js";
-import { $, $$, can } from "../dom.js";
+import { $, can } from "../dom.js";
 import { MAX_SCALE, centreOn, imageToScreen } from "../geometry.js";
 import { loadPrefs } from "../prefs.js";
 import { LabelSession } from "../session.js";
@@ -16,10 +16,12 @@ import { followStatus } from "./statusBadge.js";
 import { bindShortcuts, returnFocus } from "./shortcuts.js";
 import { mountSuggestions } from "./suggestions.js";
 import { displayPanel } from "./displayPanel.js";
+import { readout } from "./readout.js";
+import { statusLine } from "./statusLine.js";
+import { toolsPanel } from "./toolsPanel.js";
 import { targetPanel } from "./targetPanel.js";
 import { workflowPanel } from "./workflowPanel.js";
 import { WINDOW_CONTROLS } from "./windowLevel.js";
-import { drawLoupe } from "../canvas/loupe.js";
 
 const TEMPLATE = `<div class="labeler">
   <aside class="tools" aria-label="Tools">
@@ -90,8 +92,6 @@ export async function showLabeler(root, imageId, me, params) {
   const options = { snap: false, pixels, tightness: null, brushSize: 1 };
   const pointTool = new PointTool(stage, session, options);
   const brushTool = new BrushTool(stage, session, options, () => refreshMasks());
-  let loupeOn = false;
-  let hover = null;
   stage.layers.push((ctx, view, visible) => maskLayer.draw(ctx, view, visible));
   stage.layers.push((ctx, view) => drawPoints(ctx, view, session));
 
@@ -105,8 +105,9 @@ export async function showLabeler(root, imageId, me, params) {
     stage,
     onMasksChanged: () => refreshMasks(),
   });
-  const { render: renderImage, set: setPrefs, auto: autoContrast, toggleMasks } = displayControls;
+  const { render: renderImage, auto: autoContrast } = displayControls;
   returnFocus(root, canvas);
+  const toggleLoupe = readout(root, stage, canvas, pixels);
 
   // --- session events -----------------------------------------------------------------------------
   function refreshMasks() {
@@ -129,25 +130,7 @@ export async function showLabeler(root, imageId, me, params) {
     }
     if (what === "history") renderHistory();
   }
-  function renderStatus() {
-    const gen = $(root, ".gen-status");
-    gen.classList.toggle("pending", session.pending > 0);
-    gen.textContent =
-      session.pending > 0 ? "generating masks…" : session.lastMaskMs != null
-          ? `masks in ${Math.round(session.lastMaskMs)} ms` +
-            (session.lastRequestMs != null ? ` (request ${Math.round(session.lastRequestMs)} ms)` : "")
-          : "";
-    canvas.dataset.pending = String(session.pending);
-    canvas.dataset.masksApplied = String(session.masksApplied);
-    $(root, ".message").textContent = session.message;
-    const dirty = session.dirtyMasks().length;
-    $(root, "[data-act=save]").textContent = dirty ? `Save (${dirty})` : "Save";
-  }
-  function renderHistory() {
-    $(root, "[data-act=undo]").disabled = !session.history.done.length;
-    $(root, "[data-act=redo]").disabled = !session.history.undone.length;
-    renderStatus();
-  }
+  const { renderStatus, renderHistory } = statusLine(root, session, canvas);
   const renderPanel = targetPanel(root, session, {
     canReview: () => canReview && !ownWork(),
     canAnnotate,
@@ -197,16 +180,7 @@ export async function showLabeler(root, imageId, me, params) {
   });
 
   // --- tools and actions --------------------------------------------------------------------------
-  function setTool(name) {
-    if (!canAnnotate) name = "view";
-    if (name === "point" || name === "view") stage.tool = name === "point" ? pointTool : null;
-    else {
-      brushTool.mode = name;
-      stage.tool = brushTool;
-    }
-    canvas.dataset.tool = name;
-    $$(root, "[data-tool]").forEach((b) => b.classList.toggle("active", b.dataset.tool === name));
-  }
+  const { setTool, setBrush } = toolsPanel(root, { stage, canvas, pointTool, brushTool, options, canAnnotate });
   function act(name) {
     if (name === "undo") session.history.undo();
     else if (name === "redo") session.history.redo();
@@ -228,12 +202,6 @@ export async function showLabeler(root, imageId, me, params) {
     if (!button || button.closest(".target-list")) return;
     if (button.dataset.tool) setTool(button.dataset.tool);
     else if (button.dataset.act) act(button.dataset.act);
-  });
-  $(root, "[name=brush]").addEventListener("input", (event) => {
-    options.brushSize = Math.max(1, Number(event.target.value) || 1);
-  });
-  $(root, "[name=snap]").addEventListener("change", (event) => {
-    options.snap = event.target.checked;
   });
 
   const selectedTarget = () => session.selected && session.targetById(session.selected.id);
@@ -261,29 +229,8 @@ export async function showLabeler(root, imageId, me, params) {
       accept: () => review(true),
       reject: () => review(false),
       "next-warning": nextWarning,
-      "toggle-masks": () => toggleMasks(),
-      "toggle-mask-mode": () => {
-        maskLayer.mode = maskLayer.mode === "fill" ? "outline" : "fill";
-        setPrefs({ maskMode: maskLayer.mode });
-        refreshMasks();
-      },
-      "toggle-grid": () => {
-        stage.showGrid = !stage.showGrid;
-        stage.requestDraw();
-      },
-      "toggle-loupe": () => {
-        loupeOn = !loupeOn;
-        $(root, "canvas.loupe").hidden = !loupeOn;
-      },
-      fit: () => stage.fit(),
-      "zoom-100": () =>
-        stage.setView(centreOn(stage.cssWidth, stage.cssHeight, pixels.width / 2 - 0.5, pixels.height / 2 - 0.5, 1)),
-      "zoom-in": () => stage.zoomBy(2),
-      "zoom-out": () => stage.zoomBy(0.5),
-      auto: autoContrast,
-      invert: () => setPrefs({ invert: !prefs.invert }),
-      "next-colormap": () =>
-        setPrefs({ colormap: COLORMAP_NAMES[(COLORMAP_NAMES.indexOf(prefs.colormap) + 1) % COLORMAP_NAMES.length] }),
+      "toggle-loupe": () => toggleLoupe(),
+      ...displayControls.keys,
       next: () => canAnnotate && act("next"),
       undo: () => act("undo"),
       redo: () => act("redo"),
@@ -294,26 +241,6 @@ export async function showLabeler(root, imageId, me, params) {
       stage.spaceDown = held;
     },
   );
-  function setBrush(size) {
-    options.brushSize = Math.min(25, Math.max(1, size));
-    $(root, "[name=brush]").value = options.brushSize;
-  }
-
-  stage.onViewChange = (view) => {
-    $(root, ".zoom").textContent = `${Math.round(view.scale * 100)}%`;
-    canvas.dataset.scale = String(view.scale);
-  };
-  const readout = $(root, ".readout");
-  stage.onHover = (pos) => {
-    hover = pos;
-    const col = Math.round(pos.x);
-    const row = Math.round(pos.y);
-    readout.textContent =
-      col >= 0 && row >= 0 && col < pixels.width && row < pixels.height
-        ? `x ${pos.x.toFixed(2)}  y ${pos.y.toFixed(2)}  value ${pixels.data[row * pixels.width + col]}`
-        : "";
-    if (loupeOn) drawLoupe($(root, "canvas.loupe"), stage, hover);
-  };
 
   // Tests and bench/ui.py read the drawn state through this handle.
   // Suggested targets (issue 18 item 7): their own module; it only needs the stage, the session and the image.
