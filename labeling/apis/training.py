@@ -11,7 +11,8 @@ from labeling.apis.shared import JobOutputSerializer
 from labeling.choices import GeneratorKind, ModelStatus
 from labeling.selectors import model_version_get, project_get
 from labeling.services.prelabel import project_prelabel_request
-from labeling.services.training import model_train_request, model_version_promote, model_version_retire
+from labeling.services.serving import model_version_promote, model_version_retire
+from labeling.services.training import model_train_request
 
 
 class ModelVersionOutputSerializer(Serializer):

@@ -1,4 +1,5 @@
-"""Which generator serves a project, how each generator is named and run, and the act of putting one in service.
+"""Which generator serves a project, how each generator is named and run, the base weights, and putting a version
+in service or taking it out (by the loop's promotion, or by hand: promote, roll back, retire).
 
 A project's generator is its promoted model version (a fine-tuned EDGSP checkpoint, or cold-start settings chosen
 by calibration); with none promoted, the project's own settings ("default": the cold start, or the shipped base
@@ -8,14 +9,19 @@ weights when a manager turned `generator.base_weights` on).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.utils import timezone
 
 from labeling import ml_adapter
 from labeling.choices import GeneratorKind, ModelStatus
+from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import ModelVersion, Project
+from labeling.permissions import MANAGE, require_role
+from labeling.services.audit import audit_log
 from labeling.services.projects import project_settings
 
 DEFAULT_KEY = "default"
@@ -143,3 +149,50 @@ def serve(version: ModelVersion) -> None:
         pk=version.pk
     ).update(status=ModelStatus.RETIRED)
     version.status, version.promoted_at = ModelStatus.PROMOTED, timezone.now()
+
+
+# --- By hand: promote (or roll back to) a version, retire one ----------------------------------------------
+
+
+@transaction.atomic
+def model_version_promote(*, version: ModelVersion, actor: Any) -> ModelVersion:
+    """Serve this version now (a rollback to any earlier version is the same action); 400 when it has no
+    finished checkpoint."""
+    if version.project_id is None:
+        raise ApplicationError("A shipped base model cannot be promoted in a project.", extra={"id": version.pk})
+    require_role(actor, version.project, MANAGE, "promote a model version")
+    Project.objects.select_for_update().get(pk=version.project_id)
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status == ModelStatus.TRAINING or (version.kind == GeneratorKind.EDGSP and not version.checkpoint):
+        raise ApplicationError(f"Model version {version.number} has not finished training.", extra={"id": version.pk})
+    if version.kind == GeneratorKind.EDGSP and not Path(checkpoint_path(version)).is_file():
+        raise ApplicationError(
+            f"The checkpoint of model version {version.number} is missing.", extra={"checkpoint": version.checkpoint}
+        )
+    previous = serving_model(version.project)
+    serve(version)
+    version.save(update_fields=["status", "promoted_at"])
+    audit_log(
+        actor=actor,
+        project=version.project_id,
+        action="model.promote",
+        obj=version,
+        data={"manual": True, "previous": getattr(previous, "pk", None)},
+    )
+    return version
+
+
+@transaction.atomic
+def model_version_retire(*, version: ModelVersion, actor: Any) -> ModelVersion:
+    """Take a version out of service (when it was serving, the cold start serves until another is promoted)."""
+    if version.project_id is None:
+        raise ApplicationError("A shipped base model cannot be retired from a project.", extra={"id": version.pk})
+    require_role(actor, version.project, MANAGE, "retire a model version")
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status == ModelStatus.TRAINING:
+        raise ConflictError(f"Model version {version.number} is still training.", extra={"id": version.pk})
+    was = version.status
+    version.status = ModelStatus.RETIRED
+    version.save(update_fields=["status"])
+    audit_log(actor=actor, project=version.project_id, action="model.retire", obj=version, data={"was": was})
+    return version

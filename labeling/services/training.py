@@ -32,7 +32,7 @@ from labeling.services.audit import audit_log
 from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
 from labeling.services.loop_data import ids_hash, loop_samples
 from labeling.services.projects import project_settings
-from labeling.services.serving import base_weights, checkpoint_path, serve, serving_model
+from labeling.services.serving import base_weights, checkpoint_path, serving_model
 
 MAX_TRAIN_ATTEMPTS = 3  # starts of one training job (worker lost / transient error) before it fails
 MAX_TRAIN_FRAMES = 1000  # newest confirmed frames a run trains on (all are held in memory by the sampler)
@@ -301,50 +301,3 @@ def _reject(version: ModelVersion, reason: str, curve: list) -> None:
     ModelVersion.objects.filter(pk=version.pk).update(
         status=ModelStatus.REJECTED, gate={"promoted": False, "reason": reason}, curve=curve
     )
-
-
-# --- By hand: promote (or roll back to) a version, retire one ----------------------------------------------
-
-
-@transaction.atomic
-def model_version_promote(*, version: ModelVersion, actor: Any) -> ModelVersion:
-    """Serve this version now (a rollback to any earlier version is the same action); 400 when it has no
-    finished checkpoint."""
-    if version.project_id is None:
-        raise ApplicationError("A shipped base model cannot be promoted in a project.", extra={"id": version.pk})
-    require_role(actor, version.project, MANAGE, "promote a model version")
-    Project.objects.select_for_update().get(pk=version.project_id)
-    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
-    if version.status == ModelStatus.TRAINING or (version.kind == GeneratorKind.EDGSP and not version.checkpoint):
-        raise ApplicationError(f"Model version {version.number} has not finished training.", extra={"id": version.pk})
-    if version.kind == GeneratorKind.EDGSP and not Path(checkpoint_path(version)).is_file():
-        raise ApplicationError(
-            f"The checkpoint of model version {version.number} is missing.", extra={"checkpoint": version.checkpoint}
-        )
-    previous = serving_model(version.project)
-    serve(version)
-    version.save(update_fields=["status", "promoted_at"])
-    audit_log(
-        actor=actor,
-        project=version.project_id,
-        action="model.promote",
-        obj=version,
-        data={"manual": True, "previous": getattr(previous, "pk", None)},
-    )
-    return version
-
-
-@transaction.atomic
-def model_version_retire(*, version: ModelVersion, actor: Any) -> ModelVersion:
-    """Take a version out of service (when it was serving, the cold start serves until another is promoted)."""
-    if version.project_id is None:
-        raise ApplicationError("A shipped base model cannot be retired from a project.", extra={"id": version.pk})
-    require_role(actor, version.project, MANAGE, "retire a model version")
-    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
-    if version.status == ModelStatus.TRAINING:
-        raise ConflictError(f"Model version {version.number} is still training.", extra={"id": version.pk})
-    was = version.status
-    version.status = ModelStatus.RETIRED
-    version.save(update_fields=["status"])
-    audit_log(actor=actor, project=version.project_id, action="model.retire", obj=version, data={"was": was})
-    return version

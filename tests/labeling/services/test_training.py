@@ -13,14 +13,16 @@ from labeling.choices import GeneratorKind, JobKind, JobStatus, ModelStatus, Rol
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import AuditLog, FrameScore, Image, Job, Mask, ModelVersion
 from labeling.services.loop import loop_status, next_milestone, projects_loop_check
-from labeling.services.serving import base_weights, generator_label, generator_spec, serving_model, version_spec
-from labeling.services.training import (
-    loop_prior,
-    model_train,
-    model_train_request,
+from labeling.services.serving import (
+    base_weights,
+    generator_label,
+    generator_spec,
     model_version_promote,
     model_version_retire,
+    serving_model,
+    version_spec,
 )
+from labeling.services.training import loop_prior, model_train, model_train_request
 from tests.factories import JobFactory, MembershipFactory, ModelVersionFactory
 from tests.labeling.frames import confirmed_image, loop_project, stream_frame
 

@@ -16,8 +16,8 @@ from labeling.services.generation import image_generate_request
 from labeling.services.jobs import job_wait
 from labeling.services.loop_data import loop_samples
 from labeling.services.prelabel import project_prelabel_request
-from labeling.services.serving import generator_spec, serving_model
-from labeling.services.training import model_train_request, model_version_promote, model_version_retire
+from labeling.services.serving import generator_spec, model_version_promote, model_version_retire, serving_model
+from labeling.services.training import model_train_request
 from tests.factories import ModelVersionFactory
 from tests.labeling.frames import crowded_image, loop_project
 
