@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import NotFound, ParseError
@@ -11,9 +11,6 @@ from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-
-if TYPE_CHECKING:  # a type only: APIs read and write through selectors and services
-    pass
 
 
 class Serializer(serializers.Serializer):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,9 +15,6 @@ from labeling.apis.shared import (
 )
 from labeling.selectors import image_get
 from labeling.services.generation import image_regenerate
-
-if TYPE_CHECKING:  # a type only: APIs read and write through selectors and services
-    pass
 
 
 class ImageGenerationApi(APIView):

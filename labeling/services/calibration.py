@@ -15,7 +15,7 @@ from labeling import ml_adapter
 from labeling.choices import GeneratorKind, ImageStatus, JobKind, JobStatus, MaskState, ModelStatus
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Job, ModelVersion, Project
-from labeling.permissions import MANAGE, require_role
+from labeling.permissions import MANAGE, operator, require_role
 from labeling.services.audit import audit_log
 from labeling.services.jobs import job_create, job_enqueue, job_finish, job_update_progress
 from labeling.services.loop_data import loop_samples
@@ -45,12 +45,12 @@ def calibration_status(project: Project) -> dict[str, Any]:
 
 
 def project_calibration_request(
-    *, project: Project, actor: Any, regenerate: bool = False, promote: bool = False, scheduled: bool = False
+    *, project: Project, actor: Any, regenerate: bool = False, promote: bool = False
 ) -> Job:
-    """A calibration Job on the `loop` queue. The loop asks on its schedule (actor None); a manager may ask any
-    time and `promote` the calibrated cold start at once (then `regenerate` re-makes the unreviewed masks)."""
-    if not scheduled:
-        require_role(actor, project, MANAGE, "calibrate the generator")
+    """A calibration Job on the `loop` queue. The loop asks on its schedule (as the operator, actor None); a manager
+    may ask any time and `promote` the calibrated cold start at once (then `regenerate` re-makes the unreviewed
+    masks)."""
+    require_role(actor, project, MANAGE, "calibrate the generator")
     confirmed = Image.objects.filter(project=project, status=ImageStatus.CONFIRMED).count()
     if confirmed < MIN_CONFIRMED_IMAGES:
         raise ApplicationError(
@@ -216,9 +216,10 @@ def _promote_now(project: Project, params: dict[str, Any], made: list[ModelVersi
         audit_log(actor=job.created_by, project=project, action="model.promote", obj=version, data={"manual": True})
     out: dict[str, Any] = {"promoted": version.pk}
     if job.payload.get("regenerate"):
-        out["prelabel_job"] = project_prelabel_request(
-            project=project, actor=None, image_ids=_unreviewed_ids(project)
-        ).pk
+        with operator():  # the manager asked for it with the calibration
+            out["prelabel_job"] = project_prelabel_request(
+                project=project, actor=None, image_ids=_unreviewed_ids(project)
+            ).pk
     return out
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from labeling.choices import JOB_FINISHED, GeneratorKind, ImageStatus, JobKind, JobStatus, ModelStatus
 from labeling.exceptions import ConflictError
 from labeling.models import Image, Job, ModelVersion, Project
+from labeling.permissions import operator
 from labeling.services.audit import audit_log
 from labeling.services.jobs import job_finish
 from labeling.services.prequential import frame_iou, frame_score_request, frame_truth, record_shown
@@ -67,24 +68,26 @@ def loop_status(project: Project, now: Any = None) -> dict[str, Any]:
     return out
 
 
-def loop_schedule(project: Project, actor: Any = None) -> list[Job]:
-    """Start the calibration and the fine-tuning that are due (each one at a time per project)."""
+def loop_schedule(project: Project) -> list[Job]:
+    """Start the calibration and the fine-tuning that are due (each one at a time per project), as the operator:
+    the loop acts on its own schedule, for no one (actor None in the audit log)."""
     from labeling.services.calibration import project_calibration_request
     from labeling.services.training import model_train_request
 
     started = []
     status = loop_status(project)
     ensure_base_candidate(project)
-    if status["calibration"]["due"]:
-        try:
-            started.append(project_calibration_request(project=project, actor=actor, scheduled=True))
-        except ConflictError:
-            pass  # one started meanwhile
-    if status["training"]["due"]:
-        try:
-            started.append(model_train_request(project=project, actor=actor, reason="scheduled"))
-        except ConflictError:
-            pass
+    with operator():
+        if status["calibration"]["due"]:
+            try:
+                started.append(project_calibration_request(project=project, actor=None))
+            except ConflictError:
+                pass  # one started meanwhile
+        if status["training"]["due"]:
+            try:
+                started.append(model_train_request(project=project, actor=None, reason="scheduled"))
+            except ConflictError:
+                pass
     return started
 
 

@@ -60,8 +60,7 @@ def project_prelabel_request(
     *, project: Project, actor: Any, image_ids: list[int] | None = None, include_predicted: bool = True
 ) -> Job:
     """A pre-labeling Job over the project (or `image_ids`); its chunks go to the `batch` queue on commit."""
-    if actor is not None:
-        require_role(actor, project, MANAGE, "start pre-labeling")
+    require_role(actor, project, MANAGE, "start pre-labeling")
     ids = _selection(project, image_ids, include_predicted)
     chunks = (len(ids) + CHUNK_SIZE - 1) // CHUNK_SIZE
     payload = {"image_ids": ids, "chunk_size": CHUNK_SIZE, "chunks": chunks, "include_predicted": include_predicted}

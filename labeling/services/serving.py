@@ -36,10 +36,8 @@ def base_weights() -> Path | None:
 
 def base_weights_problem() -> str | None:
     """Why the configured EDGSP_WEIGHTS cannot serve (None when unset or a file); cheap: no torch import."""
-    configured = getattr(django_settings, "EDGSP_WEIGHTS", "")
-    if configured and not Path(configured).is_file():
-        return f"EDGSP_WEIGHTS={configured} is not a file"
-    return None
+    path = base_weights() if getattr(django_settings, "EDGSP_WEIGHTS", "") else None
+    return f"EDGSP_WEIGHTS={path} is not a file" if path is not None and not path.is_file() else None
 
 
 def base_weights_seen() -> frozenset[str]:

@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef
 from labeling import ml_adapter
 from labeling.choices import GeneratorKind, ImageStatus, ModelStatus, ScoreKind
 from labeling.models import FrameScore, Image, ModelVersion, Project
+from labeling.permissions import operator
 from labeling.services.audit import audit_log
 from labeling.services.prequential import FrameTruth, frame_iou, frame_truth, record_replay, score_counts
 from labeling.services.projects import project_settings
@@ -309,7 +310,8 @@ def _promote(
     if policy.get("prelabel_on_promote"):
         from labeling.services.prelabel import project_prelabel_request
 
-        project_prelabel_request(project=project, actor=None)
+        with operator():  # the loop's own follow-up of its promotion
+            project_prelabel_request(project=project, actor=None)
     return {"action": "promote", "version": version.pk, "key": generator_key(version), "reason": reason}
 
 

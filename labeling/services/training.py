@@ -62,9 +62,8 @@ def version_number_next(project: Project) -> int:
 @transaction.atomic
 def model_train_request(*, project: Project, actor: Any, reason: str = "manual") -> Job:
     """A training Job for the project, enqueued on the `train` queue on commit; one at a time per project. The loop
-    asks on its schedule (actor None); a manager may ask any time."""
-    if actor is not None:
-        require_role(actor, project, MANAGE, "start training")
+    asks on its schedule (as the operator, actor None); a manager may ask any time."""
+    require_role(actor, project, MANAGE, "start training")
     Project.objects.select_for_update().get(pk=project.pk)  # serialises concurrent requests for one project
     active = Job.objects.filter(project=project, kind=JobKind.TRAIN, status__in=ACTIVE).first()
     if active is not None:

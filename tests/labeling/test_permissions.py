@@ -190,6 +190,23 @@ def test_the_operator_context_passes_role_checks_only_inside_it(world):
         require_role(stranger, world["project"], Role.OWNER, "anything")
 
 
+def test_the_loops_requests_without_a_person_are_refused_outside_the_operator_context(world):
+    """The learning loop asks for calibration, training and pre-labeling with no actor, inside operator(); an
+    absent actor is not a pass on its own (it skipped the check before the loop used the operator context)."""
+    from labeling.services.calibration import project_calibration_request
+    from labeling.services.prelabel import project_prelabel_request
+    from labeling.services.training import model_train_request
+
+    before = _state()
+    for request in (project_calibration_request, project_prelabel_request, model_train_request):
+        with pytest.raises(ApplicationError) as refused:
+            request(project=world["project"], actor=None)
+        assert refused.value.status_code == 403
+    assert _state() == before
+    with operator():
+        assert project_prelabel_request(project=world["project"], actor=None).kind == JobKind.PRELABEL
+
+
 def test_the_shell_imports_as_the_operator_for_a_user_who_is_not_a_member(tmp_path):
     """`importimages --user` names who the audit log records; the shell holds the authority."""
     project, recorded = ProjectFactory(), UserFactory(username="night-shift")

@@ -17,7 +17,7 @@ from labeling import storage
 from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, MaskSource, MaskState, Split
 from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import AuditLog, Image, Job, Mask, Project, Target
-from labeling.permissions import MANAGE, require_role
+from labeling.permissions import MANAGE, operator, require_role
 from labeling.services.audit import audit_log
 from labeling.services.datasets import formats, layout
 from labeling.services.datasets.archive import SourceError, looks_like_archive, source_open
@@ -394,9 +394,10 @@ def _generate(run: _Run) -> None:
         project_prelabel_request = None
     if project_prelabel_request is not None:
         try:
-            job = project_prelabel_request(
-                project=run.job.project, actor=run.actor, image_ids=run.to_generate, include_predicted=False
-            )
+            with operator():  # the import was authorised when it was asked for; this is its follow-up
+                job = project_prelabel_request(
+                    project=run.job.project, actor=run.actor, image_ids=run.to_generate, include_predicted=False
+                )
             run.generation_jobs.append(job.pk)
             return
         except ApplicationError:

@@ -7,6 +7,7 @@ from django.utils import timezone
 from labeling.choices import GeneratorKind, ImageStatus, JobStatus, MaskState, ModelStatus, Role
 from labeling.exceptions import ApplicationError
 from labeling.models import Job, ModelVersion
+from labeling.permissions import operator
 from labeling.services.calibration import MIN_CONFIRMED_IMAGES, calibration_status, project_calibration_request
 from labeling.services.jobs import job_wait
 from labeling.services.serving import generator_spec
@@ -114,7 +115,8 @@ def test_frames_without_targets_do_not_break_a_scheduled_calibration():
     for seed in range(MIN_CONFIRMED_IMAGES):
         pixels, _, _ = _frame(seed)
         ImageFactory(project=project, pixels=pixels, status=ImageStatus.CONFIRMED, first_confirmed_at=timezone.now())
-    job = project_calibration_request(project=project, actor=None, scheduled=True)
+    with operator():  # as the loop asks
+        job = project_calibration_request(project=project, actor=None)
     project_calibrate(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and "no confirmed frame with targets" in job.message
