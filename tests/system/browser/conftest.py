@@ -104,6 +104,23 @@ def png_file(path: Path, array: np.ndarray) -> Path:
     return path
 
 
+def drop_files(page, files: list[tuple[str, bytes, str]]) -> None:
+    """Drop files (name, content, MIME type) on the dashboard's upload zone, as a drag from the desktop does."""
+    import base64
+
+    page.wait_for_selector(".upload .dropzone")
+    page.evaluate(
+        """(files) => {
+            const dt = new DataTransfer();
+            for (const [name, data, type] of files) {
+                dt.items.add(new File([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], name, {type}));
+            }
+            document.querySelector('.dropzone').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
+        }""",
+        [[name, base64.b64encode(data).decode(), mime] for name, data, mime in files],
+    )
+
+
 def canvas_pixel(page, sx: float, sy: float) -> list[int]:
     """The RGBA drawn on the labeling canvas at CSS pixel (sx, sy)."""
     return page.evaluate(

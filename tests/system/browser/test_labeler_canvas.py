@@ -11,7 +11,15 @@ from labeling.choices import Role
 from labeling.models import Mask
 from labeling.services.masks import mask_replace
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
-from tests.system.browser.conftest import blobs_frame, canvas_pixel, login, make_user, screenshot, to_screen
+from tests.system.browser.conftest import (
+    blobs_frame,
+    canvas_pixel,
+    drop_files,
+    login,
+    make_user,
+    screenshot,
+    to_screen,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -245,25 +253,16 @@ def test_eraser_fill_undo_and_loupe(labeled, live_server, new_page):
 
 
 def test_drag_and_drop_upload_reports_each_file(labeled, live_server, new_page):
-    import base64
 
     from tests.factories import png_bytes
 
     project = labeled["project"]
-    good = base64.b64encode(png_bytes(blobs_frame(seed=11))).decode()
     page = new_page()
     login(page, live_server.url, "olga")
     page.goto(f"{live_server.url}/#/p/{project.pk}")
-    page.wait_for_selector(".upload .dropzone")
-    page.evaluate(
-        """(good) => {
-            const bytes = Uint8Array.from(atob(good), (c) => c.charCodeAt(0));
-            const dt = new DataTransfer();
-            dt.items.add(new File([bytes], 'dropped.png', {type: 'image/png'}));
-            dt.items.add(new File(['not an image'], 'notes.txt', {type: 'text/plain'}));
-            document.querySelector('.dropzone').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
-        }""",
-        good,
+    drop_files(
+        page,
+        [("dropped.png", png_bytes(blobs_frame(seed=11)), "image/png"), ("notes.txt", b"not an image", "text/plain")],
     )
     expect(page.locator(".upload-item.ok .name")).to_have_text("dropped.png")
     expect(page.locator(".upload-item.failed .name")).to_have_text("notes.txt")
