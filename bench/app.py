@@ -6,6 +6,7 @@ labeling.storage out of the other bench modules. Call after django.setup().
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -49,10 +50,6 @@ def project_by_id(project_id: int) -> Project:
     return Project.objects.get(pk=project_id)
 
 
-def job_reloaded(job: Job) -> Job:
-    return Job.objects.get(pk=job.pk)
-
-
 # --- Seeding in bulk ------------------------------------------------------------------------------
 def image_rows_fill(project: Project, user: Any, target: int) -> None:
     """Image rows up to `target` (no files: the list and filter endpoints never open them), mixed statuses,
@@ -92,8 +89,6 @@ def frame_with_masks_add(
 ) -> None:
     """One 16-bit frame with a target and a mask per entry of `masks` ({x, y, raster, state, warnings}), written
     in three statements (the gallery bench seeds 10,000 targets)."""
-    import hashlib
-
     digest = hashlib.sha256(png).hexdigest()
     image = Image(
         project=project,

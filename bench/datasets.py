@@ -101,7 +101,7 @@ def phase_import(n: int, path: Path, database_url: str, media: Path) -> dict:
     started = time.perf_counter()
     dataset_import(job_id=job.pk)
     seconds = time.perf_counter() - started
-    job = app.job_reloaded(job)
+    job.refresh_from_db()
     if job.status != "succeeded" or job.result["counts"]["images"] != n:
         raise SystemExit(f"import failed: {job.status} {job.message} {job.errors[:3]}")
     return {
@@ -125,7 +125,7 @@ def phase_export(project_id: int, n: int, database_url: str, media: Path) -> dic
     started = time.perf_counter()
     dataset_export(job_id=job.pk)
     seconds = time.perf_counter() - started
-    job = app.job_reloaded(job)
+    job.refresh_from_db()
     if job.status != "succeeded":
         raise SystemExit(f"export failed: {job.status} {job.message}")
     size = export_file(job, actor=project.created_by).stat().st_size

@@ -50,14 +50,16 @@ def _import_and_export(data: Path) -> tuple[Path, dict]:
     user = app.bench_user()
     project = app.owned_project(f"bench-export-train-{int(time.time())}", user)
     started = time.perf_counter()
-    job = dataset_import_folder_request(project=project, folder=data, actor=user, confirm=True, enqueue=False)
-    dataset_import(job_id=job.pk)
-    imported = app.job_reloaded(job)
+    imported = dataset_import_folder_request(project=project, folder=data, actor=user, confirm=True, enqueue=False)
+    dataset_import(job_id=imported.pk)
+    imported.refresh_from_db()
     import_s = time.perf_counter() - started
     started = time.perf_counter()
-    job = dataset_export_request(project=project, actor=user, confirmed_only=True, formats=["sirst"], enqueue=False)
-    dataset_export(job_id=job.pk)
-    exported = app.job_reloaded(job)
+    exported = dataset_export_request(
+        project=project, actor=user, confirmed_only=True, formats=["sirst"], enqueue=False
+    )
+    dataset_export(job_id=exported.pk)
+    exported.refresh_from_db()
     export_s = time.perf_counter() - started
     if exported.status != "succeeded":
         raise SystemExit(f"export failed: {exported.message}")

@@ -72,12 +72,12 @@ export async function showDashboard(root, projectId, me) {
     $(root, ".loop-event-list").innerHTML = loopEvents(quality.events);
   }
   const loadMembers = membersPanel(root, projectId, manage, me.id);
+  const loadModels = modelsPanel(root, projectId, manage, (error) => jobs.error(error)); // one error line for both
   const jobs = jobsPanel(root, projectId, manage, () => {
     loadStats();
     loadModels();
     loadQuality();
   });
-  const loadModels = modelsPanel(root, projectId, manage, jobs.error);
   if (manage) {
     $(root, ".upload-slot").append(
       uploadPanel(projectId, () => {
