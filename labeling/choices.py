@@ -56,6 +56,7 @@ class JobKind(models.TextChoices):
     CALIBRATE = "calibrate", "Cold-start calibration"
     SCORE = "score", "Score a confirmed frame (learning loop)"
     DETECT = "detect", "Propose candidate targets (detector)"
+    RANK = "rank", "Rank frames by uncertainty (active claim order)"
 
 
 class SuggestionState(models.TextChoices):

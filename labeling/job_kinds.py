@@ -39,6 +39,7 @@ JOBS: dict[str, TaskSpec] = {
     JobKind.DETECT: TaskSpec(
         "labeling.tasks.suggestions_detect", "batch", 600, 660, work="Proposing targets", chunked=True
     ),
+    JobKind.RANK: TaskSpec("labeling.tasks.frames_rank", "batch", 600, 660, work="Ranking frames", chunked=True),
 }
 
 # Beat's periodic tasks: no Job of their own (the next tick runs them again).

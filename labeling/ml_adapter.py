@@ -48,6 +48,8 @@ class GenerationOutput:
     generator: str
     model_seconds: float
     params: dict[str, Any] = field(default_factory=dict)
+    prob: np.ndarray | None = None  # EDGSP: the (H, W) probability map its masks were thresholded from
+    threshold: float = 0.5
 
 
 _lock = threading.Lock()
@@ -120,6 +122,10 @@ def generate_masks(
             params["prior"] = dict(spec.prior)
         if not spec.gaps:
             params["gaps"] = False
+        seconds = time.perf_counter() - start
+        out = GenerationOutput(masks, fallback, adhesion, spec.method, seconds, params)
+        out.prob, out.threshold = result.prob, predictor.threshold
+        return out
     else:
         from ml.coldstart import ColdStartParams, point_prompt_masks
 
@@ -176,6 +182,34 @@ def propose_targets(pixels: np.ndarray) -> Candidates:
     found = detect_targets(pixels, params)
     settings = {**asdict(params), "scales": list(params.scales)}
     return Candidates(np.asarray(found.points, np.float64), np.asarray(found.scores, np.float64), DETECTOR, settings)
+
+
+# --- Active claim order (labeling.services.ranking) ----------------------------------------------------------
+
+MAX_RANK_POINTS = 30  # detector candidates a frame without points is ranked on (strongest first)
+
+
+def frame_uncertainty(
+    pixels: np.ndarray, points: np.ndarray | None, serving: GeneratorSpec, other: GeneratorSpec
+) -> dict[str, Any]:
+    """How unsure the generators are about a frame (ml.uncertainty): the serving generator and `other` (the other
+    kind) each draw the frame's `points`, or the detector's strongest candidates when it has none. Returns the
+    score, its parts, how many points and where they came from."""
+    from ml.uncertainty import frame_uncertainty as _uncertainty
+
+    source = "targets"
+    if points is None or len(points) == 0:
+        found = propose_targets(pixels)
+        points, source = found.points[:MAX_RANK_POINTS], DETECTOR
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(points) == 0:
+        return {"score": 0.0, "parts": {}, "n_points": 0, "points": source}
+    a = generate_masks(pixels, points, serving)
+    b = generate_masks(pixels, points, other)
+    net = a if a.prob is not None else b
+    flags = [any(f) for f in zip(a.fallback, a.adhesion, b.fallback, b.adhesion, strict=True)]
+    result = _uncertainty(a.masks, b.masks, flags, points, net.prob, net.threshold)
+    return {"score": result.score, "parts": result.parts, "n_points": result.n_points, "points": source}
 
 
 def calibrate_alpha(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:

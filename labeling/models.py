@@ -91,6 +91,10 @@ class Image(models.Model):
     rejected_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     rejected_at = models.DateTimeField(null=True, blank=True)
     uploaded_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    # The active claim order's key (services.ranking, ml.uncertainty): how unsure the generators were about the
+    # frame when it was last ranked (0..1; null: never ranked), and why (parts, points, generators, when).
+    uncertainty = models.FloatField(null=True, blank=True)
+    uncertainty_detail = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -103,6 +107,7 @@ class Image(models.Model):
             models.Index(fields=["project", "status", "id"], name="image_project_status"),
             models.Index(fields=["project", "split", "id"], name="image_project_split"),
             models.Index(fields=["project", "first_confirmed_at"], name="image_project_confirmed"),
+            models.Index(fields=["project", "status", "uncertainty"], name="image_project_uncertainty"),
         ]
 
     def __str__(self) -> str:

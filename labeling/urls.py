@@ -23,6 +23,7 @@ from labeling.apis.masks import ImageMasksApi, MaskConfirmApi, MaskRejectApi, Ta
 from labeling.apis.members import MemberDetailApi, MemberListApi
 from labeling.apis.models import AuditListApi, ModelVersionListApi
 from labeling.apis.projects import ProjectDetailApi, ProjectListApi
+from labeling.apis.ranking import ProjectRankApi
 from labeling.apis.suggestions import (
     ProjectSuggestionDetectApi,
     SuggestionAcceptAllApi,
@@ -65,6 +66,7 @@ project_urls = [
         ProjectSuggestionDetectApi.as_view(),
         name="project-suggestion-detect",
     ),
+    path("projects/<int:project_id>/rank/", ProjectRankApi.as_view(), name="project-rank"),
     path("projects/<int:project_id>/audit/", AuditListApi.as_view(), name="audit-list"),
     path("projects/<int:project_id>/calibration/", ProjectCalibrationApi.as_view(), name="project-calibration"),
     path("projects/<int:project_id>/stats/", ProjectStatsApi.as_view(), name="project-stats"),

@@ -52,6 +52,12 @@ class ImageOutputSerializer(Serializer):
     assigned_to_id = serializers.IntegerField(allow_null=True)
     submitted_by_id = serializers.IntegerField(allow_null=True)
     last_rejection = serializers.SerializerMethodField(help_text="the last time a reviewer sent it back, or null")
+    uncertainty = serializers.FloatField(
+        allow_null=True, help_text="how unsure the generators were when it was last ranked (0..1); null: not ranked"
+    )
+    uncertainty_detail = serializers.JSONField(
+        help_text="why: parts (disagreement, warnings, unprompted, margin), n_points, points, compared, ranked_at"
+    )
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

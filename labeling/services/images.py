@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from labeling import storage
@@ -16,6 +16,7 @@ from labeling.permissions import ANNOTATE, MANAGE, REVIEW, has_role, require_rol
 from labeling.services.audit import audit_log
 from labeling.services.masks import require_acknowledged
 from labeling.services.prequential import first_confirmed, frame_score_request
+from labeling.services.projects import project_settings
 from labeling.services.review_policy import require_independent_reviewer
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
@@ -206,6 +207,13 @@ def image_delete(*, image: Image, actor: Any) -> None:
     transaction.on_commit(lambda: storage.delete_file(path))
 
 
+def claim_ordering(project: Project) -> tuple[Any, ...]:
+    """The order "next image" hands frames out in: upload order, or (`claim.order` active) the least sure first."""
+    if project_settings(project)["claim"]["order"] == "active":
+        return (F("uncertainty").desc(nulls_last=True), "id")
+    return ("id",)
+
+
 @transaction.atomic
 def image_claim(*, project: Project, actor: Any) -> Image:
     """The actor's own unfinished image, else the next unassigned one (row-locked, skipping locked rows)."""
@@ -222,7 +230,7 @@ def image_claim(*, project: Project, actor: Any) -> Image:
     image = (
         Image.objects.select_for_update(skip_locked=True)
         .filter(project=project, assigned_to__isnull=True, status__in=[ImageStatus.NEW, ImageStatus.IN_PROGRESS])
-        .order_by("id")
+        .order_by(*claim_ordering(project))
         .first()
     )
     if image is None:

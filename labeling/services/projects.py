@@ -21,6 +21,9 @@ PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
     # "Reviewer != annotator": whoever annotated (submitted) an image cannot confirm it. null = on when the project
     # has more than one member who can review (reviewer, manager or owner).
     "review": {"separate_reviewer": None},
+    # Which frame "next image" hands out: "id" (upload order) or "active" (the frames the generators are least
+    # sure of first: services.ranking; frames not ranked yet come after the ranked ones, in upload order).
+    "claim": {"order": "id"},
     # The learning loop (services.loop, .shadow, .training): at how many confirmed frames calibration and
     # fine-tuning run (then every N); a fine-tune's time budget (seconds_per_frame per confirmed frame, at most
     # time_budget_s: fits a CPU worker, a GPU worker makes more steps in it); the shadow rule: the confidence of
@@ -64,6 +67,7 @@ RETRAIN_BOUNDS = (
     ("guard_frames", 1, 100_000),
 )
 SCHEDULE_KEYS = ("calibrate_at", "train_at")
+CLAIM_ORDERS = ("id", "active")
 MAX_SCHEDULE = 32
 
 
@@ -133,6 +137,12 @@ def project_settings_validate(settings: Any) -> dict[str, Any]:
         raise ApplicationError(
             "settings.review.separate_reviewer must be true, false or null (automatic).",
             extra={"field": "review.separate_reviewer"},
+        )
+    claim = settings.get("claim", {})
+    if "order" in claim and claim["order"] not in CLAIM_ORDERS:
+        raise ApplicationError(
+            f"settings.claim.order must be one of {', '.join(CLAIM_ORDERS)}, got {claim['order']!r}.",
+            extra={"field": "claim.order"},
         )
     retrain = settings.get("retrain", {})
     if "min_new_confirmed" in retrain:

@@ -312,6 +312,9 @@ def _promote(
 
         with operator():  # the loop's own follow-up of its promotion
             project_prelabel_request(project=project, actor=None)
+    from labeling.services.ranking import rank_after_promotion
+
+    rank_after_promotion(project)
     return {"action": "promote", "version": version.pk, "key": generator_key(version), "reason": reason}
 
 

@@ -7,6 +7,7 @@ from labeling.tasks.generation import image_generate
 from labeling.tasks.jobs import jobs_sweep
 from labeling.tasks.loop import frame_score, projects_loop_check
 from labeling.tasks.prelabel import project_prelabel
+from labeling.tasks.ranking import frames_rank
 from labeling.tasks.suggestions import suggestions_detect
 from labeling.tasks.training import model_train
 
@@ -14,6 +15,7 @@ __all__ = [
     "dataset_export",
     "dataset_import",
     "frame_score",
+    "frames_rank",
     "image_generate",
     "jobs_sweep",
     "model_train",

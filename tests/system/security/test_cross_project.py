@@ -151,6 +151,7 @@ BODY_ID_FIELDS = {
     ("put", "/api/v1/images/{image_id}/targets/", "points[].id"): "test_target_ids_of_another_image_are_refused",
     ("post", "/api/v1/projects/{project_id}/prelabel/", "image_ids"): "test_prelabel_ids_of_another_project_refused",
     ("post", "/api/v1/projects/{project_id}/suggestions/detect/", "image_ids"): "test_detect_ids_elsewhere_refused",
+    ("post", "/api/v1/projects/{project_id}/rank/", "image_ids"): "test_rank_ids_elsewhere_refused",
     ("get", "/api/v1/projects/{project_id}/images/", "?assigned_to"): "test_assigned_to_filter_stays_in_the_project",
     ("get", "/api/v1/projects/{project_id}/gallery/", "?annotator_id"): "test_gallery_annotator_filter_stays_in",
 }
@@ -230,6 +231,19 @@ def test_detect_ids_elsewhere_refused(two, client_for):
         reverse("project-suggestion-detect", kwargs={"project_id": two.a.pk}),
         {"image_ids": [two.b.image.pk]},
         format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["extra"]["missing"] == [two.b.image.pk]
+    assert Job.objects.count() == jobs
+    assert snapshot(two.b.project) == rows
+
+
+def test_rank_ids_elsewhere_refused(two, client_for):
+    ImageFactory(project=two.a)
+    jobs = Job.objects.count()
+    rows = snapshot(two.b.project)
+    response = client_for(two.dual).post(
+        reverse("project-rank", kwargs={"project_id": two.a.pk}), {"image_ids": [two.b.image.pk]}, format="json"
     )
     assert response.status_code == 400, response.content
     assert response.json()["extra"]["missing"] == [two.b.image.pk]
