@@ -7,6 +7,7 @@ import { JOBS_CARD, jobsPanel } from "./jobsPanel.js";
 import { membersPanel } from "./membersPanel.js";
 import { modelsPanel } from "./modelsPanel.js";
 import { loopEvents, loopSchedule, qualityChart, qualitySummary } from "./qualityPanel.js";
+import { claimOrderControl } from "./uncertainty.js";
 import { uploadPanel } from "./upload.js";
 
 const STATUSES = ["new", "in_progress", "submitted", "confirmed", "rejected"];
@@ -40,7 +41,7 @@ export async function showDashboard(root, projectId, me) {
       ${can(project.role, "annotator") ? `<a class="button primary" href="#/p/${projectId}/images?assigned_to=me">My images</a><button class="next-image primary">Label next image ▶</button>` : ""}
       ${can(project.role, "reviewer") ? `<a class="button" href="#/p/${projectId}/images?status=submitted">Review queue</a>
         <a class="button gallery-link" href="#/p/${projectId}/gallery">Review gallery</a>` : ""}
-      ${manage ? `<a class="button team-link" href="#/team?project=${projectId}">Team</a>` : ""}</div>
+      ${manage ? `<a class="button team-link" href="#/team?project=${projectId}">Team</a>${claimOrderControl(project)}` : ""}</div>
     <p class="error top-error" role="alert"></p>
     <div class="grid">
       <section class="card stats"><h3>Images</h3><div class="status-bars"></div><p class="totals muted"></p></section>
@@ -85,6 +86,22 @@ export async function showDashboard(root, projectId, me) {
         jobs.poke();
       }),
     );
+  }
+  const order = root.querySelector("select[name=claim-order]");
+  if (order) {
+    order.addEventListener("change", async () => {
+      try {
+        Object.assign(project, await api.projectUpdate(projectId, { version: project.version, settings: { claim: { order: order.value } } }));
+        $(root, ".top-error").textContent = "";
+        if (order.value === "active") {
+          await api.rank(projectId); // frames never ranked would otherwise come in upload order
+          jobs.poke();
+        }
+      } catch (error) {
+        order.value = project.settings?.claim?.order || "id";
+        $(root, ".top-error").textContent = error.message;
+      }
+    });
   }
   const next = $(root, ".next-image");
   if (next) {

@@ -4,7 +4,7 @@ import { api } from "../api.js";
 import { $, escapeHtml } from "../dom.js";
 import { isActive, watchJobs } from "../jobs.js";
 
-const LONG_KINDS = ["prelabel", "detect", "train", "import", "export", "calibrate"]; // per-click and per-frame jobs are not listed
+const LONG_KINDS = ["prelabel", "detect", "rank", "train", "import", "export", "calibrate"]; // per-click and per-frame jobs are not listed
 
 export const JOBS_CARD = (manage) => `<section class="card jobs-card"><h3>Jobs</h3>
   ${manage ? `<form class="export-form inline-form"><label class="check"><input type="checkbox" name="sirst" checked> SIRST</label>
@@ -14,10 +14,12 @@ export const JOBS_CARD = (manage) => `<section class="card jobs-card"><h3>Jobs</
     <button class="export primary">Export</button></form>
     <div class="toolbar"><button data-act="prelabel" title="Regenerates the machine masks of unconfirmed images that already have points">Pre-label images</button>
     <button data-act="suggest" title="Runs a detector on unconfirmed frames without points">Propose targets</button>
+    <button data-act="rank" title="Scores how unsure the generators are about every unconfirmed frame (the active claim order)">Rank frames</button>
     <button data-act="train">Train a model now</button></div>
     <p class="muted hint prelabel-hint">Pre-label makes masks only for the points already placed (images without points are left as they are).
     Propose targets runs a local-contrast detector on unconfirmed frames without points: its candidates appear in the labeler
-    as suggestions (yellow diamonds) to accept or delete with one key; they are not labels until accepted.</p>` : ""}
+    as suggestions (yellow diamonds) to accept or delete with one key; they are not labels until accepted.
+    Rank frames scores how unsure the generators are about each unconfirmed frame; with "least sure first", the next image is the least sure one.</p>` : ""}
   <p class="error job-error" role="alert"></p><div class="job-list"></div></section>`;
 
 function jobRows(jobs, manage) {
@@ -68,6 +70,7 @@ export function jobsPanel(root, projectId, manage, onFinished) {
       error(null);
       if (act === "prelabel") await api.prelabel(projectId);
       else if (act === "suggest") await api.projectSuggest(projectId);
+      else if (act === "rank") await api.rank(projectId);
       else if (act === "train") await api.train(projectId);
       else if (act === "cancel-job") await api.jobCancel(Number(event.target.closest("[data-job]").dataset.job));
       watcher.poke();

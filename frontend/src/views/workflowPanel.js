@@ -2,6 +2,7 @@
 import { api, needsAcknowledgement } from "../api.js";
 import { $, escapeHtml, rejectionNote } from "../dom.js";
 import { statusBadge } from "./statusBadge.js";
+import { uncertaintyNote } from "./uncertainty.js";
 
 /** Wire the panel; returns { render, run(act) }. `ownWork()` is the project's "reviewer != annotator" rule for this
  * image; `acknowledge(message)` asks the reviewer to confirm a mask that misses its point; `leave(next, claimed)`
@@ -22,7 +23,7 @@ export function workflowPanel(root, { image, project, session, canAnnotate, canR
     $(root, ".image-info").innerHTML = `<nav class="crumbs"><a href="#/p/${project.id}">${escapeHtml(project.name)}</a> ›
       <a href="#/p/${project.id}/images">Images</a></nav><h3 title="${escapeHtml(image.original_name)}">${escapeHtml(image.original_name)}</h3>
       <p>${image.width}×${image.height} · ${image.bit_depth}-bit · ${statusBadge(image.status)}</p>
-      ${image.status !== "confirmed" ? rejectionNote(image.last_rejection) : ""}`;
+      ${image.status !== "confirmed" ? rejectionNote(image.last_rejection) : ""}${uncertaintyNote(image)}`;
   }
 
   /** Confirm the image, asking the reviewer about masks that miss their point; false when they said no. */
