@@ -184,6 +184,17 @@ def propose_targets(pixels: np.ndarray) -> Candidates:
     return Candidates(np.asarray(found.points, np.float64), np.asarray(found.scores, np.float64), DETECTOR, settings)
 
 
+# --- Sequences (labeling.services.sequences) ------------------------------------------------------------------
+
+
+def carry_points(pixels: np.ndarray, points: np.ndarray) -> Any:
+    """The previous frame's (x, y) points moved onto their targets' peaks in this frame (ml.tracking.carry_points:
+    .points, .scores in noise levels, .sure)."""
+    from ml.tracking import carry_points as _carry
+
+    return _carry(pixels, points)
+
+
 # --- Active claim order (labeling.services.ranking) ----------------------------------------------------------
 
 MAX_RANK_POINTS = 30  # detector candidates a frame without points is ranked on (strongest first)

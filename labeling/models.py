@@ -91,6 +91,10 @@ class Image(models.Model):
     rejected_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     rejected_at = models.DateTimeField(null=True, blank=True)
     uploaded_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    # A frame of an ordered sequence (the pages of a multi-page TIFF, or files uploaded as one sequence): its name
+    # and its place in it; "" / null for a lone frame. The labeler carries the previous frame's points to the next.
+    sequence = models.CharField(max_length=255, blank=True, default="")
+    frame_index = models.PositiveIntegerField(null=True, blank=True)
     # The active claim order's key (services.ranking, ml.uncertainty): how unsure the generators were about the
     # frame when it was last ranked (0..1; null: never ranked), and why (parts, points, generators, when).
     uncertainty = models.FloatField(null=True, blank=True)
@@ -108,6 +112,7 @@ class Image(models.Model):
             models.Index(fields=["project", "split", "id"], name="image_project_split"),
             models.Index(fields=["project", "first_confirmed_at"], name="image_project_confirmed"),
             models.Index(fields=["project", "status", "uncertainty"], name="image_project_uncertainty"),
+            models.Index(fields=["project", "sequence", "frame_index"], name="image_project_sequence"),
         ]
 
     def __str__(self) -> str:
@@ -121,6 +126,9 @@ class Target(models.Model):
     x = models.FloatField()
     y = models.FloatField()
     tightness = models.FloatField(null=True, blank=True)  # per-target generator alpha; null = project's
+    # The object this target is across a sequence's frames (kept when a carried point is accepted); null: not
+    # tracked yet (an export numbers those after the tracked ones).
+    track_id = models.PositiveIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")

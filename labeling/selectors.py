@@ -204,6 +204,21 @@ def image_get(*, user: Any, image_id: int) -> Image:
     return _scoped_get(Image.objects.select_related("project", "rejected_by"), user, "project_id", image_id, "image")
 
 
+def image_sequence_neighbours(*, image: Image) -> dict[str, Any]:
+    """The frames before and after this one in its sequence (ids or None) and the sequence's length (the image was
+    already fetched for its user, so nothing new is disclosed)."""
+    if not image.sequence or image.frame_index is None:
+        return {"previous_id": None, "next_id": None, "length": 0}
+    frames = Image.objects.filter(project_id=image.project_id, sequence=image.sequence)
+    before = frames.filter(frame_index__lt=image.frame_index).order_by("-frame_index", "-pk")
+    after = frames.filter(frame_index__gt=image.frame_index).order_by("frame_index", "pk")
+    return {
+        "previous_id": before.values_list("pk", flat=True).first(),
+        "next_id": after.values_list("pk", flat=True).first(),
+        "length": frames.count(),
+    }
+
+
 # --- Targets and masks --------------------------------------------------------------------------
 def target_list(*, user: Any, image: Image) -> QuerySet[Target]:
     _require_member(user, image.project)

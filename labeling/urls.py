@@ -28,6 +28,7 @@ from labeling.apis.suggestions import (
     ProjectSuggestionDetectApi,
     SuggestionAcceptAllApi,
     SuggestionAcceptApi,
+    SuggestionCarryApi,
     SuggestionDetectImageApi,
     SuggestionListApi,
     SuggestionRejectApi,
@@ -87,6 +88,7 @@ image_urls = [
     path("images/<int:image_id>/suggestions/", SuggestionListApi.as_view(), name="suggestion-list"),
     path("images/<int:image_id>/suggestions/detect/", SuggestionDetectImageApi.as_view(), name="suggestion-detect"),
     path("images/<int:image_id>/suggestions/accept/", SuggestionAcceptAllApi.as_view(), name="suggestion-accept-all"),
+    path("images/<int:image_id>/suggestions/carry/", SuggestionCarryApi.as_view(), name="suggestion-carry"),
 ]
 
 suggestion_urls = [

@@ -17,7 +17,7 @@ from labeling import storage
 from labeling.apis.base import BinaryApiMixin, IdCursorPagination, Serializer, acknowledge_field, paginated
 from labeling.choices import ImageStatus, Split
 from labeling.exceptions import ApplicationError
-from labeling.selectors import image_get, image_list, project_get
+from labeling.selectors import image_get, image_list, image_sequence_neighbours, project_get
 from labeling.services import (
     image_claim,
     image_confirm,
@@ -52,6 +52,8 @@ class ImageOutputSerializer(Serializer):
     assigned_to_id = serializers.IntegerField(allow_null=True)
     submitted_by_id = serializers.IntegerField(allow_null=True)
     last_rejection = serializers.SerializerMethodField(help_text="the last time a reviewer sent it back, or null")
+    sequence = serializers.CharField(help_text="the sequence this frame belongs to ('' for a lone frame)")
+    frame_index = serializers.IntegerField(allow_null=True, help_text="its place in the sequence (1-based)")
     uncertainty = serializers.FloatField(
         allow_null=True, help_text="how unsure the generators were when it was last ranked (0..1); null: not ranked"
     )
@@ -95,6 +97,9 @@ class ImageListApi(APIView):
     class UploadInputSerializer(Serializer):
         files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
         split = serializers.ChoiceField(choices=Split.choices, required=False)
+        sequence = serializers.CharField(
+            required=False, max_length=255, help_text="the files (in name order) become this sequence's next frames"
+        )
 
     class UploadOutputSerializer(Serializer):
         class ErrorSerializer(Serializer):
@@ -149,7 +154,11 @@ class ImageListApi(APIView):
         serializer.is_valid(raise_exception=True)
         files = [(upload.name, upload.read()) for upload in serializer.validated_data["files"]]
         created, errors = images_upload(
-            project=project, files=files, actor=request.user, split=serializer.validated_data.get("split")
+            project=project,
+            files=files,
+            actor=request.user,
+            split=serializer.validated_data.get("split"),
+            sequence=serializer.validated_data.get("sequence"),
         )
         if not created:
             statuses = {error["status"] for error in errors}
@@ -177,9 +186,19 @@ class ImageDetailApi(APIView):
         version = serializers.IntegerField(min_value=1)
         split = serializers.ChoiceField(choices=Split.choices, required=False)
 
-    @extend_schema(responses={200: ImageOutputSerializer})
+    class DetailOutputSerializer(ImageOutputSerializer):
+        class NeighboursSerializer(Serializer):
+            previous_id = serializers.IntegerField(allow_null=True)
+            next_id = serializers.IntegerField(allow_null=True)
+            length = serializers.IntegerField()
+
+        sequence_frames = NeighboursSerializer(help_text="the frames before and after this one in its sequence")
+
+    @extend_schema(responses={200: DetailOutputSerializer})
     def get(self, request: Request, image_id: int) -> Response:
-        return Response(_image_out(image_get(user=request.user, image_id=image_id)))
+        image = image_get(user=request.user, image_id=image_id)
+        image.sequence_frames = image_sequence_neighbours(image=image)
+        return Response(self.DetailOutputSerializer(image).data)
 
     @extend_schema(request=UpdateInputSerializer, responses={200: ImageOutputSerializer})
     def patch(self, request: Request, image_id: int) -> Response:

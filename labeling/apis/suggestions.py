@@ -12,6 +12,7 @@ from labeling.apis.base import Serializer
 from labeling.apis.shared import JobOutputSerializer
 from labeling.choices import SuggestionState
 from labeling.selectors import image_get, project_get, suggestion_get, suggestion_list
+from labeling.services.sequences import image_carry
 from labeling.services.suggestions import (
     suggestion_accept,
     suggestion_reject,
@@ -26,7 +27,8 @@ class SuggestionOutputSerializer(Serializer):
     x = serializers.FloatField(help_text="pixel units; 0 is the centre of the first column")
     y = serializers.FloatField(help_text="pixel units; 0 is the centre of the first row")
     score = serializers.FloatField(help_text="the detector's contrast, in noise levels of the frame")
-    source = serializers.CharField(help_text="which proposer made it (detector)")
+    source = serializers.CharField(help_text="which proposer made it: detector, or carried (from the previous frame)")
+    params = serializers.JSONField(help_text="the proposer's settings; carried: track_id, from_target, sure")
     state = serializers.ChoiceField(choices=SuggestionState.choices)
     target_id = serializers.IntegerField(allow_null=True, help_text="the target it became, once accepted")
     created_at = serializers.DateTimeField()
@@ -56,6 +58,17 @@ class SuggestionDetectImageApi(APIView):
         image = image_get(user=request.user, image_id=image_id)
         job = suggestions_detect_request(project=image.project, actor=request.user, image=image)
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SuggestionCarryApi(APIView):
+    """POST: carry the previous frame's targets of the sequence to this frame, each moved onto its peak here, as
+    suggestions (source "carried", their track id in `params`; annotator+). Answers the frame's pending carried
+    suggestions (a rerun replaces them); 400 for a frame of no sequence, 409 for a confirmed one."""
+
+    @extend_schema(request=None, responses={200: SuggestionOutputSerializer(many=True)})
+    def post(self, request: Request, image_id: int) -> Response:
+        image = image_get(user=request.user, image_id=image_id)
+        return Response(SuggestionOutputSerializer(image_carry(image=image, actor=request.user), many=True).data)
 
 
 class SuggestionAcceptAllApi(APIView):

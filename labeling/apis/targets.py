@@ -19,6 +19,7 @@ class TargetOutputSerializer(Serializer):
     x = serializers.FloatField(help_text="pixel units; 0 is the centre of the first column")
     y = serializers.FloatField(help_text="pixel units; 0 is the centre of the first row")
     tightness = serializers.FloatField(allow_null=True)
+    track_id = serializers.IntegerField(allow_null=True, help_text="the object across a sequence's frames, or null")
     version = serializers.IntegerField()
     mask_state = serializers.SerializerMethodField()
     created_by_id = serializers.IntegerField(allow_null=True)

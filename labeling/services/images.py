@@ -18,6 +18,7 @@ from labeling.services.masks import require_acknowledged
 from labeling.services.prequential import first_confirmed, frame_score_request
 from labeling.services.projects import project_settings
 from labeling.services.review_policy import require_independent_reviewer
+from labeling.services.sequences import next_frame_index, page_sequence, sequence_name_clean
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -36,8 +37,17 @@ def _split(split: str | None) -> str:
     return split
 
 
-def image_create(*, project: Project, file_name: str, data: bytes, actor: Any, split: str | None = None) -> Image:
-    """Validate `data` by its content and store it byte-for-byte; ApplicationError names the file and the reason."""
+def image_create(
+    *,
+    project: Project,
+    file_name: str,
+    data: bytes,
+    actor: Any,
+    split: str | None = None,
+    sequence: tuple[str, int] | None = None,
+) -> Image:
+    """Validate `data` by its content and store it byte-for-byte; ApplicationError names the file and the reason.
+    `sequence`: (name, frame index) when the frame belongs to one."""
     name = image_name_clean(file_name)
     split = _split(split)
     try:
@@ -61,6 +71,8 @@ def image_create(*, project: Project, file_name: str, data: bytes, actor: Any, s
         content_hash=content_hash,
         split=split,
         uploaded_by=actor,
+        sequence=sequence[0] if sequence else "",
+        frame_index=sequence[1] if sequence else None,
     )
     stored, created = storage.save_bytes(image_upload_path(image, name), data)
     image.file.name = stored
@@ -72,7 +84,7 @@ def image_create(*, project: Project, file_name: str, data: bytes, actor: Any, s
                 project=project,
                 action="image.create",
                 obj=image,
-                data={"name": name, "hash": content_hash, "split": split},
+                data={"name": name, "hash": content_hash, "split": split, **_sequence_data(sequence)},
             )
     except IntegrityError as exc:  # a concurrent upload of the same content won the race
         if created:
@@ -99,11 +111,30 @@ def _duplicate(name: str, existing_id: int | None) -> ConflictError:
     )
 
 
+def _sequence_data(sequence: tuple[str, int] | None) -> dict[str, Any]:
+    return {"sequence": sequence[0], "frame_index": sequence[1]} if sequence else {}
+
+
+def _natural(name: str) -> list[Any]:
+    """Name order with numbers compared as numbers (frame_2 before frame_10)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
 def images_upload(
-    *, project: Project, files: list[tuple[str, bytes]], actor: Any, split: str | None = None
+    *,
+    project: Project,
+    files: list[tuple[str, bytes]],
+    actor: Any,
+    split: str | None = None,
+    sequence: str | None = None,
 ) -> tuple[list[Image], list[dict[str, Any]]]:
-    """Each file on its own: the good ones land even when others fail. Returns (created, errors)."""
+    """Each file on its own: the good ones land even when others fail. Returns (created, errors).
+    With `sequence`, the files (in name order, a multi-page TIFF's pages in page order) become that sequence's next
+    frames; without it, a multi-page TIFF's pages become the sequence named after the file."""
     require_role(actor, project, MANAGE, "upload images")
+    if sequence is not None:
+        sequence = sequence_name_clean(sequence)
+        files = sorted(files, key=lambda f: _natural(f[0]))
     created: list[Image] = []
     errors: list[dict[str, Any]] = []
     for file_name, data in files:
@@ -112,10 +143,18 @@ def images_upload(
         except ApplicationError as exc:
             errors.append({"file": image_name_clean(file_name), "status": exc.status_code, "message": exc.message})
             continue
+        paged = None if sequence is not None or len(frames) == 1 else page_sequence(frames[0][0])
         for frame_name, frame in frames:
+            place = None
+            if sequence is not None:
+                place = (sequence, next_frame_index(project, sequence))
+            elif paged is not None:
+                place = (paged[0], next_frame_index(project, paged[0]))
             try:
                 created.append(
-                    image_create(project=project, file_name=frame_name, data=frame, actor=actor, split=split)
+                    image_create(
+                        project=project, file_name=frame_name, data=frame, actor=actor, split=split, sequence=place
+                    )
                 )
             except ApplicationError as exc:
                 errors.append({"file": image_name_clean(frame_name), "status": exc.status_code, "message": exc.message})

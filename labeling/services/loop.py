@@ -2,7 +2,7 @@
 
 On every first confirmation a `loop` worker scores the frame (prequential record, shadow replays), applies the
 promotion rule and starts whatever is due. Calibration is due at `retrain.calibrate_at` confirmed frames (5, 10,
-15, 20, 30, ... then every `calibrate_every`), fine-tuning at `retrain.train_at` (5, 10, 20, 40, 80, 160, then every
+15, 20, 30, ... then every `calibrate_every`), fine-tuning at `retrain.train_at` (3, 6, 10, 20, 40, 80, 160, then every
 `train_every`): early and often while a few frames change a lot, then less often. Celery beat runs the same check
 every few minutes, so a lost message or a worker that was down only delays the loop.
 """

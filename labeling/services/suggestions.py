@@ -24,6 +24,7 @@ from labeling.permissions import ANNOTATE, MANAGE, require_role
 from labeling.services.audit import audit_log
 from labeling.services.chunked_jobs import chunk_run
 from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
+from labeling.services.sequences import carried_track
 from labeling.services.targets import target_add, targets_replace
 
 CHUNK_SIZE = 32  # frames per task: the detector takes ~60 ms a 256 x 256 frame
@@ -98,9 +99,11 @@ def _near(x: float, y: float, taken: list[tuple[float, float]]) -> bool:
 @transaction.atomic
 def _store(image: Image, found: ml_adapter.Candidates, job: Job | None) -> int:
     image = Image.objects.select_for_update().get(pk=image.pk)
-    Suggestion.objects.filter(image=image, state=SuggestionState.PENDING).delete()
+    Suggestion.objects.filter(image=image, state=SuggestionState.PENDING, source=found.source).delete()
     taken = list(Target.objects.filter(image=image).values_list("x", "y"))
-    taken += list(Suggestion.objects.filter(image=image, state=SuggestionState.REJECTED).values_list("x", "y"))
+    # Rejected ones are not proposed again; another proposer's pending ones (points carried from the previous
+    # frame of a sequence) are not offered twice.
+    taken += list(Suggestion.objects.filter(image=image).exclude(state=SuggestionState.ACCEPTED).values_list("x", "y"))
     new = [
         Suggestion(
             image=image, x=float(x), y=float(y), score=float(score), source=found.source, params=found.params, job=job
@@ -149,8 +152,17 @@ def suggestion_accept(*, suggestion: Suggestion, actor: Any) -> Target:
     """The suggestion becomes a Target (a click at its place: the mask is generated as usual)."""
     locked = _locked_pending(suggestion, actor, "accept suggested targets")
     target = target_add(image=locked.image, x=locked.x, y=locked.y, actor=actor)
+    _keep_track(locked, target)
     _decide(locked, actor, SuggestionState.ACCEPTED, target)
     return target
+
+
+def _keep_track(suggestion: Suggestion, target: Target) -> None:
+    """A point carried from the previous frame of a sequence passes its track id on to the target it becomes."""
+    track = carried_track(suggestion)
+    if track is not None:
+        target.track_id = track
+        Target.objects.filter(pk=target.pk).update(track_id=track)
 
 
 @transaction.atomic
@@ -176,6 +188,7 @@ def suggestions_accept_all(*, image: Image, actor: Any) -> list[Target]:
     created = result[len(kept) :]
     for suggestion, target in zip(pending, created, strict=True):
         suggestion.image = locked_image
+        _keep_track(suggestion, target)
         _decide(suggestion, actor, SuggestionState.ACCEPTED, target)
     return created
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Max, Prefetch
 
 from labeling import storage
 from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, MaskState, Split
@@ -172,6 +172,9 @@ class _Export:
         self.models: dict[int, dict[str, Any]] = {}
         self.generators: Counter = Counter()
         self.ann_id = 0
+        self.tracks: dict[str, list[tuple[int, int, list[int]]]] = defaultdict(list)  # sequence -> MOT rows
+        self.track_next: dict[str, int] = {}
+        self.track_of_target: dict[int, int] = {}
 
     def close(self) -> None:
         for handle in (*self.splits.values(), *self.unconfirmed.values(), self.coco_images, self.coco_annotations):
@@ -212,6 +215,10 @@ class _Export:
             self.zip.write(f"instances/{stem}.png", png_fast(labels))
         if "coco" in self.formats:
             self._coco(image, file_name, rows, complete)
+        if image.sequence:
+            for target, mask, _ in rows:
+                if mask is not None and mask.area:
+                    self.tracks[image.sequence].append((image.frame_index or 0, self.track(image, target), mask.bbox))
         self.counts["images"] += 1
         self.counts["targets"] += len(rows)
         self.counts["masks"] += sum(m is not None for _, m, _ in rows)
@@ -222,6 +229,21 @@ class _Export:
                 self._provenance(mask)
         for who in {_confirmer(m) for _, m, _ in confirmed}:
             self.confirmers[who]["images"] += 1
+
+    def track(self, image: Image, target: Target) -> int | None:
+        """A target's track id in its sequence: its own, else a new one after the sequence's highest (so every
+        target of a sequence has one, and untracked targets never share one)."""
+        if not image.sequence:
+            return None
+        if target.track_id is not None:
+            return target.track_id
+        if target.pk not in self.track_of_target:
+            if image.sequence not in self.track_next:
+                tracked = Target.objects.filter(image__project_id=image.project_id, image__sequence=image.sequence)
+                self.track_next[image.sequence] = (tracked.aggregate(m=Max("track_id"))["m"] or 0) + 1
+            self.track_of_target[target.pk] = self.track_next[image.sequence]
+            self.track_next[image.sequence] += 1
+        return self.track_of_target[target.pk]
 
     def _sirst(self, stem: str, h: int, w: int, rows: list, confirmed: list | None) -> None:
         """`confirmed` is None for a frame not fully confirmed: its points are written, never a mask."""
@@ -265,6 +287,8 @@ class _Export:
             "complete": complete,
             "unmasked_points": unmasked,
         }
+        if image.sequence:
+            entry.update(sequence=image.sequence, frame_index=image.frame_index)
         self.coco_images.write(json.dumps(entry) + ",\n")
         for target, mask, _ in rows:
             if mask is None:
@@ -282,6 +306,8 @@ class _Export:
                 "num_keypoints": 1,
                 "attributes": _attributes(target, mask),
             }
+            if image.sequence:
+                ann["track_id"] = self.track(image, target)
             self.coco_annotations.write(json.dumps(ann) + ",\n")
 
     def _provenance(self, mask: Any) -> None:
@@ -300,6 +326,7 @@ class _Export:
                     self.zip.write_file(f"{folder}/{split}.txt", Path(handle.name))
         if "coco" in self.formats:
             self._coco_write()
+        self._tracks_write()
         manifest = self._manifest()
         self.zip.write("manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
         self.zip.sums.close()
@@ -324,7 +351,32 @@ class _Export:
             out.write("]}\n")
         self.zip.write_file("annotations/instances.json", path)
 
+    def _tracks_write(self) -> None:
+        """tracks/<sequence>.txt, MOT style: frame, track id, box left, top (1-based), width, height, 1, -1, -1, -1
+        per masked target, by frame then track."""
+        names: set[str] = set()
+        for sequence in sorted(self.tracks):
+            name = export_stem(sequence)
+            name = name if name not in names else f"{name}_{len(names)}"
+            names.add(name)
+            lines = [
+                f"{frame},{track},{x + 1},{y + 1},{w},{h},1,-1,-1,-1"
+                for frame, track, (x, y, w, h) in sorted(self.tracks[sequence], key=lambda r: (r[0], r[1]))
+            ]
+            self.zip.write(f"tracks/{name}.txt", ("\n".join(lines) + "\n").encode())
+            self.counts["sequences"] += 1
+
     def _manifest(self) -> dict[str, Any]:
+        manifest = self._manifest_base()
+        if self.tracks:
+            manifest["layout"]["tracks/<sequence>.txt"] = (
+                "frames of a sequence only: MOT-style rows (frame, track id, box left, top (1-based), width, height, "
+                "1, -1, -1, -1) per masked target; the same track id is the COCO annotation's track_id, and the "
+                "image's sequence and frame_index are beside it"
+            )
+        return manifest
+
+    def _manifest_base(self) -> dict[str, Any]:
         return {
             "format": "irlabel-dataset",
             "format_version": FORMAT_VERSION,

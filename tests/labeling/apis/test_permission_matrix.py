@@ -105,6 +105,13 @@ def _confirmed(w: World, user: Any) -> None:
     Image.objects.filter(pk=w.image.pk).update(status=ImageStatus.CONFIRMED)
 
 
+def _next_frame(w: World) -> dict:
+    """A second frame of a sequence whose first frame is the world's image (with its target to carry)."""
+    Image.objects.filter(pk=w.image.pk).update(sequence="seq", frame_index=1)
+    frame = ImageFactory(project=w.project, pixels=gradient(seed=7), sequence="seq", frame_index=2)
+    return {"image_id": frame.pk}
+
+
 def _suggestion(w: World) -> dict:
     from labeling.models import Suggestion
 
@@ -221,6 +228,7 @@ RULES = [
     Rule("suggestion-list", "get", READ, _image),
     Rule("suggestion-detect", "post", need("annotator", 202), _image),
     Rule("suggestion-accept-all", "post", need("annotator", 200), _image),
+    Rule("suggestion-carry", "post", need("annotator", 200), _next_frame),
     Rule("suggestion-accept", "post", need("annotator", 201), _suggestion),
     Rule("suggestion-reject", "post", need("annotator", 200), _suggestion),
     Rule("model-version-promote", "post", need("manager", 200), _finished_version),

@@ -1,0 +1,125 @@
+"""Frame sequences: which frames form one, and carrying the previous frame's points to the next.
+
+A sequence is a project's frames sharing a `sequence` name, ordered by `frame_index`: the pages of a multi-page
+TIFF (automatically), or the files of one upload sent with a `sequence` name (in name order). On a frame of a
+sequence, `image_carry` moves each target of the previous frame onto its target's peak here (ml.tracking) and
+offers it as a suggestion (source "carried"): one key accepts it (it becomes a target with the same track id),
+moves or deletes it, as any suggestion. Nothing is a label until accepted. Targets get their track id when first
+carried; an export numbers the rest after them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Max
+
+from labeling import ml_adapter, storage
+from labeling.choices import ImageStatus, SuggestionState
+from labeling.exceptions import ApplicationError, ConflictError
+from labeling.models import Image, Project, Suggestion, Target
+from labeling.permissions import ANNOTATE, require_role
+from labeling.services.audit import audit_log
+
+CARRIED = "carried"
+NEAR_PX = 3.0  # a carried point this close to a target already on the frame is not offered
+SEQUENCE_MAX_CHARS = 255
+_PAGE = re.compile(r"^(?P<stem>.+)_p(?P<page>\d{4,})\.tif$")
+
+
+def sequence_name_clean(name: str) -> str:
+    """A sequence name as given by a person or a script: trimmed, one line, at most 255 characters."""
+    cleaned = " ".join(str(name).split())
+    if not cleaned or len(cleaned) > SEQUENCE_MAX_CHARS:
+        raise ApplicationError(f"sequence must be 1 to {SEQUENCE_MAX_CHARS} characters.", extra={"field": "sequence"})
+    return cleaned
+
+
+def page_sequence(frame_name: str) -> tuple[str, int] | None:
+    """(sequence, frame index) of a multi-page TIFF's page (`<stem>_p0001.tif`, services.images.image_frames)."""
+    match = _PAGE.match(frame_name)
+    return (match["stem"], int(match["page"])) if match else None
+
+
+def next_frame_index(project: Project, sequence: str) -> int:
+    last = Image.objects.filter(project=project, sequence=sequence).aggregate(m=Max("frame_index"))["m"]
+    return (last or 0) + 1
+
+
+def previous_frame(image: Image) -> Image | None:
+    """The frame before this one in its sequence (the nearest lower index), or None."""
+    if not image.sequence or image.frame_index is None:
+        return None
+    return (
+        Image.objects.filter(project_id=image.project_id, sequence=image.sequence, frame_index__lt=image.frame_index)
+        .order_by("-frame_index", "-pk")
+        .first()
+    )
+
+
+def next_frame(image: Image) -> Image | None:
+    if not image.sequence or image.frame_index is None:
+        return None
+    return (
+        Image.objects.filter(project_id=image.project_id, sequence=image.sequence, frame_index__gt=image.frame_index)
+        .order_by("frame_index", "pk")
+        .first()
+    )
+
+
+def _next_track(project_id: int, sequence: str) -> int:
+    last = Target.objects.filter(image__project_id=project_id, image__sequence=sequence).aggregate(m=Max("track_id"))
+    return (last["m"] or 0) + 1
+
+
+@transaction.atomic
+def image_carry(*, image: Image, actor: Any) -> list[Suggestion]:
+    """Offer the previous frame's targets on this frame, moved onto their peaks, as carried suggestions (replacing
+    pending carried ones, so a rerun never duplicates). A point near a target already here is left out. Annotator+."""
+    require_role(actor, image.project, ANNOTATE, "carry points to this frame")
+    if not image.sequence or image.frame_index is None:
+        raise ApplicationError("This image is not a frame of a sequence: there is no previous frame to carry from.")
+    previous = previous_frame(image)
+    # Lock order: the images by id, then their targets and suggestions (as target changes lock the image first).
+    locked = {i.pk: i for i in Image.objects.select_for_update().filter(pk__in=[image.pk, getattr(previous, "pk", 0)])}
+    here = locked[image.pk]
+    if here.status == ImageStatus.CONFIRMED:
+        raise ConflictError("This frame is confirmed: nothing is carried to it.", extra={"status": here.status})
+    Suggestion.objects.filter(image=here, source=CARRIED, state=SuggestionState.PENDING).delete()
+    if previous is None:
+        return []
+    sources = list(Target.objects.filter(image=previous).order_by("pk"))
+    if not sources:
+        return []
+    carried = ml_adapter.carry_points(storage.read_pixels(here), np.array([[t.x, t.y] for t in sources]))
+    track = _next_track(here.project_id, here.sequence)
+    taken = list(Target.objects.filter(image=here).values_list("x", "y"))
+    new = []
+    for target, (x, y), score, sure in zip(sources, carried.points, carried.scores, carried.sure, strict=True):
+        if target.track_id is None:
+            target.track_id, track = track, track + 1
+            Target.objects.filter(pk=target.pk).update(track_id=target.track_id)
+        if any((x - tx) ** 2 + (y - ty) ** 2 <= NEAR_PX**2 for tx, ty in taken):
+            continue
+        params = {"track_id": target.track_id, "from_target": target.pk, "from_image": previous.pk, "sure": bool(sure)}
+        new.append(Suggestion(image=here, x=float(x), y=float(y), score=float(score), source=CARRIED, params=params))
+    Suggestion.objects.bulk_create(new)
+    audit_log(
+        actor=actor,
+        project=here.project_id,
+        action="image.carry",
+        obj=here,
+        data={"from_image": previous.pk, "carried": len(new), "weak": sum(not s.params["sure"] for s in new)},
+    )
+    return list(Suggestion.objects.filter(image=here, source=CARRIED, state=SuggestionState.PENDING).order_by("pk"))
+
+
+def carried_track(suggestion: Suggestion) -> int | None:
+    """The track id an accepted suggestion passes to its target (carried ones only)."""
+    if suggestion.source != CARRIED:
+        return None
+    track = (suggestion.params or {}).get("track_id")
+    return int(track) if track is not None else None

@@ -1,0 +1,79 @@
+"""Carrying a sequence's points to its next frame: each previous point moves to the local contrast peak near it.
+
+Small IR targets move a few pixels between frames and keep their look, so the previous frame's points are good
+prompts for the next one once each is moved onto its target's new peak. The peak is searched in the detector's
+multiscale contrast map (ml.detection: in noise levels, so 8- and 16-bit frames and any sensor behave alike)
+within `radius` px of the old point; ties go to the pixel nearest the old point, and the position is refined to
+the contrast-weighted centroid of the 3 x 3 around the peak. A point whose best peak is weaker than `min_score`
+noise levels (the target left, faded or was hidden) is moved by the median shift of the sure ones instead (the
+scene's common motion, e.g. the platform's) and marked weak: the annotator decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ml.detection import DetectorParams, contrast_map, noise_level
+
+
+@dataclass(frozen=True)
+class CarryParams:
+    radius: int = 4  # px: how far a target may move between two frames
+    min_score: float = 4.0  # noise levels: a weaker best peak is not trusted
+    scales: tuple[int, ...] = DetectorParams().scales
+    polarity: str = "bright"
+
+
+@dataclass
+class Carried:
+    """Points (N, 2) float64 (x, y) in the new frame, in the previous points' order; scores (N,) (peak contrast in
+    noise levels); sure (N,) bool (False: moved by the common shift only)."""
+
+    points: np.ndarray
+    scores: np.ndarray
+    sure: np.ndarray
+
+
+def carry_points(image: np.ndarray, points: np.ndarray, params: CarryParams | None = None) -> Carried:
+    """Move each (x, y) point of the previous frame onto its target's peak in `image` (grey (H, W), any dtype)."""
+    params = params or CarryParams()
+    if params.radius < 0:
+        raise ValueError(f"radius must be >= 0, got {params.radius}")
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    n = len(points)
+    if n == 0:
+        return Carried(np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=bool))
+    score = contrast_map(image, params.scales, params.polarity) / noise_level(image)
+    h, w = score.shape
+    moved, scores = points.copy(), np.zeros(n)
+    for i, (x, y) in enumerate(points):
+        cx, cy = int(np.clip(np.floor(x + 0.5), 0, w - 1)), int(np.clip(np.floor(y + 0.5), 0, h - 1))
+        y0, y1 = max(0, cy - params.radius), min(h, cy + params.radius + 1)
+        x0, x1 = max(0, cx - params.radius), min(w, cx + params.radius + 1)
+        win = score[y0:y1, x0:x1]
+        yy, xx = np.nonzero(win >= win.max())
+        k = int(np.argmin((yy + y0 - y) ** 2 + (xx + x0 - x) ** 2))
+        py, px = int(yy[k] + y0), int(xx[k] + x0)
+        scores[i] = float(score[py, px])
+        moved[i] = _refine(score, px, py)
+    sure = scores >= params.min_score
+    if (~sure).any():
+        shift = np.median(moved[sure] - points[sure], axis=0) if sure.any() else np.zeros(2)
+        moved[~sure] = points[~sure] + shift
+    moved[:, 0] = np.clip(moved[:, 0], 0, w - 1)
+    moved[:, 1] = np.clip(moved[:, 1], 0, h - 1)
+    return Carried(moved, scores, sure)
+
+
+def _refine(score: np.ndarray, px: int, py: int) -> np.ndarray:
+    """The contrast-weighted centroid of the 3 x 3 around the peak (sub-pixel; the peak itself when flat)."""
+    h, w = score.shape
+    y0, y1, x0, x1 = max(0, py - 1), min(h, py + 2), max(0, px - 1), min(w, px + 2)
+    win = score[y0:y1, x0:x1]
+    total = win.sum()
+    if total <= 0:
+        return np.array([px, py], dtype=np.float64)
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    return np.array([(xx * win).sum() / total, (yy * win).sum() / total])

@@ -1,0 +1,49 @@
+"""Carrying points to the next frame: each lands on its target's new peak; a lost target follows the others'
+shift and is marked weak; nothing is searched beyond the radius."""
+
+import numpy as np
+import pytest
+
+from ml.tracking import CarryParams, carry_points
+
+
+def _frame(centres, size=64, seed=0, amplitude=3000.0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    frame = 8000 + rng.normal(0, 20, (size, size))
+    for cx, cy in centres:
+        frame += amplitude * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 1.3**2))
+    return np.clip(frame, 0, 65535).astype(np.uint16)
+
+
+def test_each_point_moves_onto_its_targets_new_peak():
+    old = np.array([[12.0, 14.0], [40.0, 20.0], [30.0, 48.0]])
+    new = old + [[2.0, 1.0], [-1.0, 2.0], [1.0, -2.0]]
+    carried = carry_points(_frame(new), old)
+    assert carried.sure.all() and (carried.scores > 4).all()
+    assert np.abs(carried.points - new).max() <= 0.5
+
+
+def test_a_lost_target_follows_the_common_shift_and_is_marked_weak():
+    old = np.array([[12.0, 14.0], [40.0, 20.0], [30.0, 48.0]])
+    shift = np.array([2.0, 1.0])
+    frame = _frame((old + shift)[:2])  # the third target is gone
+    carried = carry_points(frame, old)
+    assert carried.sure.tolist() == [True, True, False]
+    assert np.abs(carried.points[2] - (old[2] + shift)).max() <= 0.5
+
+
+def test_nothing_beyond_the_radius_is_taken():
+    old = np.array([[20.0, 20.0]])
+    far = carry_points(_frame([[30.0, 20.0]]), old, CarryParams(radius=4))
+    assert not far.sure[0] and np.allclose(far.points[0], old[0])  # no sure point: no common shift either
+    near = carry_points(_frame([[30.0, 20.0]]), old, CarryParams(radius=12))
+    assert near.sure[0] and abs(near.points[0][0] - 30.0) <= 0.5
+
+
+def test_edges_empty_input_and_bad_radius():
+    carried = carry_points(_frame([[1.0, 62.0]]), np.array([[0.0, 63.0]]))
+    assert (carried.points >= 0).all() and (carried.points <= 63).all()
+    assert carry_points(_frame([]), np.zeros((0, 2))).points.shape == (0, 2)
+    with pytest.raises(ValueError, match="radius"):
+        carry_points(_frame([]), np.zeros((1, 2)), CarryParams(radius=-1))
