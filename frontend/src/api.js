@@ -140,6 +140,7 @@ export const api = {
   suggestions: (imageId) => request("GET", `/images/${imageId}/suggestions/`),
   suggestionsDetect: (imageId) => request("POST", `/images/${imageId}/suggestions/detect/`),
   suggestionsAcceptAll: (imageId) => request("POST", `/images/${imageId}/suggestions/accept/`),
+  carry: (imageId) => request("POST", `/images/${imageId}/suggestions/carry/`),
   suggestionAccept: (id) => request("POST", `/suggestions/${id}/accept/`),
   suggestionReject: (id) => request("POST", `/suggestions/${id}/reject/`),
   projectSuggest: (projectId) => request("POST", `/projects/${projectId}/suggestions/detect/`, {}),

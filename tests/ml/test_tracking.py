@@ -24,21 +24,29 @@ def test_each_point_moves_onto_its_targets_new_peak():
     assert np.abs(carried.points - new).max() <= 0.5
 
 
-def test_a_lost_target_follows_the_common_shift_and_is_marked_weak():
+def test_with_a_floor_a_lost_target_follows_the_common_shift_and_is_marked_weak():
     old = np.array([[12.0, 14.0], [40.0, 20.0], [30.0, 48.0]])
     shift = np.array([2.0, 1.0])
     frame = _frame((old + shift)[:2])  # the third target is gone
-    carried = carry_points(frame, old)
+    carried = carry_points(frame, old, CarryParams(min_score=4.0))
     assert carried.sure.tolist() == [True, True, False]
     assert np.abs(carried.points[2] - (old[2] + shift)).max() <= 0.5
 
 
 def test_nothing_beyond_the_radius_is_taken():
     old = np.array([[20.0, 20.0]])
-    far = carry_points(_frame([[30.0, 20.0]]), old, CarryParams(radius=4))
+    far = carry_points(_frame([[30.0, 20.0]]), old, CarryParams(radius=4, min_score=4.0))
     assert not far.sure[0] and np.allclose(far.points[0], old[0])  # no sure point: no common shift either
     near = carry_points(_frame([[30.0, 20.0]]), old, CarryParams(radius=12))
     assert near.sure[0] and abs(near.points[0][0] - 30.0) <= 0.5
+
+
+def test_by_default_every_peak_is_followed_and_a_weak_one_is_marked_unsure():
+    old = np.array([[12.0, 14.0], [40.0, 20.0]])
+    frame = _frame([[13.0, 15.0]]) + _frame([[41.0, 21.0]], amplitude=60.0, seed=1) - 8000
+    carried = carry_points(frame.astype(np.uint16), old)
+    assert carried.sure.tolist() == [True, False]
+    assert np.abs(carried.points[0] - [13.0, 15.0]).max() <= 0.5
 
 
 def test_edges_empty_input_and_bad_radius():

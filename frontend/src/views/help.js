@@ -23,6 +23,7 @@ export const SHORTCUTS = [
   ["K", "next colour map"],
   ["Ctrl+Enter", "submit the image"],
   ["N", "next image (claims one)"],
+  ["PageDown / PageUp", "next / previous frame of the sequence (same view); its points are carried as suggestions"],
   ["?", "this help"],
 ];
 

@@ -14,6 +14,7 @@ import { helpOverlay } from "./help.js";
 import { carryView, pixelsFor, preloadNext, takeView } from "./preload.js";
 import { followStatus } from "./statusBadge.js";
 import { bindShortcuts, returnFocus } from "./shortcuts.js";
+import { sequencePanel } from "./sequencePanel.js";
 import { mountSuggestions } from "./suggestions.js";
 import { displayPanel } from "./displayPanel.js";
 import { readout } from "./readout.js";
@@ -164,6 +165,11 @@ export async function showLabeler(root, imageId, me, params) {
   function acknowledge(message) {
     return window.confirm(`${message}\n\nConfirm anyway?`);
   }
+  function leave(nextImage, claimedImage) {
+    claimed = claimedImage || null;
+    carryView(nextImage.id, pixels.width, pixels.height, stage.view);
+    location.hash = `#/i/${nextImage.id}`;
+  }
   const imageFlow = workflowPanel(root, {
     image,
     project,
@@ -172,11 +178,7 @@ export async function showLabeler(root, imageId, me, params) {
     canReview,
     ownWork,
     acknowledge,
-    leave: (nextImage, claimedImage) => {
-      claimed = claimedImage || null;
-      carryView(nextImage.id, pixels.width, pixels.height, stage.view);
-      location.hash = `#/i/${nextImage.id}`;
-    },
+    leave,
   });
 
   // --- tools and actions --------------------------------------------------------------------------
@@ -213,6 +215,9 @@ export async function showLabeler(root, imageId, me, params) {
   };
   const review = (accept) =>
     canReview && !ownWork() && selectedTarget() && session.review(selectedTarget().ref, accept, "", acknowledge);
+  // Suggested targets (issue 18 item 7) and a sequence's carried points (issue 20): their own modules.
+  const suggestions = mountSuggestions(root, { stage, session, image, canAnnotate });
+  const frames = sequencePanel(root, { image, canAnnotate, suggestions, hasTargets: targets.length > 0, leave });
   const unbindKeys = bindShortcuts(
     {
       help: () => (help.hidden = !help.hidden),
@@ -231,6 +236,7 @@ export async function showLabeler(root, imageId, me, params) {
       "next-warning": nextWarning,
       "toggle-loupe": () => toggleLoupe(),
       ...displayControls.keys,
+      ...frames.keys,
       next: () => canAnnotate && act("next"),
       undo: () => act("undo"),
       redo: () => act("redo"),
@@ -243,8 +249,6 @@ export async function showLabeler(root, imageId, me, params) {
   );
 
   // Tests and bench/ui.py read the drawn state through this handle.
-  // Suggested targets (issue 18 item 7): their own module; it only needs the stage, the session and the image.
-  const suggestions = mountSuggestions(root, { stage, session, image, canAnnotate });
   const handle = { stage, session, maskLayer, imageToScreen, MAX_SCALE, pixels, image, suggestions };
   window.__irlabel = handle;
   setTool(canAnnotate ? "point" : "view");

@@ -29,6 +29,8 @@ const PLAIN = {
   i: "invert",
   k: "next-colormap",
   n: "next",
+  PageDown: "next-frame",
+  PageUp: "previous-frame",
 };
 const WITH_CTRL = { z: "undo", Z: "undo", y: "redo", s: "save", Enter: "submit" };
 const SHIFTED = { undo: "redo", "next-target": "previous-target" };

@@ -77,14 +77,14 @@ export function mountSuggestions(root, { stage, session, image, canAnnotate }) {
     section.innerHTML = `<h4>Suggested targets <span class="count">${n}</span></h4>
       <p class="muted hint">${
         n
-          ? `Proposed by a detector, not labels until you accept them.${canAnnotate ? ` ${SUGGESTION_HELP}.` : ""}`
+          ? `Proposed by a detector or carried from the previous frame, not labels until you accept them.${canAnnotate ? ` ${SUGGESTION_HELP}.` : ""}`
           : "None on this frame."
       }</p>
       ${n ? `<ol class="suggestion-list">${state.items
           .map(
             (item, i) => `<li data-suggestion="${item.id}" class="${i === index ? "selected" : ""}">
               <button data-sugg="select" title="Show it">?${i + 1}</button>
-              <span class="muted">score ${escapeHtml(item.score.toFixed(1))}</span>
+              <span class="muted">${item.source === "carried" ? "carried" : "score"} ${escapeHtml(item.score.toFixed(1))}</span>
               ${canAnnotate ? '<button data-sugg="accept" title="Y">Accept</button><button data-sugg="reject" title="X">Delete</button>' : ""}
             </li>`,
           )
