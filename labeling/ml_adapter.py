@@ -390,6 +390,14 @@ def frame_record(instances: list[np.ndarray], truths: list[np.ndarray], points: 
     return instance_counts(instances, truths, np.asarray(points, dtype=np.float64).reshape(-1, 2))
 
 
+def union_counts(pred: np.ndarray, truth: np.ndarray) -> dict[str, int]:
+    """One frame's counts of a union mask against the true union (ml.metrics.frame_counts: targets are the unions'
+    components, as in the benchmarks)."""
+    from ml.metrics import frame_counts
+
+    return frame_counts(np.asarray(pred, bool), np.asarray(truth, bool))
+
+
 def generator_instances(spec: GeneratorSpec, pixels: np.ndarray, points: np.ndarray) -> list[np.ndarray]:
     """The instance masks `spec` makes for the points (empty list for no points)."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)

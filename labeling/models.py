@@ -287,6 +287,37 @@ class Job(models.Model):
         return f"{self.kind} job {self.pk} ({self.status} {self.progress}%)"
 
 
+class Submission(models.Model):
+    """What an annotator submitted for a frame (its points and masks as they were then), scored against what the
+    reviewer confirmed: the annotator QA record (per-annotator Pd, Fa, IoU and edit time on the dashboard). Counts,
+    not ratios (ml.metrics.frame_counts on the frame's union masks), so any set of submissions pools exactly."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="submissions")
+    annotator = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(null=True, blank=True)  # the annotator's claim of the frame, if any
+    submitted_at = models.DateTimeField()
+    seconds = models.FloatField(null=True, blank=True)  # started -> submitted
+    points = models.JSONField(default=list)  # [[x, y], ...] as submitted
+    masks = models.JSONField(default=list)  # COCO RLE counts per point (null: no mask)
+    reviewer = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    scored_at = models.DateTimeField(null=True, blank=True)  # set when the frame is confirmed
+    inter = models.PositiveBigIntegerField(null=True, blank=True)
+    union = models.PositiveBigIntegerField(null=True, blank=True)
+    n_targets = models.PositiveIntegerField(null=True, blank=True)
+    n_matched = models.PositiveIntegerField(null=True, blank=True)
+    n_false = models.PositiveIntegerField(null=True, blank=True)
+    false_pixels = models.PositiveBigIntegerField(null=True, blank=True)
+    n_pixels = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project", "scored_at"], name="submission_project_scored")]
+
+    def __str__(self) -> str:
+        return f"submission of image {self.image_id} by {self.annotator_id}"
+
+
 class AuditLog(models.Model):
     """Who changed what: written by services next to every state change."""
 

@@ -19,10 +19,11 @@ from labeling.models import (
     Membership,
     ModelVersion,
     Project,
+    Submission,
     Suggestion,
     Target,
 )
-from labeling.permissions import MANAGE, require_role, role_of
+from labeling.permissions import MANAGE, REVIEW, require_role, role_of
 
 
 def _role_subquery(user: Any, project_ref: str) -> Subquery:
@@ -298,6 +299,57 @@ def audit_list(*, user: Any, project: Project) -> QuerySet[AuditLog]:
     _require_member(user, project)
     require_role(user, project, MANAGE, "read the audit log")
     return AuditLog.objects.filter(project=project).select_related("actor").order_by("-id")
+
+
+# --- Annotator QA ----------------------------------------------------------------------------------
+QA_COUNTS = ("inter", "union", "n_targets", "n_matched", "n_false", "false_pixels", "n_pixels")
+
+
+def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
+    """Each annotator's submissions scored against what reviewers confirmed (services.qa): pooled IoU, Pd, Fa,
+    false targets and the median edit time, and the same per day. Reviewer+: it judges people."""
+    from labeling import ml_adapter
+
+    _require_member(user, project)
+    require_role(user, project, REVIEW, "read the annotators' quality")
+    rows = (
+        Submission.objects.filter(project=project, scored_at__isnull=False)
+        .select_related("annotator")
+        .order_by("submitted_at", "pk")
+    )
+    people: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        who = people.setdefault(row.annotator_id, {"user": row.annotator, "rows": [], "seconds": [], "days": {}})
+        counts = {k: int(getattr(row, k)) for k in QA_COUNTS}
+        who["rows"].append(counts)
+        who["days"].setdefault(row.submitted_at.date().isoformat(), []).append(counts)
+        if row.seconds is not None:
+            who["seconds"].append(row.seconds)
+    annotators, series = [], []
+    for user_id, who in people.items():
+        name = who["user"].get_username() if who["user"] is not None else None
+        figures = ml_adapter.pooled(who["rows"])
+        seconds = sorted(who["seconds"])
+        annotators.append(
+            {
+                "user_id": user_id,
+                "username": name,
+                "frames": len(who["rows"]),
+                "targets": sum(r["n_targets"] for r in who["rows"]),
+                "false_targets": sum(r["n_false"] for r in who["rows"]),
+                **{k: round(figures[k], 2) for k in ("iou", "pd", "fa", "fat")},
+                "median_seconds": round(seconds[len(seconds) // 2], 1) if seconds else None,
+            }
+        )
+        days = [
+            {"day": day, "frames": len(day_rows), "iou": round(ml_adapter.pooled(day_rows)["iou"], 2)}
+            for day, day_rows in sorted(who["days"].items())
+        ]
+        series.append({"user_id": user_id, "username": name, "days": days})
+    annotators.sort(key=lambda a: (a["username"] is None, a["username"] or ""))
+    series.sort(key=lambda a: (a["username"] is None, a["username"] or ""))
+    waiting = Submission.objects.filter(project=project, scored_at__isnull=True).count()
+    return {"annotators": annotators, "series": series, "waiting": waiting}
 
 
 # --- The learning loop ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from django.urls import path
 
 from labeling.apis.auth import AuthTokenApi, MeApi
 from labeling.apis.calibration import ProjectCalibrationApi
-from labeling.apis.dashboard import ProjectQualityApi, ProjectStatsApi
+from labeling.apis.dashboard import ProjectQaApi, ProjectQualityApi, ProjectStatsApi
 from labeling.apis.datasets import DatasetExportApi, DatasetExportDownloadApi, DatasetImportApi
 from labeling.apis.gallery import GalleryListApi, TargetCropApi
 from labeling.apis.generation import ImageGenerationApi
@@ -72,6 +72,7 @@ project_urls = [
     path("projects/<int:project_id>/calibration/", ProjectCalibrationApi.as_view(), name="project-calibration"),
     path("projects/<int:project_id>/stats/", ProjectStatsApi.as_view(), name="project-stats"),
     path("projects/<int:project_id>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
+    path("projects/<int:project_id>/qa/", ProjectQaApi.as_view(), name="project-qa"),
     path("projects/<int:project_id>/gallery/", GalleryListApi.as_view(), name="gallery-list"),
 ]
 

@@ -108,6 +108,7 @@ export const api = {
   projectCreate: (body) => request("POST", "/projects/", body),
   stats: (id) => request("GET", `/projects/${id}/stats/`),
   quality: (id) => request("GET", `/projects/${id}/quality/`),
+  qa: (id) => request("GET", `/projects/${id}/qa/`),
   images: (projectId, filters) => request("GET", `/projects/${projectId}/images/${query(filters)}`),
   page: (url) => request("GET", url),
   claim: (projectId) => request("POST", `/projects/${projectId}/images/claim/`),

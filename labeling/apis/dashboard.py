@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
-from labeling.selectors import project_dashboard, project_get, project_quality
+from labeling.selectors import project_dashboard, project_get, project_quality, qa_summary
 from labeling.services.loop import loop_status
 
 
@@ -67,3 +67,41 @@ class ProjectQualityApi(APIView):
         project = project_get(user=request.user, project_id=project_id)
         data = {**project_quality(user=request.user, project=project), "schedule": loop_status(project)}
         return Response(self.OutputSerializer(data).data)
+
+
+class ProjectQaApi(APIView):
+    """GET annotator QA (reviewer+): each annotator's submissions scored against the confirmed masks once a reviewer
+    confirmed the frame (pixel IoU, Pd, Fa in 1e-6 of pixels, false targets in % of targets, median seconds from
+    claim to submit), and their IoU per day."""
+
+    class OutputSerializer(Serializer):
+        class AnnotatorSerializer(Serializer):
+            user_id = serializers.IntegerField(allow_null=True)
+            username = serializers.CharField(allow_null=True)
+            frames = serializers.IntegerField()
+            targets = serializers.IntegerField()
+            false_targets = serializers.IntegerField()
+            iou = serializers.FloatField()
+            pd = serializers.FloatField()
+            fa = serializers.FloatField()
+            fat = serializers.FloatField()
+            median_seconds = serializers.FloatField(allow_null=True)
+
+        class SeriesSerializer(Serializer):
+            class DaySerializer(Serializer):
+                day = serializers.DateField()
+                frames = serializers.IntegerField()
+                iou = serializers.FloatField()
+
+            user_id = serializers.IntegerField(allow_null=True)
+            username = serializers.CharField(allow_null=True)
+            days = DaySerializer(many=True)
+
+        annotators = AnnotatorSerializer(many=True)
+        series = SeriesSerializer(many=True)
+        waiting = serializers.IntegerField(help_text="submissions whose frame is not confirmed yet")
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_get(user=request.user, project_id=project_id)
+        return Response(self.OutputSerializer(qa_summary(user=request.user, project=project)).data)

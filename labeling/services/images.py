@@ -17,6 +17,7 @@ from labeling.services.audit import audit_log
 from labeling.services.masks import require_acknowledged
 from labeling.services.prequential import first_confirmed, frame_score_request
 from labeling.services.projects import project_settings
+from labeling.services.qa import submission_record, submissions_score
 from labeling.services.review_policy import require_independent_reviewer
 from labeling.services.sequences import next_frame_index, page_sequence, sequence_name_clean
 
@@ -316,7 +317,9 @@ def image_submit(*, image: Image, actor: Any, version: int | None = None) -> Ima
         image.assigned_to = actor
     image.submitted_by = actor
     allowed = {ImageStatus.NEW, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED}
-    return _transition(image, actor, allowed, ImageStatus.SUBMITTED, "submit", fields=("submitted_by",))
+    image = _transition(image, actor, allowed, ImageStatus.SUBMITTED, "submit", fields=("submitted_by",))
+    submission_record(image=image, actor=actor)  # the annotator QA record: what they handed in
+    return image
 
 
 @transaction.atomic
@@ -356,6 +359,7 @@ def image_confirm(
             obj=mask,
             data={"via": "image.confirm", "from": before, "to": {"state": mask.state, "version": mask.version}},
         )
+    submissions_score(image=image, reviewer=actor)
     if image.first_confirmed_at is None:
         first_confirmed(image)
         frame_score_request(image=image)

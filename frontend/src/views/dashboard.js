@@ -6,6 +6,7 @@ import { $, can, escapeHtml, statusLabel } from "../dom.js";
 import { JOBS_CARD, jobsPanel } from "./jobsPanel.js";
 import { membersPanel } from "./membersPanel.js";
 import { modelsPanel } from "./modelsPanel.js";
+import { QA_CARD, renderQa } from "./qaPanel.js";
 import { loopEvents, loopSchedule, qualityChart, qualitySummary } from "./qualityPanel.js";
 import { claimOrderControl } from "./uncertainty.js";
 import { uploadPanel } from "./upload.js";
@@ -50,6 +51,7 @@ export async function showDashboard(root, projectId, me) {
       <section class="card quality-card wide"><h3>Quality of the masks your team received</h3>
         <div class="quality-summary-slot"></div><div class="quality-chart"></div>
         <h4>What the learning loop did</h4><div class="loop-schedule-slot"></div><div class="loop-event-list"></div></section>
+      ${can(project.role, "reviewer") ? QA_CARD : ""}
       <section class="card models-card"><h3>Model versions</h3><div class="model-list"></div></section>
       <section class="card members-card"><h3>Members</h3><div class="member-list"></div></section>
       <div class="card upload-slot" ${manage ? "" : "hidden"}></div>
@@ -72,10 +74,14 @@ export async function showDashboard(root, projectId, me) {
     $(root, ".loop-schedule-slot").innerHTML = loopSchedule(quality.schedule);
     $(root, ".loop-event-list").innerHTML = loopEvents(quality.events);
   }
+  async function loadQa() {
+    if (can(project.role, "reviewer")) renderQa(root, await api.qa(projectId));
+  }
   const loadMembers = membersPanel(root, projectId, manage, me.id);
   const loadModels = modelsPanel(root, projectId, manage, (error) => jobs.error(error)); // one error line for both
   const jobs = jobsPanel(root, projectId, manage, () => {
     loadStats();
+    loadQa();
     loadModels();
     loadQuality();
   });
@@ -114,7 +120,7 @@ export async function showDashboard(root, projectId, me) {
     });
   }
   // Data last: every handler is in place before anything it serves is on the page.
-  await Promise.all([loadStats(), loadMembers(), loadModels(), loadQuality()]);
+  await Promise.all([loadStats(), loadMembers(), loadModels(), loadQuality(), loadQa()]);
   document.title = `${project.name} · IR label`;
   return () => jobs.stop();
 }

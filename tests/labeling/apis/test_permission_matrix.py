@@ -225,6 +225,7 @@ RULES = [
     Rule("project-prelabel", "post", need("manager", 202), _project, lambda w, u: {}),
     Rule("project-suggestion-detect", "post", need("manager", 202), _project, lambda w, u: {}),
     Rule("project-rank", "post", need("manager", 202), _project, lambda w, u: {}),
+    Rule("project-qa", "get", need("reviewer", 200), _project),
     Rule("suggestion-list", "get", READ, _image),
     Rule("suggestion-detect", "post", need("annotator", 202), _image),
     Rule("suggestion-accept-all", "post", need("annotator", 200), _image),
