@@ -287,6 +287,21 @@ class Job(models.Model):
         return f"{self.kind} job {self.pk} ({self.status} {self.progress}%)"
 
 
+class GoldTruth(models.Model):
+    """A gold frame's reference labels, imported as gold (services.datasets.imports): the frame itself is normal,
+    unlabelled work that annotators claim like any other; its submissions are scored against these at once
+    (services.qa). Never a label: exports, training and the loop read Targets and Masks only."""
+
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, related_name="gold")
+    points = models.JSONField(default=list)  # [[x, y], ...]
+    masks = models.JSONField(default=list)  # COCO RLE counts per point (null: no mask)
+    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"gold of image {self.image_id}"
+
+
 class Submission(models.Model):
     """What an annotator submitted for a frame (its points and masks as they were then), scored against what the
     reviewer confirmed: the annotator QA record (per-annotator Pd, Fa, IoU and edit time on the dashboard). Counts,
@@ -300,8 +315,10 @@ class Submission(models.Model):
     seconds = models.FloatField(null=True, blank=True)  # started -> submitted
     points = models.JSONField(default=list)  # [[x, y], ...] as submitted
     masks = models.JSONField(default=list)  # COCO RLE counts per point (null: no mask)
+    # What it was scored against: "review" (the masks a reviewer confirmed) or "gold" (the frame's gold labels).
+    reference = models.CharField(max_length=8, default="review")
     reviewer = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    scored_at = models.DateTimeField(null=True, blank=True)  # set when the frame is confirmed
+    scored_at = models.DateTimeField(null=True, blank=True)  # at confirmation, or at submit for a gold frame
     inter = models.PositiveBigIntegerField(null=True, blank=True)
     union = models.PositiveBigIntegerField(null=True, blank=True)
     n_targets = models.PositiveIntegerField(null=True, blank=True)

@@ -319,37 +319,46 @@ def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
     )
     people: dict[Any, dict[str, Any]] = {}
     for row in rows:
-        who = people.setdefault(row.annotator_id, {"user": row.annotator, "rows": [], "seconds": [], "days": {}})
+        who = people.setdefault(
+            row.annotator_id, {"user": row.annotator, "rows": [], "gold": [], "seconds": [], "days": {}}
+        )
         counts = {k: int(getattr(row, k)) for k in QA_COUNTS}
-        who["rows"].append(counts)
+        who["gold" if row.reference == "gold" else "rows"].append(counts)
         who["days"].setdefault(row.submitted_at.date().isoformat(), []).append(counts)
         if row.seconds is not None:
             who["seconds"].append(row.seconds)
     annotators, series = [], []
     for user_id, who in people.items():
         name = who["user"].get_username() if who["user"] is not None else None
-        figures = ml_adapter.pooled(who["rows"])
         seconds = sorted(who["seconds"])
         annotators.append(
             {
                 "user_id": user_id,
                 "username": name,
-                "frames": len(who["rows"]),
-                "targets": sum(r["n_targets"] for r in who["rows"]),
-                "false_targets": sum(r["n_false"] for r in who["rows"]),
-                **{k: round(figures[k], 2) for k in ("iou", "pd", "fa", "fat")},
+                **_qa_figures(ml_adapter, who["rows"]),
+                "gold": _qa_figures(ml_adapter, who["gold"]) if who["gold"] else None,
                 "median_seconds": round(seconds[len(seconds) // 2], 1) if seconds else None,
             }
         )
         days = [
             {"day": day, "frames": len(day_rows), "iou": round(ml_adapter.pooled(day_rows)["iou"], 2)}
             for day, day_rows in sorted(who["days"].items())
-        ]
+        ]  # reviewed and gold frames alike: the annotator's course over time
         series.append({"user_id": user_id, "username": name, "days": days})
     annotators.sort(key=lambda a: (a["username"] is None, a["username"] or ""))
     series.sort(key=lambda a: (a["username"] is None, a["username"] or ""))
     waiting = Submission.objects.filter(project=project, scored_at__isnull=True).count()
     return {"annotators": annotators, "series": series, "waiting": waiting}
+
+
+def _qa_figures(ml_adapter: Any, rows: list[dict[str, int]]) -> dict[str, Any]:
+    figures = ml_adapter.pooled(rows) if rows else {"iou": 0.0, "pd": 0.0, "fa": 0.0, "fat": 0.0}
+    return {
+        "frames": len(rows),
+        "targets": sum(r["n_targets"] for r in rows),
+        "false_targets": sum(r["n_false"] for r in rows),
+        **{k: round(figures[k], 2) for k in ("iou", "pd", "fa", "fat")},
+    }
 
 
 # --- The learning loop ----------------------------------------------------------------------------

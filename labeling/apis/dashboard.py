@@ -71,13 +71,11 @@ class ProjectQualityApi(APIView):
 
 class ProjectQaApi(APIView):
     """GET annotator QA (reviewer+): each annotator's submissions scored against the confirmed masks once a reviewer
-    confirmed the frame (pixel IoU, Pd, Fa in 1e-6 of pixels, false targets in % of targets, median seconds from
-    claim to submit), and their IoU per day."""
+    confirmed the frame (pixel IoU, Pd, Fa in 1e-6 of pixels, false targets, median seconds from claim to submit),
+    the same on gold frames (scored at submit against their gold labels), and their IoU per day."""
 
     class OutputSerializer(Serializer):
-        class AnnotatorSerializer(Serializer):
-            user_id = serializers.IntegerField(allow_null=True)
-            username = serializers.CharField(allow_null=True)
+        class FiguresSerializer(Serializer):
             frames = serializers.IntegerField()
             targets = serializers.IntegerField()
             false_targets = serializers.IntegerField()
@@ -85,6 +83,11 @@ class ProjectQaApi(APIView):
             pd = serializers.FloatField()
             fa = serializers.FloatField()
             fat = serializers.FloatField()
+
+        class AnnotatorSerializer(FiguresSerializer):
+            user_id = serializers.IntegerField(allow_null=True)
+            username = serializers.CharField(allow_null=True)
+            gold = serializers.DictField(allow_null=True, help_text="the same figures on gold frames, or null")
             median_seconds = serializers.FloatField(allow_null=True)
 
         class SeriesSerializer(Serializer):

@@ -31,6 +31,11 @@ class DatasetImportApi(APIView):
         split = serializers.ChoiceField(
             choices=Split.choices, required=False, allow_null=True, help_text="for images no split list names"
         )
+        gold = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="gold frames: the labels are kept aside to score annotators, the frames arrive unlabelled",
+        )
 
     @extend_schema(request={"multipart/form-data": InputSerializer}, responses={202: JobOutputSerializer})
     def post(self, request: Request, project_id: int) -> Response:
@@ -39,7 +44,12 @@ class DatasetImportApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         job = dataset_import_request(
-            project=project, upload=data["file"], actor=request.user, confirm=data["confirm"], split=data.get("split")
+            project=project,
+            upload=data["file"],
+            actor=request.user,
+            confirm=data["confirm"],
+            split=data.get("split"),
+            gold=data["gold"],
         )
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

@@ -2,6 +2,9 @@
 confirmed masks with the IR metrics (pixel IoU, target Pd, false targets and Fa), so a project sees each
 annotator's quality and edit time, and how they change, without a separate gold set.
 
+Gold frames (imported as gold: their labels are kept aside and the frame is normal, unlabelled work, hidden among
+the rest) score a submission at once against their gold labels (`reference` "gold").
+
 A submission records the frame's points and masks at submit time (whoever made the masks: a click's generated
 mask, or the annotator's own edit) and the time since the annotator claimed the frame. At confirmation each
 unscored submission of the frame is scored (ml.metrics.frame_counts on the union masks: the same rules as the
@@ -18,7 +21,7 @@ from django.utils import timezone
 
 from labeling import ml_adapter, storage
 from labeling.choices import MaskState
-from labeling.models import AuditLog, Image, Mask, Submission, Target
+from labeling.models import AuditLog, GoldTruth, Image, Mask, Submission, Target
 
 COUNTS = ("inter", "union", "n_targets", "n_matched", "n_false", "false_pixels", "n_pixels")
 
@@ -43,7 +46,7 @@ def submission_record(*, image: Image, actor: Any) -> Submission:
     previous = Submission.objects.filter(image=image).order_by("-submitted_at").values_list("submitted_at", flat=True)
     now = timezone.now()
     started = _started(image, actor, previous.first())
-    return Submission.objects.create(
+    submission = Submission.objects.create(
         project_id=image.project_id,
         image=image,
         annotator=actor if getattr(actor, "is_authenticated", False) else None,
@@ -53,6 +56,20 @@ def submission_record(*, image: Image, actor: Any) -> Submission:
         points=[[t.x, t.y] for t in targets],
         masks=[masks.get(t.pk) for t in targets],
     )
+    gold = GoldTruth.objects.filter(image=image).first()
+    if gold is not None:  # a gold frame: scored at once against its gold labels
+        _score(submission, _union(gold.masks, (image.height, image.width)), "gold", None)
+    return submission
+
+
+def _score(submission: Submission, truth: np.ndarray, reference: str, reviewer: Any) -> None:
+    counts = ml_adapter.union_counts(_union(submission.masks, truth.shape), truth)
+    for key in COUNTS:
+        setattr(submission, key, counts[key])
+    submission.reference = reference
+    submission.reviewer = reviewer if getattr(reviewer, "is_authenticated", False) else None
+    submission.scored_at = timezone.now()
+    submission.save(update_fields=[*COUNTS, "reference", "reviewer", "scored_at"])
 
 
 def _union(rles: list[str | None], shape: tuple[int, int]) -> np.ndarray:
@@ -72,12 +89,6 @@ def submissions_score(*, image: Image, reviewer: Any) -> int:
     truth = _union(
         list(Mask.objects.filter(image=image, state=MaskState.CONFIRMED).values_list("rle", flat=True)), shape
     )
-    now = timezone.now()
     for submission in pending:
-        counts = ml_adapter.union_counts(_union(submission.masks, shape), truth)
-        for key in COUNTS:
-            setattr(submission, key, counts[key])
-        submission.reviewer = reviewer if getattr(reviewer, "is_authenticated", False) else None
-        submission.scored_at = now
-        submission.save(update_fields=[*COUNTS, "reviewer", "scored_at"])
+        _score(submission, truth, "review", reviewer)
     return len(pending)

@@ -1,9 +1,10 @@
 // The dashboard's annotator QA card (reviewers and above): each annotator's submissions scored against what the
-// reviewers confirmed (pixel IoU, Pd, Fa, false targets, median time from claim to submit) and their IoU per day.
+// reviewers confirmed (pixel IoU, Pd, Fa, false targets, median time from claim to submit), on gold frames against
+// their gold labels, and their IoU per day.
 import { escapeHtml } from "../dom.js";
 
 export const QA_CARD = `<section class="card qa-card wide"><h3>Annotator quality</h3>
-  <p class="muted hint">Each submission scored against the masks a reviewer confirmed: what the reviewer had to change.</p>
+  <p class="muted hint">Each submission scored against the masks a reviewer confirmed (what the reviewer had to change), and on gold frames against their gold labels.</p>
   <div class="qa-table"></div><div class="qa-chart"></div></section>`;
 
 const COLOURS = ["#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176", "#90a4ae"];
@@ -15,12 +16,13 @@ function table(rows, waiting) {
       (r) => `<tr data-user="${escapeHtml(r.username ?? "")}"><td>${r.username ? escapeHtml(r.username) : '<span class="muted">deleted user</span>'}</td>
       <td class="num">${r.frames}</td><td class="num" data-col="iou">${r.iou.toFixed(1)}</td><td class="num" data-col="pd">${r.pd.toFixed(1)}</td>
       <td class="num">${r.fa.toFixed(1)}</td><td class="num">${r.false_targets}</td>
-      <td class="num">${r.median_seconds == null ? "–" : `${Math.round(r.median_seconds)} s`}</td></tr>`,
+      <td class="num">${r.median_seconds == null ? "–" : `${Math.round(r.median_seconds)} s`}</td>
+      <td class="num" data-col="gold">${r.gold ? `${r.gold.iou.toFixed(1)} / ${r.gold.pd.toFixed(1)} (${r.gold.frames})` : "–"}</td></tr>`,
     )
     .join("");
   return `<table class="qa"><thead><tr><th>annotator</th><th title="frames scored">frames</th><th title="pixel IoU, %">IoU</th>
     <th title="targets found, %">Pd</th><th title="false-alarm pixels, 1e-6">Fa</th><th title="false targets">false</th>
-    <th title="median time from claim to submit">time</th></tr></thead><tbody>${body}</tbody></table>
+    <th title="median time from claim to submit">time</th><th title="IoU / Pd on gold frames (frames)">gold</th></tr></thead><tbody>${body}</tbody></table>
     ${waiting ? `<p class="muted">${waiting} submissions wait for review.</p>` : ""}`;
 }
 

@@ -69,6 +69,9 @@ class Command(OperatorCommand):
         parser.add_argument("path", help="a folder, or a .zip file")
         parser.add_argument("--project", required=True, type=int, help="project id")
         parser.add_argument("--confirm", action="store_true", help="imported masks become confirmed labels")
+        parser.add_argument(
+            "--gold", action="store_true", help="gold frames: labels kept aside to score annotators, frames unlabelled"
+        )
         parser.add_argument("--split", default=None, choices=["train", "val", "test"], help="for unlisted images")
         parser.add_argument("--user", default=None, help="user recorded as importer (default: the project's creator)")
         parser.add_argument("--background", action="store_true", help="queue the job for a worker and return")
@@ -81,6 +84,7 @@ class Command(OperatorCommand):
             "project": project,
             "actor": actor,
             "confirm": bool(options["confirm"]),
+            "gold": bool(options["gold"]),
             "split": options["split"],
             "enqueue": bool(options["background"]),
         }

@@ -16,7 +16,7 @@ from django.utils import timezone
 from labeling import storage
 from labeling.choices import JOB_FINISHED, ImageStatus, JobKind, JobStatus, MaskSource, MaskState, Split
 from labeling.exceptions import ApplicationError, ConflictError
-from labeling.models import AuditLog, Image, Job, Mask, Project, Target
+from labeling.models import AuditLog, GoldTruth, Image, Job, Mask, Project, Target
 from labeling.permissions import MANAGE, operator, require_role
 from labeling.services.audit import audit_log
 from labeling.services.datasets import formats, layout
@@ -31,19 +31,32 @@ PROGRESS_EVERY_S = 0.5
 
 
 # --- Requests -----------------------------------------------------------------------------------
-def _options(confirm: bool, split: str | None) -> dict[str, Any]:
+def _options(confirm: bool, split: str | None, gold: bool = False) -> dict[str, Any]:
     if split not in (None, "") and split not in Split.values:
         raise ApplicationError(f"Unknown split {split!r}; one of {', '.join(Split.values)}.", extra={"split": split})
-    return {"confirm": bool(confirm), "split": split or None}
+    if gold and confirm:
+        raise ApplicationError(
+            "gold and confirm exclude each other: gold frames are imported unlabelled, as work for annotators.",
+            extra={"field": "gold"},
+        )
+    return {"confirm": bool(confirm), "split": split or None, **({"gold": True} if gold else {})}
 
 
 def dataset_import_request(
-    *, project: Project, upload: Any, actor: Any, confirm: bool = False, split: str | None = None, enqueue: bool = True
+    *,
+    project: Project,
+    upload: Any,
+    actor: Any,
+    confirm: bool = False,
+    split: str | None = None,
+    enqueue: bool = True,
+    gold: bool = False,
 ) -> Job:
     """Keep an uploaded zip under MEDIA_ROOT/imports/ and queue its import (`batch`); 400 unless it is a zip.
-    With enqueue=False the caller runs the job itself (the management command)."""
+    With enqueue=False the caller runs the job itself (the management command). `gold`: the labels are kept aside
+    as gold (services.qa) and the frames arrive unlabelled, as normal work."""
     require_role(actor, project, MANAGE, "import datasets")
-    options = _options(confirm, split)
+    options = _options(confirm, split, gold)
     head = upload.read(4)
     upload.seek(0)
     if not head.startswith(b"PK\x03\x04") and not head.startswith(b"PK\x05\x06"):
@@ -78,6 +91,7 @@ def dataset_import_folder_request(
     confirm: bool = False,
     split: str | None = None,
     enqueue: bool = True,
+    gold: bool = False,
 ) -> Job:
     """A Job that imports a server-side folder (the management command); it runs here or on a worker that sees the
     same file system."""
@@ -88,7 +102,7 @@ def dataset_import_folder_request(
         project=project,
         kind=JobKind.IMPORT,
         actor=actor,
-        payload={"source": "folder", "path": str(folder), "name": folder.name, **_options(confirm, split)},
+        payload={"source": "folder", "path": str(folder), "name": folder.name, **_options(confirm, split, gold)},
         message="queued",
     )
     if enqueue:
@@ -104,8 +118,11 @@ class _Run:
         self.job = job
         self.actor = job.created_by
         self.confirm = bool(job.payload.get("confirm"))
+        self.gold = bool(job.payload.get("gold"))
         self.split = job.payload.get("split")
         self.counts = {"images": 0, "already_imported": 0, "targets": 0, "masks": 0, "confirmed": 0, "skipped": 0}
+        if self.gold:
+            self.counts["gold"] = 0
         self.pending: list[dict[str, Any]] = []
         self.to_generate: list[int] = []
         self.generation_jobs: list[int] = []
@@ -311,7 +328,20 @@ def _mask_state(run: _Run, declared: str | None) -> str:
     return MaskState.EDITED
 
 
+def _store_gold(run: _Run, image: Image, plan: layout.ImagePlan, annotations: list[formats.Annotation]) -> None:
+    """A gold frame: its labels kept aside (GoldTruth), the frame left new and unlabelled for annotators."""
+    masks = [storage.mask_encode(a.raster)[0] if a.raster is not None else None for a in annotations]
+    GoldTruth.objects.create(image=image, points=[[a.x, a.y] for a in annotations], masks=masks, job=run.job)
+    data = {"job": run.job.pk, "file": plan.path, "gold": True, "targets": len(annotations)}
+    audit_log(actor=run.actor, project=image.project_id, action="image.import", obj=image, data=data)
+    run.counts["images"] += 1
+    run.counts["gold"] += 1
+
+
 def _store(run: _Run, image: Image, plan: layout.ImagePlan, annotations: list[formats.Annotation]) -> None:
+    if run.gold:
+        _store_gold(run, image, plan, annotations)
+        return
     now = timezone.now()
     actor = run.actor
     targets = Target.objects.bulk_create(

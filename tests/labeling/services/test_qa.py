@@ -88,3 +88,36 @@ def test_only_reviewers_read_the_figures_and_unconfirmed_work_waits(team):
     image_confirm(image=image, actor=users[Role.REVIEWER])
     summary = qa_summary(user=users[Role.OWNER], project=project)
     assert summary["waiting"] == 0 and summary["series"][0]["days"][0]["frames"] == 1
+
+
+def test_gold_frames_arrive_unlabelled_and_score_a_submission_at_once(team):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from labeling.choices import ImageStatus
+    from labeling.models import GoldTruth, Image, Target
+    from labeling.services.datasets import dataset_import, dataset_import_request
+    from tests.labeling.services.datasets.helpers import frame, mask_png, zip_bytes
+
+    project, users = team
+    manager, annotator = users[Role.MANAGER], users[Role.ANNOTATOR]
+    gold = _square(4, 4) | _square(15, 9)
+    archive = zip_bytes({"images/g1.png": frame(1), "masks/g1.png": mask_png(gold)})
+    with pytest.raises(ApplicationError, match="gold and confirm exclude each other"):
+        dataset_import_request(
+            project=project, upload=SimpleUploadedFile("g.zip", archive), actor=manager, confirm=True, gold=True
+        )
+    upload = SimpleUploadedFile("g.zip", archive, "application/zip")
+    job = dataset_import_request(project=project, upload=upload, actor=manager, gold=True, enqueue=False)
+    dataset_import(job_id=job.pk)
+    image = Image.objects.get(project=project)
+    assert image.status == ImageStatus.NEW and not Target.objects.filter(image=image).exists()  # normal work
+    assert len(GoldTruth.objects.get(image=image).points) == 2
+
+    claimed = image_claim(project=project, actor=annotator)  # hidden among normal work: claimed like any frame
+    assert claimed.pk == image.pk
+    MaskFactory(target=TargetFactory(image=image, x=4, y=4, created_by=annotator), raster=_square(4, 4))
+    image_submit(image=image, actor=annotator)  # one of two targets found
+    sub = Submission.objects.get(image=image)
+    assert sub.reference == "gold" and sub.scored_at is not None and (sub.n_targets, sub.n_matched) == (2, 1)
+    (row,) = qa_summary(user=users[Role.REVIEWER], project=project)["annotators"]
+    assert row["frames"] == 0 and row["gold"]["frames"] == 1 and row["gold"]["pd"] == 50.0

@@ -1,12 +1,13 @@
 """Annotator QA in Chromium (issue 20): after two annotators' frames were submitted and confirmed (one fixed by
-the reviewer), the reviewer's dashboard shows each annotator's IoU, Pd and time, and the per-day chart; an
-annotator's dashboard has no such card."""
+the reviewer) and one gold frame was submitted, the reviewer's dashboard shows each annotator's IoU, Pd, time and
+gold figures, and the per-day chart; an annotator's dashboard has no such card."""
 
 import numpy as np
 import pytest
 from playwright.sync_api import expect
 
 from labeling.choices import Role
+from labeling.models import GoldTruth
 from labeling.services.images import image_claim, image_confirm, image_submit
 from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory, gradient
 from tests.system.browser.conftest import login, logout, make_user, screenshot
@@ -36,7 +37,20 @@ def reviewed(db):
         if who is bob:  # the reviewer removes bob's false target before confirming
             image.targets.filter(x=20).delete()
         image_confirm(image=image, actor=rita)
+    gold = ImageFactory(project=project, pixels=gradient(seed=99))  # a gold frame: anna finds one of its two targets
+    GoldTruth.objects.create(
+        image=gold, points=[[4, 4], [15, 9]], masks=[mask_rle(_square(4, 4)), mask_rle(_square(15, 9))]
+    )
+    image_claim(project=project, actor=anna)
+    MaskFactory(target=TargetFactory(image=gold, x=4, y=4, created_by=anna), raster=_square(4, 4))
+    image_submit(image=gold, actor=anna)
     return project
+
+
+def mask_rle(raster):
+    from labeling import storage
+
+    return storage.mask_encode(raster)[0]
 
 
 def test_the_reviewer_sees_each_annotators_figures_and_the_annotator_does_not(reviewed, live_server, new_page):
@@ -46,6 +60,8 @@ def test_the_reviewer_sees_each_annotators_figures_and_the_annotator_does_not(re
     anna, bob = page.locator(".qa-card tr[data-user=anna]"), page.locator(".qa-card tr[data-user=bob]")
     expect(anna.locator("[data-col=iou]")).to_have_text("100.0")
     expect(bob.locator("[data-col=pd]")).to_have_text("100.0")
+    expect(anna.locator("[data-col=gold]")).to_have_text("50.0 / 50.0 (1)")
+    expect(bob.locator("[data-col=gold]")).to_have_text("–")
     assert float(bob.locator("[data-col=iou]").inner_text()) < 100
     expect(page.locator(".qa-card svg.qa-curve circle")).to_have_count(2)
     page.locator(".qa-card").scroll_into_view_if_needed()
