@@ -1,13 +1,12 @@
 """Ranking for the active claim order: rank the project's unconfirmed frames (manager+, checked by the service)."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.apis.base import Serializer
-from labeling.apis.shared import JobOutputSerializer
+from labeling.apis.shared import ImageSelectionSerializer, JobOutputSerializer
 from labeling.selectors import project_get
 from labeling.services.ranking import frames_rank_request
 
@@ -16,10 +15,7 @@ class ProjectRankApi(APIView):
     """POST: score how unsure the generators are about every unconfirmed frame (or `image_ids`): 202 with the job.
     With `settings.claim.order` "active", "next image" then hands out the least sure frame first."""
 
-    class InputSerializer(Serializer):
-        image_ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=100_000
-        )
+    InputSerializer = ImageSelectionSerializer
 
     @extend_schema(request=InputSerializer, responses={202: JobOutputSerializer})
     def post(self, request: Request, project_id: int) -> Response:

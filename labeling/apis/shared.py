@@ -113,3 +113,11 @@ def generation_payload(request: Request, image: Image, wait: float) -> dict:
     return GenerationOutputSerializer(
         {"job": job, "done": done, "masks": masks, "waited_ms": (time.perf_counter() - started) * 1000}
     ).data
+
+
+class ImageSelectionSerializer(Serializer):
+    """The body of a batch job over the project (pre-label, detection, ranking): all its frames, or `image_ids`."""
+
+    image_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=100_000
+    )

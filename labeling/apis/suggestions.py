@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
-from labeling.apis.shared import JobOutputSerializer
+from labeling.apis.shared import ImageSelectionSerializer, JobOutputSerializer
 from labeling.choices import SuggestionState
 from labeling.selectors import image_get, project_get, suggestion_get, suggestion_list
 from labeling.services.sequences import image_carry
@@ -113,10 +113,7 @@ class ProjectSuggestionDetectApi(APIView):
     """POST: propose targets on the project's unconfirmed frames without points, or on `image_ids` (manager+, like
     pre-label, which regenerates masks only where points exist): 202 with the job."""
 
-    class InputSerializer(Serializer):
-        image_ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=100_000
-        )
+    InputSerializer = ImageSelectionSerializer
 
     @extend_schema(request=InputSerializer, responses={202: JobOutputSerializer})
     def post(self, request: Request, project_id: int) -> Response:

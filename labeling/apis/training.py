@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
-from labeling.apis.shared import JobOutputSerializer
+from labeling.apis.shared import ImageSelectionSerializer, JobOutputSerializer
 from labeling.choices import GeneratorKind, ModelStatus
 from labeling.selectors import model_version_get, project_get
 from labeling.services.prelabel import project_prelabel_request
@@ -68,10 +68,7 @@ class ModelVersionRetireApi(APIView):
 class ProjectPrelabelApi(APIView):
     """Pre-label the project's images that still need machine masks (or a selection): 202 with the job."""
 
-    class InputSerializer(Serializer):
-        image_ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), required=False, allow_empty=False, max_length=100_000
-        )
+    class InputSerializer(ImageSelectionSerializer):
         include_predicted = serializers.BooleanField(
             default=True, help_text="also refresh masks that are still only predicted (e.g. after a promotion)"
         )

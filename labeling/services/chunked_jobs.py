@@ -9,16 +9,39 @@ item never stops the batch. The job finishes when every item of every chunk is d
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, transaction
 
 from labeling.choices import JOB_FINISHED, JobStatus
-from labeling.models import Job
+from labeling.exceptions import ApplicationError
+from labeling.models import Image, Job, Project
 from labeling.services.jobs import job_update_progress
 
 MAX_CHUNK_ATTEMPTS = 3
+MAX_SELECTION = 100_000  # image_ids one request may name
 NOT_RETRIED_HERE = (OperationalError, InterfaceError, SoftTimeLimitExceeded)  # the task's policy decides
+
+
+def selection_ids(project: Project, image_ids: list[int] | None, candidates: Any, among: Any = None) -> list[int]:
+    """The frames a batch job works on, by id: every one of `candidates`, or those of `among` (default: the
+    candidates) that `image_ids` names; 400 naming the ids that are not in the project, so that nothing of another
+    project is ever touched."""
+    if image_ids is None:
+        return list(candidates.order_by("pk").values_list("pk", flat=True))
+    if len(image_ids) > MAX_SELECTION:
+        raise ApplicationError(f"image_ids may list at most {MAX_SELECTION} images.", extra={"field": "image_ids"})
+    wanted = set(image_ids)
+    missing = sorted(wanted - set(Image.objects.filter(project=project, pk__in=wanted).values_list("pk", flat=True)))
+    if missing:
+        raise ApplicationError(
+            f"image_ids: {len(missing)} images are not in this project (first: {missing[:5]}).",
+            extra={"field": "image_ids", "missing": missing[:50]},
+        )
+    return list(
+        (candidates if among is None else among).filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True)
+    )
 
 
 def chunk_items(job: Job, chunk: int) -> list[int]:

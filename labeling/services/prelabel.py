@@ -19,14 +19,13 @@ from labeling.choices import ImageStatus, JobKind, MaskState
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, Mask, Project, Target
 from labeling.permissions import MANAGE, require_role
-from labeling.services.chunked_jobs import chunk_run
+from labeling.services.chunked_jobs import chunk_run, selection_ids
 from labeling.services.image_masks import image_masks_generate
 from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
 from labeling.services.serving import generator_spec
 
 CHUNK_SIZE = 16  # images per task: small enough to spread over workers, big enough to keep a model warm
 LOST = "the worker was lost repeatedly while pre-labeling this chunk"
-MAX_SELECTION = 100_000
 
 
 def prelabel_candidates(project: Project, *, include_predicted: bool = True) -> Any:
@@ -38,30 +37,13 @@ def prelabel_candidates(project: Project, *, include_predicted: bool = True) -> 
     return Image.objects.filter(project=project).exclude(status=ImageStatus.CONFIRMED).filter(condition).order_by("pk")
 
 
-def _selection(project: Project, image_ids: list[int] | None, include_predicted: bool) -> list[int]:
-    candidates = prelabel_candidates(project, include_predicted=include_predicted)
-    if image_ids is None:
-        return list(candidates.values_list("pk", flat=True))
-    if len(image_ids) > MAX_SELECTION:
-        raise ApplicationError(f"image_ids may list at most {MAX_SELECTION} images.", extra={"field": "image_ids"})
-    wanted = set(image_ids)
-    found = set(Image.objects.filter(project=project, pk__in=wanted).values_list("pk", flat=True))
-    missing = sorted(wanted - found)
-    if missing:
-        raise ApplicationError(
-            f"image_ids: {len(missing)} images are not in this project (first: {missing[:5]}).",
-            extra={"field": "image_ids", "missing": missing[:50]},
-        )
-    return list(candidates.filter(pk__in=wanted).values_list("pk", flat=True))
-
-
 @transaction.atomic
 def project_prelabel_request(
     *, project: Project, actor: Any, image_ids: list[int] | None = None, include_predicted: bool = True
 ) -> Job:
     """A pre-labeling Job over the project (or `image_ids`); its chunks go to the `batch` queue on commit."""
     require_role(actor, project, MANAGE, "start pre-labeling")
-    ids = _selection(project, image_ids, include_predicted)
+    ids = selection_ids(project, image_ids, prelabel_candidates(project, include_predicted=include_predicted))
     chunks = (len(ids) + CHUNK_SIZE - 1) // CHUNK_SIZE
     payload = {"image_ids": ids, "chunk_size": CHUNK_SIZE, "chunks": chunks, "include_predicted": include_predicted}
     job = job_create(project=project, kind=JobKind.PRELABEL, actor=actor, payload=payload, total=len(ids))

@@ -21,7 +21,7 @@ from labeling.choices import GeneratorKind, ImageStatus, JobKind, ModelStatus
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, ModelVersion, Project
 from labeling.permissions import MANAGE, operator, require_role
-from labeling.services.chunked_jobs import chunk_run
+from labeling.services.chunked_jobs import chunk_run, selection_ids
 from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
 from labeling.services.projects import project_settings
 from labeling.services.serving import (
@@ -34,7 +34,6 @@ from labeling.services.serving import (
 )
 
 CHUNK_SIZE = 32  # frames per task: two generators and the detector take ~0.2-0.4 s a 256 x 256 frame on a core
-MAX_SELECTION = 100_000
 LOST = "the worker was lost repeatedly while ranking this chunk"
 
 
@@ -68,28 +67,12 @@ def _is_file(path: str) -> bool:
     return bool(path) and Path(path).is_file()
 
 
-def _selection(project: Project, image_ids: list[int] | None) -> list[int]:
-    open_frames = Image.objects.filter(project=project).exclude(status=ImageStatus.CONFIRMED)
-    if image_ids is None:
-        return list(open_frames.order_by("pk").values_list("pk", flat=True))
-    if len(image_ids) > MAX_SELECTION:
-        raise ApplicationError(f"image_ids may list at most {MAX_SELECTION} images.", extra={"field": "image_ids"})
-    wanted = set(image_ids)
-    missing = sorted(wanted - set(Image.objects.filter(project=project, pk__in=wanted).values_list("pk", flat=True)))
-    if missing:
-        raise ApplicationError(
-            f"image_ids: {len(missing)} images are not in this project (first: {missing[:5]}).",
-            extra={"field": "image_ids", "missing": missing[:50]},
-        )
-    return list(open_frames.filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True))
-
-
 @transaction.atomic
 def frames_rank_request(*, project: Project, actor: Any, image_ids: list[int] | None = None) -> Job:
     """A ranking Job over the project's unconfirmed frames (or `image_ids` of them); chunks go to `batch` on
     commit. Manager+: it decides what the whole team labels next."""
     require_role(actor, project, MANAGE, "rank the project's frames")
-    ids = _selection(project, image_ids)
+    ids = selection_ids(project, image_ids, Image.objects.filter(project=project).exclude(status=ImageStatus.CONFIRMED))
     _, _, compared = rank_specs(project)
     chunks = (len(ids) + CHUNK_SIZE - 1) // CHUNK_SIZE
     payload = {"image_ids": ids, "chunk_size": CHUNK_SIZE, "chunks": chunks, "compared": compared}

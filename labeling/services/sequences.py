@@ -60,16 +60,6 @@ def previous_frame(image: Image) -> Image | None:
     )
 
 
-def next_frame(image: Image) -> Image | None:
-    if not image.sequence or image.frame_index is None:
-        return None
-    return (
-        Image.objects.filter(project_id=image.project_id, sequence=image.sequence, frame_index__gt=image.frame_index)
-        .order_by("frame_index", "pk")
-        .first()
-    )
-
-
 def _next_track(project_id: int, sequence: str) -> int:
     last = Target.objects.filter(image__project_id=project_id, image__sequence=sequence).aggregate(m=Max("track_id"))
     return (last["m"] or 0) + 1

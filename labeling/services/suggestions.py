@@ -22,13 +22,12 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Job, Project, Suggestion, Target
 from labeling.permissions import ANNOTATE, MANAGE, require_role
 from labeling.services.audit import audit_log
-from labeling.services.chunked_jobs import chunk_run
+from labeling.services.chunked_jobs import chunk_run, selection_ids
 from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
 from labeling.services.sequences import carried_track
 from labeling.services.targets import target_add, targets_replace
 
 CHUNK_SIZE = 32  # frames per task: the detector takes ~60 ms a 256 x 256 frame
-MAX_SELECTION = 100_000
 NEAR_PX = 3.0  # a candidate this close to a target or a rejected suggestion is not proposed (again)
 LOST = "the worker was lost repeatedly while proposing targets on this chunk"
 
@@ -37,22 +36,6 @@ def frames_without_points(project: Project) -> Any:
     """The project's unconfirmed images with no target: where pre-label has nothing to regenerate."""
     has_target = Exists(Target.objects.filter(image=OuterRef("pk")))
     return Image.objects.filter(project=project).exclude(status=ImageStatus.CONFIRMED).filter(~has_target)
-
-
-def _selection(project: Project, image_ids: list[int] | None) -> list[int]:
-    if image_ids is None:
-        return list(frames_without_points(project).order_by("pk").values_list("pk", flat=True))
-    if len(image_ids) > MAX_SELECTION:
-        raise ApplicationError(f"image_ids may list at most {MAX_SELECTION} images.", extra={"field": "image_ids"})
-    wanted = set(image_ids)
-    found = Image.objects.filter(project=project, pk__in=wanted)
-    missing = sorted(wanted - set(found.values_list("pk", flat=True)))
-    if missing:
-        raise ApplicationError(
-            f"image_ids: {len(missing)} images are not in this project (first: {missing[:5]}).",
-            extra={"field": "image_ids", "missing": missing[:50]},
-        )
-    return list(found.exclude(status=ImageStatus.CONFIRMED).order_by("pk").values_list("pk", flat=True))
 
 
 @transaction.atomic
@@ -70,7 +53,8 @@ def suggestions_detect_request(
         ids = [image.pk]
     else:
         require_role(actor, project, MANAGE, "propose targets over the project")
-        ids = _selection(project, image_ids)
+        open_frames = Image.objects.filter(project=project).exclude(status=ImageStatus.CONFIRMED)
+        ids = selection_ids(project, image_ids, frames_without_points(project), among=open_frames)
     chunks = (len(ids) + CHUNK_SIZE - 1) // CHUNK_SIZE
     payload = {"image_ids": ids, "chunk_size": CHUNK_SIZE, "chunks": chunks}
     job = job_create(project=project, kind=JobKind.DETECT, actor=actor, payload=payload, total=len(ids), image=image)

@@ -48,6 +48,8 @@ PROJECT_PATHS = {
     "ModelVersion": "project",
     "AuditLog": "project",
     "FrameScore": "project",
+    "GoldTruth": "image__project",
+    "Submission": "project",
 }
 
 
