@@ -1,11 +1,13 @@
 """Frame sequences: which frames form one, and carrying the previous frame's points to the next.
 
 A sequence is a project's frames sharing a `sequence` name, ordered by `frame_index`: the pages of a multi-page
-TIFF (automatically), or the files of one upload sent with a `sequence` name (in name order). On a frame of a
+TIFF (automatically), the files of one upload sent with a `sequence` name (in name order), or the frames a COCO
+file places in one (our export's `sequence` / `frame_index`, COCO-VID's `video_id` / `frame_id`). On a frame of a
 sequence, `image_carry` moves each target of the previous frame onto its target's peak here (ml.tracking) and
-offers it as a suggestion (source "carried"): one key accepts it (it becomes a target with the same track id),
-moves or deletes it, as any suggestion. Nothing is a label until accepted. Targets get their track id when first
-carried; an export numbers the rest after them.
+offers it as a suggestion (source "carried"): one key accepts it (it becomes a target with the same track id and,
+when the previous target had one, the same tightness: the previous mask's hint to the generator), moves or
+deletes it, as any suggestion. Nothing is a label until accepted. Targets get their track id when first carried;
+an export numbers the rest after them.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ def image_carry(*, image: Image, actor: Any) -> list[Suggestion]:
         if any((x - tx) ** 2 + (y - ty) ** 2 <= NEAR_PX**2 for tx, ty in taken):
             continue
         params = {"track_id": target.track_id, "from_target": target.pk, "from_image": previous.pk, "sure": bool(sure)}
+        if target.tightness is not None:  # the previous mask's tightness: the same target is drawn alike
+            params["tightness"] = target.tightness
         new.append(Suggestion(image=here, x=float(x), y=float(y), score=float(score), source=CARRIED, params=params))
     Suggestion.objects.bulk_create(new)
     audit_log(
@@ -107,9 +111,15 @@ def image_carry(*, image: Image, actor: Any) -> list[Suggestion]:
     return list(Suggestion.objects.filter(image=here, source=CARRIED, state=SuggestionState.PENDING).order_by("pk"))
 
 
-def carried_track(suggestion: Suggestion) -> int | None:
-    """The track id an accepted suggestion passes to its target (carried ones only)."""
+def carried_fields(suggestion: Suggestion) -> dict[str, Any]:
+    """What an accepted carried suggestion passes to its target: the track id, and the previous target's tightness
+    when it had one (its mask is then generated as tight as the previous frame's); {} for other suggestions."""
     if suggestion.source != CARRIED:
-        return None
-    track = (suggestion.params or {}).get("track_id")
-    return int(track) if track is not None else None
+        return {}
+    params = suggestion.params or {}
+    out: dict[str, Any] = {}
+    if params.get("track_id") is not None:
+        out["track_id"] = int(params["track_id"])
+    if params.get("tightness") is not None:
+        out["tightness"] = float(params["tightness"])
+    return out

@@ -24,7 +24,7 @@ from labeling.permissions import ANNOTATE, MANAGE, require_role
 from labeling.services.audit import audit_log
 from labeling.services.chunked_jobs import chunk_run, selection_ids
 from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
-from labeling.services.sequences import carried_track
+from labeling.services.sequences import carried_fields
 from labeling.services.targets import target_add, targets_replace
 
 CHUNK_SIZE = 32  # frames per task: the detector takes ~60 ms a 256 x 256 frame
@@ -142,11 +142,13 @@ def suggestion_accept(*, suggestion: Suggestion, actor: Any) -> Target:
 
 
 def _keep_track(suggestion: Suggestion, target: Target) -> None:
-    """A point carried from the previous frame of a sequence passes its track id on to the target it becomes."""
-    track = carried_track(suggestion)
-    if track is not None:
-        target.track_id = track
-        Target.objects.filter(pk=target.pk).update(track_id=track)
+    """A point carried from the previous frame of a sequence passes its track id (and tightness) on to the target
+    it becomes, before its mask is generated (the generation job runs after this transaction commits)."""
+    fields = carried_fields(suggestion)
+    if fields:
+        for key, value in fields.items():
+            setattr(target, key, value)
+        Target.objects.filter(pk=target.pk).update(**fields)
 
 
 @transaction.atomic

@@ -32,6 +32,7 @@ class Annotation:
     raster: np.ndarray | None = None
     state: str | None = None  # a state the source declares (our COCO export's attributes), else None
     attributes: dict[str, Any] = field(default_factory=dict)
+    track_id: int | None = None  # the object across a sequence's frames (COCO `track_id`), else None
 
 
 def _png_array(data: bytes, height: int, width: int, what: str) -> np.ndarray:
@@ -178,7 +179,9 @@ def coco_annotation(ann: dict[str, Any], height: int, width: int) -> Annotation:
         x, y = point_check(point[0], point[1], height, width)
     elif isinstance(keypoints, list) and len(keypoints) >= 3 and keypoints[2]:
         x, y = point_check(keypoints[0], keypoints[1], height, width)
-    return Annotation(x, y, raster if raster.any() else None, attributes.get("state"), attributes)
+    track = ann.get("track_id")
+    track = track if isinstance(track, int) and not isinstance(track, bool) and 0 < track < 2**31 else None
+    return Annotation(x, y, raster if raster.any() else None, attributes.get("state"), attributes, track)
 
 
 def centroid_point(raster: np.ndarray) -> tuple[float, float]:

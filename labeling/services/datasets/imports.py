@@ -221,7 +221,12 @@ def _import_one(run: _Run, source: Any, plan: layout.ImagePlan) -> None:
         _commit_without_waiting()
         try:
             image = image_create(
-                project=run.job.project, file_name=name, data=data, actor=run.actor, split=plan.split or run.split
+                project=run.job.project,
+                file_name=name,
+                data=data,
+                actor=run.actor,
+                split=plan.split or run.split,
+                sequence=plan.sequence,
             )
         except ConflictError as exc:
             if _imported_by_this_job(exc.extra.get("existing_image_id"), run.job):
@@ -345,7 +350,10 @@ def _store(run: _Run, image: Image, plan: layout.ImagePlan, annotations: list[fo
     now = timezone.now()
     actor = run.actor
     targets = Target.objects.bulk_create(
-        [Target(image=image, x=a.x, y=a.y, created_by=actor, updated_by=actor) for a in annotations]
+        [
+            Target(image=image, x=a.x, y=a.y, track_id=a.track_id, created_by=actor, updated_by=actor)
+            for a in annotations
+        ]
     )
     masks = []
     origin = plan.coco_file or plan.instances or plan.mask

@@ -35,6 +35,7 @@ class ImagePlan:
     coco_file: str | None = None
     coco_size: tuple[int, int] | None = None  # (height, width) the COCO file declares
     coco_complete: bool | None = None  # our COCO export's "complete" (every target confirmed); None: not said
+    sequence: tuple[str, int] | None = None  # (name, frame index) from a COCO image entry, else None
 
     @property
     def labelled(self) -> bool:
@@ -234,6 +235,7 @@ def _coco_attach(data: dict, path: str, plans: dict[str, ImagePlan]) -> list[dic
             plan.coco_complete = entry["complete"]
         if isinstance(entry.get("unmasked_points"), list):
             unmasked[entry["id"]] = entry["unmasked_points"]
+        plan.sequence = _sequence_of(entry)
     for index, ann in enumerate(annotations):
         image_id = ann.get("image_id") if isinstance(ann, dict) else None
         if not _is_id(image_id) or image_id not in by_id:
@@ -247,6 +249,19 @@ def _coco_attach(data: dict, path: str, plans: dict[str, ImagePlan]) -> list[dic
         if by_id.get(image_id) is not None:
             _unmasked_insert(by_id[image_id].coco, points)
     return report
+
+
+def _sequence_of(entry: dict[str, Any]) -> tuple[str, int] | None:
+    """A COCO image's place in a sequence: our export's `sequence` + `frame_index`, or COCO-VID's `video_id` +
+    `frame_id`; None when absent or malformed (the frame then arrives alone)."""
+    for name_key, index_key in (("sequence", "frame_index"), ("video_id", "frame_id")):
+        name, index = entry.get(name_key), entry.get(index_key)
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = str(name)
+        ok_index = isinstance(index, int) and not isinstance(index, bool) and 0 <= index < 2**31
+        if isinstance(name, str) and 0 < len(name.strip()) <= 255 and ok_index:
+            return " ".join(name.split()), index
+    return None
 
 
 def _unmasked_insert(annotations: list[Any], points: list[Any]) -> None:

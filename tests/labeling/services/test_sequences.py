@@ -104,6 +104,17 @@ def test_accepted_carried_points_keep_their_track_and_a_rejected_one_does_not_co
     assert sorted(s.params["track_id"] for s in onward) == sorted([one.params["track_id"], three.params["track_id"]])
 
 
+def test_the_previous_targets_tightness_comes_along_as_the_masks_hint(team):
+    project, users = team
+    first, second, _ = _sequence(project)
+    TargetFactory(image=first, x=12.0, y=14.0, tightness=0.12)
+    TargetFactory(image=first, x=40.0, y=20.0)
+    tight, plain = image_carry(image=second, actor=users[Role.ANNOTATOR])
+    assert tight.params["tightness"] == 0.12 and "tightness" not in plain.params
+    targets = [suggestion_accept(suggestion=s, actor=users[Role.ANNOTATOR]) for s in (tight, plain)]
+    assert [Target.objects.get(pk=t.pk).tightness for t in targets] == [0.12, None]
+
+
 def test_a_point_already_clicked_is_not_offered_again_and_the_detector_leaves_carried_ones(team):
     from labeling.services.suggestions import image_suggest
 
@@ -165,3 +176,37 @@ def test_the_export_gives_every_target_of_a_sequence_a_track_in_coco_and_mot(tea
     assert rows[0][2:] == ["12", "14", "3", "3", "1", "-1", "-1", "-1"]  # box of rows 13..15 / cols 11..13, 1-based
     manifest = json.loads(archive.read("manifest.json"))
     assert "tracks/<sequence>.txt" in manifest["layout"] and manifest["counts"]["sequences"] == 1
+
+
+def test_an_exported_sequence_comes_back_with_its_frames_and_tracks(team):
+    from tests.labeling.services.datasets.helpers import run_import
+
+    project, users = team
+    frames = _sequence(project, n=2)
+    for k, frame in enumerate(frames):
+        for i, (x, y) in enumerate(STARTS + k * STEP):
+            raster = np.zeros((64, 64), bool)
+            raster[int(y) - 1 : int(y) + 2, int(x) - 1 : int(x) + 2] = True
+            MaskFactory(target=TargetFactory(image=frame, x=x, y=y, track_id=i + 1), raster=raster)
+    job, archive = run_export(project, users[Role.MANAGER])
+    other = ProjectFactory()
+    MembershipFactory(project=other, user=users[Role.MANAGER], role=Role.MANAGER)
+    imported = run_import(other, users[Role.MANAGER], open(archive.filename, "rb").read())
+    assert imported.status == "succeeded", imported.message
+    got = Image.objects.filter(project=other).order_by("frame_index")
+    assert [(i.sequence, i.frame_index) for i in got] == [("pass1", 1), ("pass1", 2)]
+    for image in got:
+        assert list(image.targets.order_by("pk").values_list("track_id", flat=True)) == [1, 2, 3]
+
+
+def test_a_coco_vid_file_makes_a_sequence_and_malformed_keys_are_ignored():
+    from labeling.services.datasets.layout import _sequence_of
+
+    assert _sequence_of({"video_id": 7, "frame_id": 0}) == ("7", 0)
+    assert _sequence_of({"sequence": "  night  run ", "frame_index": 3}) == ("night run", 3)
+    for bad in (
+        {"sequence": "", "frame_index": 1},
+        {"sequence": "a", "frame_index": -1},
+        {"video_id": True, "frame_id": 1},
+    ):
+        assert _sequence_of(bad) is None
