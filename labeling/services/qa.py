@@ -28,7 +28,9 @@ COUNTS = ("inter", "union", "n_targets", "n_matched", "n_false", "false_pixels",
 
 def _started(image: Image, actor: Any, since: Any) -> Any:
     """When the annotator took this frame: their last claim of it, else their first target on it (after `since`)."""
-    claims = AuditLog.objects.filter(actor=actor, action="image.claim", object_type="image", object_id=str(image.pk))
+    claims = AuditLog.objects.filter(  # the (project, object_type, object_id) index finds the frame's rows
+        project_id=image.project_id, object_type="image", object_id=str(image.pk), action="image.claim", actor=actor
+    )
     targets = Target.objects.filter(image=image, created_by=actor)
     if since is not None:
         claims, targets = claims.filter(created_at__gt=since), targets.filter(created_at__gt=since)
