@@ -36,17 +36,25 @@ def test_milestones_are_early_and_often_then_every_n():
     assert next_milestone(0, [], 25) == 25
 
 
-def test_the_schedule_calibrates_and_fine_tunes_from_five_frames_then_less_often():
+def test_the_schedule_fine_tunes_from_three_frames_calibrates_from_five_then_less_often():
     project, _ = loop_project()
     assert loop_status(project)["calibration"] == {"next_at": 5, "last_at": None, "active": False, "due": False}
-    for seed in range(4):
+    for seed in range(2):
         confirmed_image(project, seed)
-    assert not loop_status(project)["calibration"]["due"] and not loop_status(project)["training"]["due"]
+    assert not loop_status(project)["training"]["due"]
+    confirmed_image(project, 2)
+    status = loop_status(project)
+    assert status["training"]["due"] and not status["calibration"]["due"]
+    JobFactory(project=project, kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED, payload={"n_frames": 3})
+    confirmed_image(project, 3)
+    assert not loop_status(project)["training"]["due"]
     confirmed_image(project, 4)
     status = loop_status(project)
-    assert status["calibration"]["due"] and status["training"]["due"]
-    JobFactory(project=project, kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED, payload={"n_frames": 5})
-    for seed in range(5, 9):
+    assert status["calibration"]["due"] and not status["training"]["due"]
+    confirmed_image(project, 5)
+    assert loop_status(project)["training"]["due"]
+    JobFactory(project=project, kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED, payload={"n_frames": 6})
+    for seed in range(6, 9):
         confirmed_image(project, seed)
     assert not loop_status(project)["training"]["due"]
     confirmed_image(project, 9)
