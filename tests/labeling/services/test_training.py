@@ -74,7 +74,7 @@ def test_a_fine_tune_gets_seconds_per_frame_within_its_budget():
 
 def test_the_beat_check_starts_what_is_due_once_and_survives_empty_projects():
     due, _ = loop_project(n_confirmed=10)
-    few, _ = loop_project(n_confirmed=4)
+    few, _ = loop_project(n_confirmed=2)  # below both first milestones (3 and 5)
     loop_project(n_confirmed=0)
     disabled, _ = loop_project(n_confirmed=12, retrain={"enabled": False})
     projects_loop_check()
