@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from labeling.choices import JOB_FINISHED, JobStatus
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, Project
-from labeling.services.jobs import job_update_progress
+from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish, job_update_progress
 
 MAX_CHUNK_ATTEMPTS = 3
 MAX_SELECTION = 100_000  # image_ids one request may name
@@ -42,6 +42,28 @@ def selection_ids(project: Project, image_ids: list[int] | None, candidates: Any
     return list(
         (candidates if among is None else among).filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True)
     )
+
+
+def chunked_job_start(
+    *,
+    project: Project,
+    kind: str,
+    actor: Any,
+    ids: list[int],
+    chunk_size: int,
+    empty: tuple[str, dict[str, Any]],
+    image: Image | None = None,
+    **payload: Any,
+) -> Job:
+    """A batch Job over `ids` in chunks of `chunk_size` (one task each, sent on commit); with nothing to do it is
+    finished at once with the `empty` (message, result)."""
+    chunks = (len(ids) + chunk_size - 1) // chunk_size
+    body = {"image_ids": ids, "chunk_size": chunk_size, "chunks": chunks, **payload}
+    job = job_create(project=project, kind=kind, actor=actor, payload=body, total=len(ids), image=image)
+    if not ids:
+        return job_finish(job=job, message=empty[0], result=empty[1])
+    job_enqueue_chunks(job, chunks)
+    return job
 
 
 def chunk_items(job: Job, chunk: int) -> list[int]:

@@ -19,9 +19,9 @@ from labeling.choices import ImageStatus, JobKind, MaskState
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, Mask, Project, Target
 from labeling.permissions import MANAGE, require_role
-from labeling.services.chunked_jobs import chunk_run, selection_ids
+from labeling.services.chunked_jobs import chunk_run, chunked_job_start, selection_ids
 from labeling.services.image_masks import image_masks_generate
-from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
+from labeling.services.jobs import job_finish
 from labeling.services.serving import generator_spec
 
 CHUNK_SIZE = 16  # images per task: small enough to spread over workers, big enough to keep a model warm
@@ -44,14 +44,15 @@ def project_prelabel_request(
     """A pre-labeling Job over the project (or `image_ids`); its chunks go to the `batch` queue on commit."""
     require_role(actor, project, MANAGE, "start pre-labeling")
     ids = selection_ids(project, image_ids, prelabel_candidates(project, include_predicted=include_predicted))
-    chunks = (len(ids) + CHUNK_SIZE - 1) // CHUNK_SIZE
-    payload = {"image_ids": ids, "chunk_size": CHUNK_SIZE, "chunks": chunks, "include_predicted": include_predicted}
-    job = job_create(project=project, kind=JobKind.PRELABEL, actor=actor, payload=payload, total=len(ids))
-    if not ids:
-        return job_finish(job=job, message="nothing to pre-label", result={"stored": 0})
-
-    job_enqueue_chunks(job, chunks)
-    return job
+    return chunked_job_start(
+        project=project,
+        kind=JobKind.PRELABEL,
+        actor=actor,
+        ids=ids,
+        chunk_size=CHUNK_SIZE,
+        empty=("nothing to pre-label", {"stored": 0}),
+        include_predicted=include_predicted,
+    )
 
 
 def _prelabel_image(image_id: int, spec: ml_adapter.GeneratorSpec, job: Job) -> int:

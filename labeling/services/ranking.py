@@ -21,8 +21,8 @@ from labeling.choices import GeneratorKind, ImageStatus, JobKind, ModelStatus
 from labeling.exceptions import ApplicationError
 from labeling.models import Image, Job, ModelVersion, Project
 from labeling.permissions import MANAGE, operator, require_role
-from labeling.services.chunked_jobs import chunk_run, selection_ids
-from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
+from labeling.services.chunked_jobs import chunk_run, chunked_job_start, selection_ids
+from labeling.services.jobs import job_finish
 from labeling.services.projects import project_settings
 from labeling.services.serving import (
     base_weights,
@@ -74,13 +74,10 @@ def frames_rank_request(*, project: Project, actor: Any, image_ids: list[int] | 
     require_role(actor, project, MANAGE, "rank the project's frames")
     ids = selection_ids(project, image_ids, Image.objects.filter(project=project).exclude(status=ImageStatus.CONFIRMED))
     _, _, compared = rank_specs(project)
-    chunks = (len(ids) + CHUNK_SIZE - 1) // CHUNK_SIZE
-    payload = {"image_ids": ids, "chunk_size": CHUNK_SIZE, "chunks": chunks, "compared": compared}
-    job = job_create(project=project, kind=JobKind.RANK, actor=actor, payload=payload, total=len(ids))
-    if not ids:
-        return job_finish(job=job, message="no unconfirmed frame to rank", result={"ranked": 0})
-    job_enqueue_chunks(job, chunks)
-    return job
+    empty = ("no unconfirmed frame to rank", {"ranked": 0})
+    return chunked_job_start(
+        project=project, kind=JobKind.RANK, actor=actor, ids=ids, chunk_size=CHUNK_SIZE, empty=empty, compared=compared
+    )
 
 
 def rank_after_promotion(project: Project) -> Job | None:

@@ -22,8 +22,8 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Job, Project, Suggestion, Target
 from labeling.permissions import ANNOTATE, MANAGE, require_role
 from labeling.services.audit import audit_log
-from labeling.services.chunked_jobs import chunk_run, selection_ids
-from labeling.services.jobs import job_create, job_enqueue_chunks, job_finish
+from labeling.services.chunked_jobs import chunk_run, chunked_job_start, selection_ids
+from labeling.services.jobs import job_finish
 from labeling.services.sequences import carried_fields
 from labeling.services.targets import target_add, targets_replace
 
@@ -55,16 +55,10 @@ def suggestions_detect_request(
         require_role(actor, project, MANAGE, "propose targets over the project")
         open_frames = Image.objects.filter(project=project).exclude(status=ImageStatus.CONFIRMED)
         ids = selection_ids(project, image_ids, frames_without_points(project), among=open_frames)
-    chunks = (len(ids) + CHUNK_SIZE - 1) // CHUNK_SIZE
-    payload = {"image_ids": ids, "chunk_size": CHUNK_SIZE, "chunks": chunks}
-    job = job_create(project=project, kind=JobKind.DETECT, actor=actor, payload=payload, total=len(ids), image=image)
-    if not ids:
-        return job_finish(
-            job=job, message="no unconfirmed frame without points to propose targets on", result={"suggested": 0}
-        )
-
-    job_enqueue_chunks(job, chunks)
-    return job
+    empty = ("no unconfirmed frame without points to propose targets on", {"suggested": 0})
+    return chunked_job_start(
+        project=project, kind=JobKind.DETECT, actor=actor, ids=ids, chunk_size=CHUNK_SIZE, empty=empty, image=image
+    )
 
 
 def image_suggest(*, image: Image, job: Job | None = None) -> int:

@@ -47,6 +47,18 @@ def _sequence(project, n=3, name="pass1"):
     ]
 
 
+def _masked_sequence(project, track):
+    """Two frames of `pass1`, each target with a confirmed 3 x 3 mask and the track id `track(frame, target)`."""
+    frames = _sequence(project, n=2)
+    for k, frame in enumerate(frames):
+        for i, (x, y) in enumerate(STARTS + k * STEP):
+            raster = np.zeros((64, 64), bool)
+            raster[int(y) - 1 : int(y) + 2, int(x) - 1 : int(x) + 2] = True
+            target = TargetFactory(image=frame, x=x, y=y, track_id=track(k, i))
+            MaskFactory(target=target, raster=raster, state=MaskState.CONFIRMED)
+    return frames
+
+
 def test_a_multi_page_tiff_and_a_named_upload_become_ordered_sequences(team):
     project, users = team
     buffer = io.BytesIO()
@@ -151,13 +163,7 @@ def test_who_may_carry_and_where(team):
 
 def test_the_export_gives_every_target_of_a_sequence_a_track_in_coco_and_mot(team):
     project, users = team
-    frames = _sequence(project, n=2)
-    for k, frame in enumerate(frames):
-        for i, (x, y) in enumerate(STARTS + k * STEP):
-            raster = np.zeros((64, 64), bool)
-            raster[int(y) - 1 : int(y) + 2, int(x) - 1 : int(x) + 2] = True
-            target = TargetFactory(image=frame, x=x, y=y, track_id=(i + 1 if k == 0 or i < 2 else None))
-            MaskFactory(target=target, raster=raster, state=MaskState.CONFIRMED)
+    frames = _masked_sequence(project, track=lambda k, i: i + 1 if k == 0 or i < 2 else None)
     lone = ImageFactory(project=project)
     lone_raster = np.zeros((16, 24), bool)  # the factory's default 16 x 24 frame
     lone_raster[2:4, 2:4] = True
@@ -182,12 +188,7 @@ def test_an_exported_sequence_comes_back_with_its_frames_and_tracks(team):
     from tests.labeling.services.datasets.helpers import run_import
 
     project, users = team
-    frames = _sequence(project, n=2)
-    for k, frame in enumerate(frames):
-        for i, (x, y) in enumerate(STARTS + k * STEP):
-            raster = np.zeros((64, 64), bool)
-            raster[int(y) - 1 : int(y) + 2, int(x) - 1 : int(x) + 2] = True
-            MaskFactory(target=TargetFactory(image=frame, x=x, y=y, track_id=i + 1), raster=raster)
+    _masked_sequence(project, track=lambda k, i: i + 1)
     job, archive = run_export(project, users[Role.MANAGER])
     other = ProjectFactory()
     MembershipFactory(project=other, user=users[Role.MANAGER], role=Role.MANAGER)
