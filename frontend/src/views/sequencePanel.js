@@ -22,7 +22,12 @@ export function sequencePanel(root, { image, canAnnotate, suggestions, hasTarget
   const say = (text) => {
     section.querySelector(".carry-message").textContent = text;
   };
-  const go = (id) => id && api.image(id).then((next) => leave(next));
+  const go = (id) =>
+    id &&
+    api
+      .image(id)
+      .then((next) => leave(next))
+      .catch((error) => say(error.message));
   async function carry() {
     try {
       const carried = await api.carry(image.id);
