@@ -89,7 +89,8 @@ def run_order(
     rows = []
     for n in rounds:
         started = time.perf_counter()
-        left = [f for f in pool if f not in labelled]
+        taken = {f.id for f in labelled}
+        left = [f for f in pool if f.id not in taken]
         if order == "active":
             ranked = _rank(left, serving, other)
             picked = [f for _, f in ranked[: n - len(labelled)]]

@@ -109,6 +109,7 @@ def generate_masks(
     """Instance masks for every point (x, y) of one image, with the flags the reviewer needs."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     start = time.perf_counter()
+    prob, threshold = None, 0.5
     if spec.method == EDGSP and spec.checkpoint:
         predictor = _predictor(spec.checkpoint, spec.device)
         if spec.prior:
@@ -122,10 +123,7 @@ def generate_masks(
             params["prior"] = dict(spec.prior)
         if not spec.gaps:
             params["gaps"] = False
-        seconds = time.perf_counter() - start
-        out = GenerationOutput(masks, fallback, adhesion, spec.method, seconds, params)
-        out.prob, out.threshold = result.prob, predictor.threshold
-        return out
+        prob, threshold = result.prob, predictor.threshold
     else:
         from ml.coldstart import ColdStartParams, point_prompt_masks
 
@@ -136,7 +134,7 @@ def generate_masks(
         adhesion = [False] * len(masks)
         params = {"alpha": spec.alpha, "use_grabcut": spec.use_grabcut, "size_rule": spec.size_rule}
     seconds = time.perf_counter() - start
-    return GenerationOutput(masks, fallback, adhesion, spec.method, seconds, params)
+    return GenerationOutput(masks, fallback, adhesion, spec.method, seconds, params, prob, threshold)
 
 
 def mask_review_flags(
@@ -197,21 +195,19 @@ def carry_points(pixels: np.ndarray, points: np.ndarray) -> Any:
 
 # --- Active claim order (labeling.services.ranking) ----------------------------------------------------------
 
-MAX_RANK_POINTS = 30  # detector candidates a frame without points is ranked on (strongest first)
-
 
 def frame_uncertainty(
     pixels: np.ndarray, points: np.ndarray | None, serving: GeneratorSpec, other: GeneratorSpec
 ) -> dict[str, Any]:
     """How unsure the generators are about a frame (ml.uncertainty): the serving generator and `other` (the other
-    kind) each draw the frame's `points`, or the detector's strongest candidates when it has none. Returns the
+    kind) each draw the frame's `points`, or the detector's candidates when it has none. Returns the
     score, its parts, how many points and where they came from."""
     from ml.uncertainty import frame_uncertainty as _uncertainty
 
     source = "targets"
     if points is None or len(points) == 0:
         found = propose_targets(pixels)
-        points, source = found.points[:MAX_RANK_POINTS], DETECTOR
+        points, source = found.points, DETECTOR
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     if len(points) == 0:
         return {"score": 0.0, "parts": {}, "n_points": 0, "points": source}

@@ -8,6 +8,7 @@ from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefet
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from labeling import ml_adapter
 from labeling.choices import ImageStatus, JobKind, Role, ScoreKind, SuggestionState
 from labeling.exceptions import ApplicationError
 from labeling.models import (
@@ -308,8 +309,6 @@ QA_COUNTS = ("inter", "union", "n_targets", "n_matched", "n_false", "false_pixel
 def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
     """Each annotator's submissions scored against what reviewers confirmed (services.qa): pooled IoU, Pd, Fa,
     false targets and the median edit time, and the same per day. Reviewer+: it judges people."""
-    from labeling import ml_adapter
-
     _require_member(user, project)
     require_role(user, project, REVIEW, "read the annotators' quality")
     rows = (
@@ -335,8 +334,8 @@ def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
             {
                 "user_id": user_id,
                 "username": name,
-                **_qa_figures(ml_adapter, who["rows"]),
-                "gold": _qa_figures(ml_adapter, who["gold"]) if who["gold"] else None,
+                **_qa_figures(who["rows"]),
+                "gold": _qa_figures(who["gold"]) if who["gold"] else None,
                 "median_seconds": round(seconds[len(seconds) // 2], 1) if seconds else None,
             }
         )
@@ -351,7 +350,7 @@ def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
     return {"annotators": annotators, "series": series, "waiting": waiting}
 
 
-def _qa_figures(ml_adapter: Any, rows: list[dict[str, int]]) -> dict[str, Any]:
+def _qa_figures(rows: list[dict[str, int]]) -> dict[str, Any]:
     figures = ml_adapter.pooled(rows) if rows else {"iou": 0.0, "pd": 0.0, "fa": 0.0, "fat": 0.0}
     return {
         "frames": len(rows),
@@ -371,8 +370,6 @@ def project_quality(*, user: Any, project: Project) -> dict[str, Any]:
     """The quality of the masks the team received: every confirmed frame's shown record in the order the frames
     were confirmed (pooled into bins on long streams), overall figures, which generator served when, and the
     loop's decisions."""
-    from labeling import ml_adapter
-
     _require_member(user, project)
     rows = list(
         FrameScore.objects.filter(project=project, kind=ScoreKind.SHOWN)

@@ -19,7 +19,7 @@ from labeling.services.prequential import first_confirmed, frame_score_request
 from labeling.services.projects import project_settings
 from labeling.services.qa import submission_record, submissions_score
 from labeling.services.review_policy import require_independent_reviewer
-from labeling.services.sequences import next_frame_index, page_sequence, sequence_name_clean
+from labeling.services.sequences import next_frame_index, sequence_name_clean
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -144,13 +144,11 @@ def images_upload(
         except ApplicationError as exc:
             errors.append({"file": image_name_clean(file_name), "status": exc.status_code, "message": exc.message})
             continue
-        paged = None if sequence is not None or len(frames) == 1 else page_sequence(frames[0][0])
+        # A named upload's files continue that sequence; a multi-page TIFF alone is the sequence named after it.
+        name = sequence if sequence is not None else (_file_stem(file_name) if len(frames) > 1 else None)
+        index = next_frame_index(project, name) if name is not None else None
         for frame_name, frame in frames:
-            place = None
-            if sequence is not None:
-                place = (sequence, next_frame_index(project, sequence))
-            elif paged is not None:
-                place = (paged[0], next_frame_index(project, paged[0]))
+            place = (name, index) if name is not None else None
             try:
                 created.append(
                     image_create(
@@ -159,6 +157,8 @@ def images_upload(
                 )
             except ApplicationError as exc:
                 errors.append({"file": image_name_clean(frame_name), "status": exc.status_code, "message": exc.message})
+                continue
+            index = index + 1 if index is not None else None
     return created, errors
 
 
@@ -171,8 +171,13 @@ def image_frames(*, file_name: str, data: bytes) -> list[tuple[str, bytes]]:
         raise _refused(image_name_clean(file_name), exc) from exc
     if len(pages) == 1:
         return [(file_name, pages[0])]
-    stem = image_name_clean(file_name).rsplit(".", 1)[0] or "unnamed"
-    return [(f"{stem[:230]}_p{number:04d}.tif", page) for number, page in enumerate(pages, start=1)]
+    stem = _file_stem(file_name)
+    return [(f"{stem}_p{number:04d}.tif", page) for number, page in enumerate(pages, start=1)]
+
+
+def _file_stem(file_name: str) -> str:
+    """A file's cleaned name without its suffix: its pages' name stem, and their sequence's name."""
+    return (image_name_clean(file_name).rsplit(".", 1)[0] or "unnamed")[:230]
 
 
 def _locked(image: Image, version: int | None = None) -> Image:

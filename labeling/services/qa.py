@@ -23,8 +23,6 @@ from labeling import ml_adapter, storage
 from labeling.choices import MaskState
 from labeling.models import AuditLog, GoldTruth, Image, Mask, Submission, Target
 
-COUNTS = ("inter", "union", "n_targets", "n_matched", "n_false", "false_pixels", "n_pixels")
-
 
 def _started(image: Image, actor: Any, since: Any) -> Any:
     """When the annotator took this frame: their last claim of it, else their first target on it (after `since`)."""
@@ -66,12 +64,12 @@ def submission_record(*, image: Image, actor: Any) -> Submission:
 
 def _score(submission: Submission, truth: np.ndarray, reference: str, reviewer: Any) -> None:
     counts = ml_adapter.union_counts(_union(submission.masks, truth.shape), truth)
-    for key in COUNTS:
-        setattr(submission, key, counts[key])
+    for key, value in counts.items():
+        setattr(submission, key, value)
     submission.reference = reference
     submission.reviewer = reviewer if getattr(reviewer, "is_authenticated", False) else None
     submission.scored_at = timezone.now()
-    submission.save(update_fields=[*COUNTS, "reference", "reviewer", "scored_at"])
+    submission.save(update_fields=[*counts, "reference", "reviewer", "scored_at"])
 
 
 def _union(rles: list[str | None], shape: tuple[int, int]) -> np.ndarray:

@@ -10,6 +10,7 @@ image, so the labeler can say why it picked the frame.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,25 +27,26 @@ from labeling.services.jobs import job_finish
 from labeling.services.projects import project_settings
 from labeling.services.serving import (
     base_weights,
+    checkpoint_path,
     default_spec,
     generator_key,
-    generator_spec,
     serving_model,
     version_spec,
 )
 
-CHUNK_SIZE = 32  # frames per task: two generators and the detector take ~0.2-0.4 s a 256 x 256 frame on a core
+CHUNK_SIZE = 32  # frames per task: two generators (and the detector) take ~0.1 s a SIRST-sized frame on a core
 LOST = "the worker was lost repeatedly while ranking this chunk"
 
 
 def rank_specs(project: Project) -> tuple[ml_adapter.GeneratorSpec, ml_adapter.GeneratorSpec, str]:
     """The serving generator, the one it is compared with (the other kind), and a label naming both."""
-    serving = generator_spec(project)
-    if serving.method == ml_adapter.EDGSP:
+    champion = serving_model(project)
+    serving = version_spec(champion) if champion is not None else default_spec(project)
+    if serving.method == ml_adapter.EDGSP:  # a fine-tuned version, or base weights chosen as the project's default
         other = default_spec(project)
-        if other.method == ml_adapter.EDGSP:  # the project serves base weights by default: compare the cold start
+        if other.method == ml_adapter.EDGSP:  # the default is those base weights: compare the plain cold start
             other = ml_adapter.GeneratorSpec()
-        return serving, other, f"{generator_key(serving_model(project))} vs cold start"
+        return serving, other, f"{generator_key(champion)} vs cold start"
     newest = (
         ModelVersion.objects.filter(project=project, kind=GeneratorKind.EDGSP)
         .exclude(status=ModelStatus.TRAINING)
@@ -52,19 +54,13 @@ def rank_specs(project: Project) -> tuple[ml_adapter.GeneratorSpec, ml_adapter.G
         .order_by("-pk")
         .first()
     )
-    if newest is not None and newest.checkpoint and _is_file(version_spec(newest).checkpoint):
+    if newest is not None and Path(checkpoint_path(newest)).is_file():
         return serving, version_spec(newest), f"cold start vs v{newest.number}"
     base = base_weights()
     if base is not None and base.is_file():
         spec = ml_adapter.GeneratorSpec(method=ml_adapter.EDGSP, checkpoint=str(base))
         return serving, spec, "cold start vs base weights"
     return serving, serving, "cold start alone"
-
-
-def _is_file(path: str) -> bool:
-    from pathlib import Path
-
-    return bool(path) and Path(path).is_file()
 
 
 @transaction.atomic

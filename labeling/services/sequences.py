@@ -12,7 +12,6 @@ an export numbers the rest after them.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,6 @@ from labeling.services.audit import audit_log
 CARRIED = "carried"
 NEAR_PX = 3.0  # a carried point this close to a target already on the frame is not offered
 SEQUENCE_MAX_CHARS = 255
-_PAGE = re.compile(r"^(?P<stem>.+)_p(?P<page>\d{4,})\.tif$")
 
 
 def sequence_name_clean(name: str) -> str:
@@ -38,12 +36,6 @@ def sequence_name_clean(name: str) -> str:
     if not cleaned or len(cleaned) > SEQUENCE_MAX_CHARS:
         raise ApplicationError(f"sequence must be 1 to {SEQUENCE_MAX_CHARS} characters.", extra={"field": "sequence"})
     return cleaned
-
-
-def page_sequence(frame_name: str) -> tuple[str, int] | None:
-    """(sequence, frame index) of a multi-page TIFF's page (`<stem>_p0001.tif`, services.images.image_frames)."""
-    match = _PAGE.match(frame_name)
-    return (match["stem"], int(match["page"])) if match else None
 
 
 def next_frame_index(project: Project, sequence: str) -> int:
