@@ -99,6 +99,9 @@ class Image(models.Model):
     # frame when it was last ranked (0..1; null: never ranked), and why (parts, points, generators, when).
     uncertainty = models.FloatField(null=True, blank=True)
     uncertainty_detail = models.JSONField(default=dict, blank=True)
+    # Double annotation (services.double): whose blind first pass this frame holds while it waits for a second
+    # annotator; that person may not claim, edit or submit it again.
+    first_pass_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -326,6 +329,11 @@ class Submission(models.Model):
     n_false = models.PositiveIntegerField(null=True, blank=True)
     false_pixels = models.PositiveBigIntegerField(null=True, blank=True)
     n_pixels = models.PositiveBigIntegerField(null=True, blank=True)
+    # Double annotation (services.double): 1 or 2 for a frame's two blind passes (null for a normal submission),
+    # the other pass, and this pass scored against it (the same counts: inter, union, n_targets, ...).
+    blind_pass = models.PositiveSmallIntegerField(null=True, blank=True)
+    peer = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    agreement = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -308,19 +308,30 @@ QA_COUNTS = ("inter", "union", "n_targets", "n_matched", "n_false", "false_pixel
 
 def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
     """Each annotator's submissions scored against what reviewers confirmed (services.qa): pooled IoU, Pd, Fa,
-    false targets and the median edit time, and the same per day. Reviewer+: it judges people."""
+    false targets and the median edit time, and the same per day; on double-annotated frames (services.double),
+    each one's agreement with the other annotator, and the project's inter-annotator IoU. Reviewer+: it judges
+    people."""
     _require_member(user, project)
     require_role(user, project, REVIEW, "read the annotators' quality")
     rows = (
-        Submission.objects.filter(project=project, scored_at__isnull=False)
+        Submission.objects.filter(project=project)
+        .filter(Q(scored_at__isnull=False) | Q(blind_pass__isnull=False))  # a first pass shows before review
         .select_related("annotator")
         .order_by("submitted_at", "pk")
     )
     people: dict[Any, dict[str, Any]] = {}
+    pairs = []
     for row in rows:
         who = people.setdefault(
-            row.annotator_id, {"user": row.annotator, "rows": [], "gold": [], "seconds": [], "days": {}}
+            row.annotator_id,
+            {"user": row.annotator, "rows": [], "gold": [], "seconds": [], "days": {}, "agreement": []},
         )
+        if row.blind_pass is not None and row.agreement:
+            who["agreement"].append(row.agreement)
+            if row.blind_pass == 2:
+                pairs.append(row.agreement)
+        if row.scored_at is None:
+            continue
         counts = {k: int(getattr(row, k)) for k in QA_COUNTS}
         who["gold" if row.reference == "gold" else "rows"].append(counts)
         who["days"].setdefault(row.submitted_at.date().isoformat(), []).append(counts)
@@ -336,6 +347,7 @@ def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
                 "username": name,
                 **_qa_figures(who["rows"]),
                 "gold": _qa_figures(who["gold"]) if who["gold"] else None,
+                "agreement": _qa_figures(who["agreement"]) if who["agreement"] else None,
                 "median_seconds": round(seconds[len(seconds) // 2], 1) if seconds else None,
             }
         )
@@ -346,8 +358,42 @@ def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
         series.append({"user_id": user_id, "username": name, "days": days})
     annotators.sort(key=lambda a: (a["username"] is None, a["username"] or ""))
     series.sort(key=lambda a: (a["username"] is None, a["username"] or ""))
-    waiting = Submission.objects.filter(project=project, scored_at__isnull=True).count()
-    return {"annotators": annotators, "series": series, "waiting": waiting}
+    waiting = Submission.objects.filter(project=project, scored_at__isnull=True).exclude(blind_pass=1).count()
+    double = {
+        "pairs": len(pairs),
+        "iou": round(ml_adapter.pooled(pairs)["iou"], 2) if pairs else None,
+        "second_pass_waiting": Submission.objects.filter(project=project, blind_pass=1, peer__isnull=True).count(),
+    }
+    return {"annotators": annotators, "series": series, "waiting": waiting, "double": double}
+
+
+def image_double(*, user: Any, image: Image) -> dict[str, Any]:
+    """A double-annotated frame's two blind passes (points, masks, who, when) and their agreement; reviewer+ (the
+    annotators must not read each other's pass). 404 for a frame that was not labelled twice."""
+    require_role(user, image.project, REVIEW, "read a frame's double annotation")
+    passes = list(
+        Submission.objects.filter(image=image, blind_pass__isnull=False).select_related("annotator").order_by("pk")
+    )
+    if not passes:
+        raise Http404(f"Image {image.pk} was not labelled twice.")
+    second = next((p for p in passes if p.blind_pass == 2), None)
+    return {
+        "image_id": image.pk,
+        "waiting_for_second": second is None,
+        "passes": [
+            {
+                "blind_pass": p.blind_pass,
+                "submission_id": p.pk,
+                "annotator": p.annotator.get_username() if p.annotator is not None else None,
+                "submitted_at": p.submitted_at,
+                "seconds": p.seconds,
+                "points": p.points,
+                "masks": p.masks,
+            }
+            for p in passes
+        ],
+        "agreement": _qa_figures([second.agreement]) if second is not None and second.agreement else None,
+    }
 
 
 def _qa_figures(rows: list[dict[str, int]]) -> dict[str, Any]:

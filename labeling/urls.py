@@ -4,7 +4,7 @@ from django.urls import path
 
 from labeling.apis.auth import AuthTokenApi, MeApi
 from labeling.apis.calibration import ProjectCalibrationApi
-from labeling.apis.dashboard import ProjectQaApi, ProjectQualityApi, ProjectStatsApi
+from labeling.apis.dashboard import ImageDoubleApi, ProjectQaApi, ProjectQualityApi, ProjectStatsApi
 from labeling.apis.datasets import DatasetExportApi, DatasetExportDownloadApi, DatasetImportApi
 from labeling.apis.gallery import GalleryListApi, TargetCropApi
 from labeling.apis.generation import ImageGenerationApi
@@ -86,6 +86,7 @@ image_urls = [
     path("images/<int:image_id>/submit/", ImageSubmitApi.as_view(), name="image-submit"),
     path("images/<int:image_id>/confirm/", ImageConfirmApi.as_view(), name="image-confirm"),
     path("images/<int:image_id>/reject/", ImageRejectApi.as_view(), name="image-reject"),
+    path("images/<int:image_id>/double/", ImageDoubleApi.as_view(), name="image-double"),
     path("images/<int:image_id>/suggestions/", SuggestionListApi.as_view(), name="suggestion-list"),
     path("images/<int:image_id>/suggestions/detect/", SuggestionDetectImageApi.as_view(), name="suggestion-detect"),
     path("images/<int:image_id>/suggestions/accept/", SuggestionAcceptAllApi.as_view(), name="suggestion-accept-all"),

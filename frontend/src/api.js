@@ -109,6 +109,7 @@ export const api = {
   stats: (id) => request("GET", `/projects/${id}/stats/`),
   quality: (id) => request("GET", `/projects/${id}/quality/`),
   qa: (id) => request("GET", `/projects/${id}/qa/`),
+  double: (imageId) => request("GET", `/images/${imageId}/double/`),
   images: (projectId, filters) => request("GET", `/projects/${projectId}/images/${query(filters)}`),
   page: (url) => request("GET", url),
   claim: (projectId) => request("POST", `/projects/${projectId}/images/claim/`),

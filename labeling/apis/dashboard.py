@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.apis.base import Serializer
-from labeling.selectors import project_dashboard, project_get, project_quality, qa_summary
+from labeling.selectors import image_double, image_get, project_dashboard, project_get, project_quality, qa_summary
 from labeling.services.loop import loop_status
 
 
@@ -88,6 +88,10 @@ class ProjectQaApi(APIView):
             user_id = serializers.IntegerField(allow_null=True)
             username = serializers.CharField(allow_null=True)
             gold = serializers.DictField(allow_null=True, help_text="the same figures on gold frames, or null")
+            agreement = serializers.DictField(
+                allow_null=True,
+                help_text="their blind passes of double-annotated frames scored against the other annotator's, or null",
+            )
             median_seconds = serializers.FloatField(allow_null=True)
 
         class SeriesSerializer(Serializer):
@@ -102,9 +106,44 @@ class ProjectQaApi(APIView):
 
         annotators = AnnotatorSerializer(many=True)
         series = SeriesSerializer(many=True)
+
+        class DoubleSerializer(Serializer):
+            pairs = serializers.IntegerField(help_text="frames labelled twice, blind")
+            iou = serializers.FloatField(allow_null=True, help_text="pooled IoU of the second passes against the first")
+            second_pass_waiting = serializers.IntegerField(help_text="first passes whose frame waits for a second")
+
         waiting = serializers.IntegerField(help_text="submissions whose frame is not confirmed yet")
+        double = DoubleSerializer(help_text="double annotation (settings.qa.double_share): inter-annotator agreement")
 
     @extend_schema(responses={200: OutputSerializer})
     def get(self, request: Request, project_id: int) -> Response:
         project = project_get(user=request.user, project_id=project_id)
         return Response(self.OutputSerializer(qa_summary(user=request.user, project=project)).data)
+
+
+class ImageDoubleApi(APIView):
+    """GET a double-annotated frame's two blind passes (points, COCO RLE masks, who, when, seconds) and their
+    agreement (the second pass scored against the first: IoU, Pd, Fa, false targets); reviewer+, since annotators
+    must not read each other's pass. 404 for a frame labelled once."""
+
+    class OutputSerializer(Serializer):
+        class PassSerializer(Serializer):
+            blind_pass = serializers.IntegerField()
+            submission_id = serializers.IntegerField()
+            annotator = serializers.CharField(allow_null=True)
+            submitted_at = serializers.DateTimeField()
+            seconds = serializers.FloatField(allow_null=True)
+            points = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
+            masks = serializers.ListField(
+                child=serializers.CharField(allow_null=True), help_text="COCO RLE counts per point, size = the image's"
+            )
+
+        image_id = serializers.IntegerField()
+        waiting_for_second = serializers.BooleanField()
+        passes = PassSerializer(many=True)
+        agreement = serializers.DictField(allow_null=True)
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, image_id: int) -> Response:
+        image = image_get(user=request.user, image_id=image_id)
+        return Response(self.OutputSerializer(image_double(user=request.user, image=image)).data)

@@ -60,9 +60,18 @@ class ImageOutputSerializer(Serializer):
     uncertainty_detail = serializers.JSONField(
         help_text="why: parts (disagreement, warnings, unprompted, margin), n_points, points, compared, ranked_at"
     )
+    double = serializers.SerializerMethodField(
+        help_text="double annotation: '' (labelled once), 'second_pass' (its first pass is kept aside; it waits for "
+        "a second, blind annotator) or 'labelled_twice'"
+    )
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    def get_double(self, image) -> str:
+        if image.first_pass_by_id is None:
+            return ""
+        return "second_pass" if image.status in (ImageStatus.NEW, ImageStatus.IN_PROGRESS) else "labelled_twice"
 
     @extend_schema_field(RejectionSerializer(allow_null=True))
     def get_last_rejection(self, image) -> dict | None:

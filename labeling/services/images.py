@@ -14,6 +14,7 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Project, image_upload_path
 from labeling.permissions import ANNOTATE, MANAGE, REVIEW, has_role, require_role
 from labeling.services.audit import audit_log
+from labeling.services.double import double_after_submit, require_not_first_pass
 from labeling.services.masks import require_acknowledged
 from labeling.services.prequential import first_confirmed, frame_score_request
 from labeling.services.projects import project_settings
@@ -275,6 +276,7 @@ def image_claim(*, project: Project, actor: Any) -> Image:
     image = (
         Image.objects.select_for_update(skip_locked=True)
         .filter(project=project, assigned_to__isnull=True, status__in=[ImageStatus.NEW, ImageStatus.IN_PROGRESS])
+        .exclude(first_pass_by=actor)  # a double-annotated frame's second pass is someone else's
         .order_by(*claim_ordering(project))
         .first()
     )
@@ -316,6 +318,7 @@ def _transition(
 def image_submit(*, image: Image, actor: Any, version: int | None = None) -> Image:
     require_role(actor, image.project, ANNOTATE, "submit images")
     image = _locked(image, version)
+    require_not_first_pass(image, actor, "submit")
     if image.assigned_to_id not in (None, actor.pk) and not has_role(actor, image.project, REVIEW):
         raise ApplicationError(f"Image {image.pk} is assigned to someone else.", status_code=403)
     if image.assigned_to_id is None:
@@ -323,8 +326,8 @@ def image_submit(*, image: Image, actor: Any, version: int | None = None) -> Ima
     image.submitted_by = actor
     allowed = {ImageStatus.NEW, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED}
     image = _transition(image, actor, allowed, ImageStatus.SUBMITTED, "submit", fields=("submitted_by",))
-    submission_record(image=image, actor=actor)  # the annotator QA record: what they handed in
-    return image
+    submission = submission_record(image=image, actor=actor)  # the annotator QA record: what they handed in
+    return double_after_submit(image=image, submission=submission, actor=actor)  # a double-annotated frame's pass
 
 
 @transaction.atomic

@@ -24,6 +24,8 @@ PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
     # Which frame "next image" hands out: "id" (upload order) or "active" (the frames the generators are least
     # sure of first: services.ranking; frames not ranked yet come after the ranked ones, in upload order).
     "claim": {"order": "id"},
+    # Annotator QA (services.double): the share of frames labelled twice, blind, by two annotators (0: none).
+    "qa": {"double_share": 0.0},
     # The learning loop (services.loop, .shadow, .training): at how many confirmed frames calibration and
     # fine-tuning run (then every N); a fine-tune's time budget (seconds_per_frame per confirmed frame, at most
     # time_budget_s: fits a CPU worker, a GPU worker makes more steps in it); the shadow rule: the confidence of
@@ -144,6 +146,9 @@ def project_settings_validate(settings: Any) -> dict[str, Any]:
             f"settings.claim.order must be one of {', '.join(CLAIM_ORDERS)}, got {claim['order']!r}.",
             extra={"field": "claim.order"},
         )
+    qa = settings.get("qa", {})
+    if "double_share" in qa:
+        _number(qa["double_share"], "qa.double_share", 0, 1)
     retrain = settings.get("retrain", {})
     if "min_new_confirmed" in retrain:
         _number(retrain["min_new_confirmed"], "retrain.min_new_confirmed", 1, 1_000_000)

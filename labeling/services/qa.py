@@ -63,13 +63,18 @@ def submission_record(*, image: Image, actor: Any) -> Submission:
 
 
 def _score(submission: Submission, truth: np.ndarray, reference: str, reviewer: Any) -> None:
-    counts = ml_adapter.union_counts(_union(submission.masks, truth.shape), truth)
+    counts = ml_adapter.union_counts(submission_union(submission, truth.shape), truth)
     for key, value in counts.items():
         setattr(submission, key, value)
     submission.reference = reference
     submission.reviewer = reviewer if getattr(reviewer, "is_authenticated", False) else None
     submission.scored_at = timezone.now()
     submission.save(update_fields=[*counts, "reference", "reviewer", "scored_at"])
+
+
+def submission_union(submission: Submission, shape: tuple[int, int]) -> np.ndarray:
+    """The union of the masks a submission handed in."""
+    return _union(submission.masks, shape)
 
 
 def _union(rles: list[str | None], shape: tuple[int, int]) -> np.ndarray:

@@ -21,11 +21,11 @@ def separate_reviewer(project: Project) -> bool:
 
 def image_annotators(image: Image) -> set[int]:
     """User ids that annotated the image: whoever submitted it and its assignee; for an image never submitted, its
-    assignee and whoever placed its points."""
+    assignee and whoever placed its points; a double-annotated frame's first annotator too."""
     if image.submitted_by_id is not None:
-        return {image.submitted_by_id, image.assigned_to_id} - {None}
+        return {image.submitted_by_id, image.assigned_to_id, image.first_pass_by_id} - {None}
     creators = set(Target.objects.filter(image=image).values_list("created_by_id", flat=True))
-    return (creators | {image.assigned_to_id}) - {None}
+    return (creators | {image.assigned_to_id, image.first_pass_by_id}) - {None}
 
 
 def require_independent_reviewer(image: Image, actor: Any, action: str) -> None:

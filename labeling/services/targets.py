@@ -11,6 +11,7 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Target
 from labeling.permissions import ANNOTATE, REVIEW, has_role, require_role
 from labeling.services.audit import audit_log
+from labeling.services.double import require_not_first_pass
 from labeling.services.generation import image_generate_request
 from labeling.services.mask_checks import POINT_OUTSIDE, point_inside
 
@@ -209,7 +210,9 @@ def targets_replace(*, image: Image, points: list[dict[str, Any]], version: int,
 
 def _targets_changed(image: Image, actor: Any) -> None:
     """Every target change ends here (inside its transaction, image row locked): the image's version moves on, a
-    new image becomes in progress, and its masks are regenerated on the `interactive` queue after commit."""
+    new image becomes in progress, and its masks are regenerated on the `interactive` queue after commit. Refused
+    (the change rolls back) to the first annotator of a frame waiting for its blind second pass."""
+    require_not_first_pass(image, actor, "change its targets")
     fields = ["version", "updated_at"]
     if image.status == ImageStatus.NEW and image.targets.exists():
         image.status = ImageStatus.IN_PROGRESS

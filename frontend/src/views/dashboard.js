@@ -6,7 +6,7 @@ import { $, can, escapeHtml, statusLabel } from "../dom.js";
 import { JOBS_CARD, jobsPanel } from "./jobsPanel.js";
 import { membersPanel } from "./membersPanel.js";
 import { modelsPanel } from "./modelsPanel.js";
-import { QA_CARD, renderQa } from "./qaPanel.js";
+import { qaCard, renderQa } from "./qaPanel.js";
 import { loopEvents, loopSchedule, qualityChart, qualitySummary } from "./qualityPanel.js";
 import { claimOrderControl } from "./uncertainty.js";
 import { uploadPanel } from "./upload.js";
@@ -51,7 +51,7 @@ export async function showDashboard(root, projectId, me) {
       <section class="card quality-card wide"><h3>Quality of the masks your team received</h3>
         <div class="quality-summary-slot"></div><div class="quality-chart"></div>
         <h4>What the learning loop did</h4><div class="loop-schedule-slot"></div><div class="loop-event-list"></div></section>
-      ${can(project.role, "reviewer") ? QA_CARD : ""}
+      ${can(project.role, "reviewer") ? qaCard(project, manage) : ""}
       <section class="card models-card"><h3>Model versions</h3><div class="model-list"></div></section>
       <section class="card members-card"><h3>Members</h3><div class="member-list"></div></section>
       <div class="card upload-slot" ${manage ? "" : "hidden"}></div>
@@ -105,6 +105,20 @@ export async function showDashboard(root, projectId, me) {
         }
       } catch (error) {
         order.value = project.settings?.claim?.order || "id";
+        $(root, ".top-error").textContent = error.message;
+      }
+    });
+  }
+  const share = root.querySelector("input[name=double-share]");
+  if (share) {
+    share.addEventListener("change", async () => {
+      const value = Math.min(100, Math.max(0, Number(share.value) || 0)) / 100;
+      try {
+        Object.assign(project, await api.projectUpdate(projectId, { version: project.version, settings: { qa: { double_share: value } } }));
+        share.value = String(Math.round(100 * value));
+        $(root, ".top-error").textContent = "";
+      } catch (error) {
+        share.value = String(Math.round(100 * (project.settings?.qa?.double_share ?? 0)));
         $(root, ".top-error").textContent = error.message;
       }
     });

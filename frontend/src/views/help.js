@@ -24,6 +24,7 @@ export const SHORTCUTS = [
   ["Ctrl+Enter", "submit the image"],
   ["N", "next image (claims one)"],
   ["PageDown / PageUp", "next / previous frame of the sequence (same view); its points are carried as suggestions"],
+  ["D", "show / hide the first pass of a frame labelled twice (reviewers)"],
   ["?", "this help"],
 ];
 

@@ -15,6 +15,7 @@ import { carryView, pixelsFor, preloadNext, takeView } from "./preload.js";
 import { followStatus } from "./statusBadge.js";
 import { bindShortcuts, returnFocus } from "./shortcuts.js";
 import { sequencePanel } from "./sequencePanel.js";
+import { doublePanel } from "./doublePanel.js";
 import { mountSuggestions } from "./suggestions.js";
 import { displayPanel } from "./displayPanel.js";
 import { readout } from "./readout.js";
@@ -218,6 +219,7 @@ export async function showLabeler(root, imageId, me, params) {
   // Suggested targets (issue 18 item 7) and a sequence's carried points (issue 20): their own modules.
   const suggestions = mountSuggestions(root, { stage, session, image, canAnnotate });
   const frames = sequencePanel(root, { image, canAnnotate, suggestions, hasTargets: targets.length > 0, leave });
+  const passes = doublePanel(root, { image, canReview, stage, width: pixels.width, height: pixels.height });
   const unbindKeys = bindShortcuts(
     {
       help: () => (help.hidden = !help.hidden),
@@ -237,6 +239,7 @@ export async function showLabeler(root, imageId, me, params) {
       "toggle-loupe": () => toggleLoupe(),
       ...displayControls.keys,
       ...frames.keys,
+      ...passes.keys,
       next: () => canAnnotate && act("next"),
       undo: () => act("undo"),
       redo: () => act("redo"),

@@ -3,9 +3,17 @@
 // their gold labels, and their IoU per day.
 import { escapeHtml } from "../dom.js";
 
-export const QA_CARD = `<section class="card qa-card wide"><h3>Annotator quality</h3>
-  <p class="muted hint">Each submission scored against the masks a reviewer confirmed (what the reviewer had to change), and on gold frames against their gold labels.</p>
-  <div class="qa-table"></div><div class="qa-chart"></div></section>`;
+/** The card's markup; managers also get the double-annotation share (settings.qa.double_share). */
+export function qaCard(project, manage) {
+  const share = Math.round(100 * (project.settings?.qa?.double_share ?? 0));
+  const control = manage
+    ? `<label class="double-share" title="The share of frames two annotators label, blind">Labelled twice:
+      <input type="number" name="double-share" min="0" max="100" step="1" value="${share}"> % of frames</label>`
+    : "";
+  return `<section class="card qa-card wide"><h3>Annotator quality</h3>
+  <p class="muted hint">Each submission scored against the masks a reviewer confirmed (what the reviewer had to change), on gold frames against their gold labels, and on frames labelled twice against the other annotator's blind pass.</p>
+  ${control}<p class="double-summary muted"></p><div class="qa-table"></div><div class="qa-chart"></div></section>`;
+}
 
 const COLOURS = ["#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176", "#90a4ae"];
 
@@ -17,12 +25,14 @@ function table(rows, waiting) {
       <td class="num">${r.frames}</td><td class="num" data-col="iou">${r.iou.toFixed(1)}</td><td class="num" data-col="pd">${r.pd.toFixed(1)}</td>
       <td class="num">${r.fa.toFixed(1)}</td><td class="num">${r.false_targets}</td>
       <td class="num">${r.median_seconds == null ? "–" : `${Math.round(r.median_seconds)} s`}</td>
-      <td class="num" data-col="gold">${r.gold ? `${r.gold.iou.toFixed(1)} / ${r.gold.pd.toFixed(1)} (${r.gold.frames})` : "–"}</td></tr>`,
+      <td class="num" data-col="gold">${r.gold ? `${r.gold.iou.toFixed(1)} / ${r.gold.pd.toFixed(1)} (${r.gold.frames})` : "–"}</td>
+      <td class="num" data-col="agreement">${r.agreement ? `${r.agreement.iou.toFixed(1)} / ${r.agreement.pd.toFixed(1)} (${r.agreement.frames})` : "–"}</td></tr>`,
     )
     .join("");
   return `<table class="qa"><thead><tr><th>annotator</th><th title="frames scored">frames</th><th title="pixel IoU, %">IoU</th>
     <th title="targets found, %">Pd</th><th title="false-alarm pixels, 1e-6">Fa</th><th title="false targets">false</th>
-    <th title="median time from claim to submit">time</th><th title="IoU / Pd on gold frames (frames)">gold</th></tr></thead><tbody>${body}</tbody></table>
+    <th title="median time from claim to submit">time</th><th title="IoU / Pd on gold frames (frames)">gold</th>
+    <th title="IoU / Pd of their blind passes against the other annotator's (frames labelled twice)">agreement</th></tr></thead><tbody>${body}</tbody></table>
     ${waiting ? `<p class="muted">${waiting} submissions wait for review.</p>` : ""}`;
 }
 
@@ -50,6 +60,10 @@ export function qaChart(series, width = 520, height = 170) {
 
 /** Fill the card from GET /projects/{id}/qa/. */
 export function renderQa(root, qa) {
+  const d = qa.double;
+  root.querySelector(".double-summary").textContent = d.pairs || d.second_pass_waiting
+    ? `Labelled twice: ${d.pairs} frame${d.pairs === 1 ? "" : "s"}, inter-annotator IoU ${d.iou == null ? "–" : d.iou.toFixed(1)}${d.second_pass_waiting ? `; ${d.second_pass_waiting} waiting for a second pass` : ""}.`
+    : "";
   root.querySelector(".qa-table").innerHTML = table(qa.annotators, qa.waiting);
   root.querySelector(".qa-chart").innerHTML = qaChart(qa.series);
 }

@@ -31,6 +31,7 @@ const PLAIN = {
   n: "next",
   PageDown: "next-frame",
   PageUp: "previous-frame",
+  d: "toggle-first-pass",
 };
 const WITH_CTRL = { z: "undo", Z: "undo", y: "redo", s: "save", Enter: "submit" };
 const SHIFTED = { undo: "redo", "next-target": "previous-target" };

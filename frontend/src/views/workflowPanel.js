@@ -50,7 +50,8 @@ export function workflowPanel(root, { image, project, session, canAnnotate, canR
         await session.idle();
         if (session.dirtyMasks().length) return;
         Object.assign(image, await api.submit(image.id));
-        session.say("Submitted for review.");
+        // A frame labelled twice (settings.qa.double_share): this was the first pass, kept aside for the reviewer.
+        session.say(image.double === "second_pass" ? "Submitted as the first of two blind passes: another annotator labels this frame next." : "Submitted for review.");
       } else if (act === "confirm") {
         if (!(await confirmImage())) return;
       } else if (act === "reject-image") {

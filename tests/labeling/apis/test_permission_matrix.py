@@ -112,6 +112,17 @@ def _next_frame(w: World) -> dict:
     return {"image_id": frame.pk}
 
 
+def _double_frame(w: World) -> dict:
+    """The world's image labelled twice, blind (services.double)."""
+    from django.utils import timezone
+
+    from labeling.models import Submission
+
+    first = Submission.objects.create(project=w.project, image=w.image, submitted_at=timezone.now(), blind_pass=1)
+    Submission.objects.create(project=w.project, image=w.image, submitted_at=timezone.now(), blind_pass=2, peer=first)
+    return {"image_id": w.image.pk}
+
+
 def _suggestion(w: World) -> dict:
     from labeling.models import Suggestion
 
@@ -226,6 +237,7 @@ RULES = [
     Rule("project-suggestion-detect", "post", need("manager", 202), _project, lambda w, u: {}),
     Rule("project-rank", "post", need("manager", 202), _project, lambda w, u: {}),
     Rule("project-qa", "get", need("reviewer", 200), _project),
+    Rule("image-double", "get", need("reviewer", 200), _double_frame),
     Rule("suggestion-list", "get", READ, _image),
     Rule("suggestion-detect", "post", need("annotator", 202), _image),
     Rule("suggestion-accept-all", "post", need("annotator", 200), _image),

@@ -84,7 +84,8 @@ def test_only_reviewers_read_the_figures_and_unconfirmed_work_waits(team):
             qa_summary(user=users[role], project=project)
         assert caught.value.status_code == 403
     summary = qa_summary(user=users[Role.MANAGER], project=project)
-    assert summary == {"annotators": [], "series": [], "waiting": 1}
+    no_pairs = {"pairs": 0, "iou": None, "second_pass_waiting": 0}
+    assert summary == {"annotators": [], "series": [], "waiting": 1, "double": no_pairs}
     image_confirm(image=image, actor=users[Role.REVIEWER])
     summary = qa_summary(user=users[Role.OWNER], project=project)
     assert summary["waiting"] == 0 and summary["series"][0]["days"][0]["frames"] == 1

@@ -1,0 +1,113 @@
+"""Double annotation: a share of the frames (`settings.qa.double_share`, picked by a stable hash of the frame, so the
+same frames are picked however the work is ordered) is labelled twice, blind. The first submit of a picked frame is
+kept as its first pass (a Submission: points and masks as they were) and the frame goes back to the pool, empty and
+unassigned, for anyone but that annotator; the second submit is the frame's labels, goes to review as usual, and
+both passes are scored against each other at once (the inter-annotator agreement, with the benchmarks' rules). At
+confirmation both are scored against the confirmed masks like any submission (services.qa).
+
+Picked only where the frame has never been submitted, is not a gold frame, and another member can annotate (else
+the frame would wait for ever). The first pass leaves the frame (its targets and masks are deleted, its decided
+suggestions are offered again) so the second annotator sees what the first one saw, not what they did; nothing is
+lost: the Submission keeps it, the audit log names it, and a reviewer reads it beside the second pass
+(selectors.image_double)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from labeling import ml_adapter
+from labeling.choices import ImageStatus, Role, SuggestionState
+from labeling.exceptions import ApplicationError
+from labeling.models import GoldTruth, Image, Membership, Submission, Suggestion, Target
+from labeling.services.audit import audit_log
+from labeling.services.projects import project_settings
+from labeling.services.qa import submission_union
+
+ANNOTATING_ROLES = (Role.ANNOTATOR, Role.REVIEWER, Role.MANAGER, Role.OWNER)
+OPEN = (ImageStatus.NEW, ImageStatus.IN_PROGRESS)
+
+
+def double_picked(image: Image, share: float) -> bool:
+    """Whether the frame is one of the `share` labelled twice: a stable hash of (project, frame), not the order
+    frames are submitted in."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"double:{image.project_id}:{image.pk}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
+
+
+def second_pass_pending(image: Image) -> bool:
+    """The frame holds a first pass and waits for its second annotator."""
+    return image.first_pass_by_id is not None and image.status in OPEN
+
+
+def require_not_first_pass(image: Image, actor: Any, action: str) -> None:
+    """403 for the first annotator of a frame waiting for its second, blind pass."""
+    if second_pass_pending(image) and image.first_pass_by_id == getattr(actor, "pk", None):
+        raise ApplicationError(
+            f"You made the first pass of image {image.pk}, which is labelled twice (settings.qa.double_share); "
+            f"another annotator makes the second, blind pass, so you cannot {action} it now.",
+            extra={"rule": "double_annotation", "image_id": image.pk},
+            status_code=403,
+        )
+
+
+def _another_annotator(image: Image, actor: Any) -> bool:
+    members = Membership.objects.filter(project_id=image.project_id, role__in=ANNOTATING_ROLES, user__is_active=True)
+    return members.exclude(user_id=getattr(actor, "pk", None)).exists()
+
+
+def double_after_submit(*, image: Image, submission: Submission, actor: Any) -> Image:
+    """Called by services.images.image_submit (inside its transaction, the image row locked) once the submission is
+    recorded: keep a picked frame's first pass aside and hand the frame out again, or score a second pass against
+    the first. Returns the image as it now is."""
+    if image.first_pass_by_id is not None:  # the second pass (or a later resubmit: scored once, at the second)
+        first = Submission.objects.filter(image=image, blind_pass=1).order_by("-pk").first()
+        if first is not None and not Submission.objects.filter(image=image, blind_pass=2).exists():
+            _pair(image, first, submission, actor)
+        return image
+    share = float(project_settings(image.project)["qa"]["double_share"])
+    if not double_picked(image, share) or Submission.objects.filter(image=image).exclude(pk=submission.pk).exists():
+        return image
+    if GoldTruth.objects.filter(image=image).exists() or not _another_annotator(image, actor):
+        return image
+    return _first_pass(image, submission, actor)
+
+
+def _first_pass(image: Image, submission: Submission, actor: Any) -> Image:
+    submission.blind_pass = 1
+    submission.save(update_fields=["blind_pass"])
+    removed = Target.objects.filter(image=image).count()
+    Target.objects.filter(image=image).delete()  # masks go with them; the submission holds both
+    Suggestion.objects.filter(image=image).exclude(state=SuggestionState.PENDING).update(
+        state=SuggestionState.PENDING, target=None, decided_by=None, decided_at=None
+    )
+    previous = image.status
+    image.status, image.assigned_to, image.submitted_by, image.first_pass_by = ImageStatus.NEW, None, None, actor
+    image.version += 1
+    image.save(update_fields=["status", "assigned_to", "submitted_by", "first_pass_by", "version", "updated_at"])
+    audit_log(
+        actor=actor,
+        project=image.project_id,
+        action="image.double_first_pass",
+        obj=image,
+        data={"from": previous, "to": image.status, "submission": submission.pk, "targets": removed},
+    )
+    return image
+
+
+def _pair(image: Image, first: Submission, second: Submission, actor: Any) -> None:
+    shape = (image.height, image.width)
+    a, b = submission_union(first, shape), submission_union(second, shape)
+    first.peer, first.agreement = second, ml_adapter.union_counts(a, b)
+    second.peer, second.agreement, second.blind_pass = first, ml_adapter.union_counts(b, a), 2
+    first.save(update_fields=["peer", "agreement"])
+    second.save(update_fields=["peer", "agreement", "blind_pass"])
+    audit_log(
+        actor=actor,
+        project=image.project_id,
+        action="image.double_agreement",
+        obj=image,
+        data={"first": first.pk, "second": second.pk, **ml_adapter.pooled([second.agreement])},
+    )
