@@ -8,6 +8,10 @@ the centroid of the intensity above the local background in the 5 x 5 around the
 is weaker than `min_score` noise levels (the target left, faded or was hidden) is moved by the median shift of
 the followed ones instead (the scene's common motion, e.g. the platform's; off by default, see CarryParams),
 and a peak weaker than `sure_score` is marked unsure: the annotator decides.
+
+The previous frame's masks are a hint too: `fit_tightness` finds, per carried point, the cold-start alpha whose
+mask here best matches the previous mask moved with the point, i.e. how tightly this team drew this target,
+whatever tool drew it (a click, a tightness slider or a brush).
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml.coldstart import to_gray
+from ml.coldstart import ColdStartParams, point_prompt_masks, to_gray
 from ml.detection import DetectorParams, contrast_map, noise_level
 
 REFINE_HALF = 2  # the 5 x 5 window a carried point is centred in
+TIGHTNESS_GRID = tuple(round(0.05 * k, 2) for k in range(1, 19))  # 0.05 ... 0.90: the alphas fit_tightness tries
 
 
 @dataclass(frozen=True)
@@ -90,3 +95,50 @@ def _refine(gray: np.ndarray, px: int, py: int, half: int = REFINE_HALF) -> np.n
         return np.array([px, py], dtype=np.float64)
     yy, xx = np.mgrid[y0:y1, x0:x1]
     return np.array([(xx * win).sum() / total, (yy * win).sum() / total])
+
+
+def shift_mask(mask: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """`mask` moved by (dx, dy) rounded to whole pixels; what leaves the frame is lost, what enters is empty."""
+    mask = np.asarray(mask, dtype=bool)
+    h, w = mask.shape
+    sx, sy = int(np.floor(dx + 0.5)), int(np.floor(dy + 0.5))
+    out = np.zeros_like(mask)
+    if abs(sx) >= w or abs(sy) >= h:
+        return out
+    out[max(0, sy) : h + min(0, sy), max(0, sx) : w + min(0, sx)] = mask[
+        max(0, -sy) : h + min(0, -sy), max(0, -sx) : w + min(0, -sx)
+    ]
+    return out
+
+
+def fit_tightness(
+    image: np.ndarray,
+    points: np.ndarray,
+    hints: list[np.ndarray | None],
+    params: ColdStartParams | None = None,
+    grid: tuple[float, ...] = TIGHTNESS_GRID,
+) -> list[float | None]:
+    """Per point, the alpha of `grid` whose cold-start mask (all points generated together, so neighbours split
+    as they will) overlaps its hint best (IoU), the hint being the previous frame's mask moved onto the point;
+    None where the hint is None or empty. Ties go to the alpha nearest the project's own (`params.alpha`)."""
+    params = params or ColdStartParams()
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(hints) != len(points):
+        raise ValueError(f"{len(hints)} hints for {len(points)} points")
+    wanted = [k for k, hint in enumerate(hints) if hint is not None and np.asarray(hint).any()]
+    out: list[float | None] = [None] * len(points)
+    if not wanted:
+        return out
+    order = sorted(grid, key=lambda a: abs(a - params.alpha))  # the first best wins: nearest the project's own
+    best = {k: (-1.0, params.alpha) for k in wanted}
+    for alpha in order:
+        masks = point_prompt_masks(image, points, params, alphas=[alpha] * len(points)).masks
+        for k in wanted:
+            hint = np.asarray(hints[k], dtype=bool)
+            union = np.logical_or(masks[k], hint).sum()
+            iou = float(np.logical_and(masks[k], hint).sum() / union) if union else 0.0
+            if iou > best[k][0]:
+                best[k] = (iou, alpha)
+    for k in wanted:
+        out[k] = best[k][1]
+    return out

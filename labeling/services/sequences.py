@@ -4,10 +4,12 @@ A sequence is a project's frames sharing a `sequence` name, ordered by `frame_in
 TIFF (automatically), the files of one upload sent with a `sequence` name (in name order), or the frames a COCO
 file places in one (our export's `sequence` / `frame_index`, COCO-VID's `video_id` / `frame_id`). On a frame of a
 sequence, `image_carry` moves each target of the previous frame onto its target's peak here (ml.tracking) and
-offers it as a suggestion (source "carried"): one key accepts it (it becomes a target with the same track id and,
-when the previous target had one, the same tightness: the previous mask's hint to the generator), moves or
-deletes it, as any suggestion. Nothing is a label until accepted. Targets get their track id when first carried;
-an export numbers the rest after them.
+offers it as a suggestion (source "carried"): one key accepts it (it becomes a target with the same track id and
+the tightness that redraws the previous frame's mask here: the previous mask's hint to the generator, whatever
+tool drew that mask; ml.tracking.fit_tightness), moves or deletes it, as any suggestion. Nothing is a label until
+accepted. Targets get their track id when first carried; an export numbers the rest after them. The tightness
+steers the cold start; while an EDGSP version serves, the net draws the mask and the tightness is kept on the
+target for when the cold start draws again.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from django.db import transaction
 from django.db.models import Max
 
 from labeling import ml_adapter, storage
-from labeling.choices import ImageStatus, SuggestionState
+from labeling.choices import ImageStatus, MaskState, SuggestionState
 from labeling.exceptions import ApplicationError, ConflictError
-from labeling.models import Image, Project, Suggestion, Target
+from labeling.models import Image, Mask, Project, Suggestion, Target
 from labeling.permissions import ANNOTATE, require_role
 from labeling.services.audit import audit_log
+from labeling.services.serving import generator_spec
 
 CARRIED = "carried"
 NEAR_PX = 3.0  # a carried point this close to a target already on the frame is not offered
@@ -78,19 +81,25 @@ def image_carry(*, image: Image, actor: Any) -> list[Suggestion]:
     sources = list(Target.objects.filter(image=previous).order_by("pk"))
     if not sources:
         return []
-    carried = ml_adapter.carry_points(storage.read_pixels(here), np.array([[t.x, t.y] for t in sources]))
+    pixels = storage.read_pixels(here)
+    old = np.array([[t.x, t.y] for t in sources])
+    carried = ml_adapter.carry_points(pixels, old)
+    fitted = _mask_tightness(here, previous, sources, pixels, carried.points, carried.points - old)
     track = _next_track(here.project_id, here.sequence)
     taken = list(Target.objects.filter(image=here).values_list("x", "y"))
     new = []
-    for target, (x, y), score, sure in zip(sources, carried.points, carried.scores, carried.sure, strict=True):
+    rows = zip(sources, carried.points, carried.scores, carried.sure, fitted, strict=True)
+    for target, (x, y), score, sure, tightness in rows:
         if target.track_id is None:
             target.track_id, track = track, track + 1
             Target.objects.filter(pk=target.pk).update(track_id=target.track_id)
         if any((x - tx) ** 2 + (y - ty) ** 2 <= NEAR_PX**2 for tx, ty in taken):
             continue
         params = {"track_id": target.track_id, "from_target": target.pk, "from_image": previous.pk, "sure": bool(sure)}
-        if target.tightness is not None:  # the previous mask's tightness: the same target is drawn alike
-            params["tightness"] = target.tightness
+        if tightness is not None:  # the previous mask's hint: the same target is drawn alike
+            params["tightness"], params["tightness_from"] = tightness, "previous_mask"
+        elif target.tightness is not None:
+            params["tightness"], params["tightness_from"] = target.tightness, "previous_target"
         new.append(Suggestion(image=here, x=float(x), y=float(y), score=float(score), source=CARRIED, params=params))
     Suggestion.objects.bulk_create(new)
     audit_log(
@@ -103,9 +112,26 @@ def image_carry(*, image: Image, actor: Any) -> list[Suggestion]:
     return list(Suggestion.objects.filter(image=here, source=CARRIED, state=SuggestionState.PENDING).order_by("pk"))
 
 
+def _mask_tightness(
+    here: Image, previous: Image, sources: list[Target], pixels: np.ndarray, points: np.ndarray, moves: np.ndarray
+) -> list[float | None]:
+    """Per source target, the tightness that redraws its previous-frame mask on this frame (None: no mask there,
+    or frames of different sizes)."""
+    if (previous.height, previous.width) != (here.height, here.width):
+        return [None] * len(sources)
+    masks = dict(
+        Mask.objects.filter(target__in=sources).exclude(state=MaskState.REJECTED).values_list("target_id", "rle")
+    )
+    hints = [storage.mask_decode(masks[t.pk], here.height, here.width) if t.pk in masks else None for t in sources]
+    if not any(h is not None for h in hints):
+        return [None] * len(sources)
+    return ml_adapter.previous_mask_tightness(pixels, points, hints, moves, generator_spec(here.project))
+
+
 def carried_fields(suggestion: Suggestion) -> dict[str, Any]:
-    """What an accepted carried suggestion passes to its target: the track id, and the previous target's tightness
-    when it had one (its mask is then generated as tight as the previous frame's); {} for other suggestions."""
+    """What an accepted carried suggestion passes to its target: the track id, and the tightness that redraws the
+    previous frame's mask here (else the previous target's own tightness, when it had one); {} for other
+    suggestions."""
     if suggestion.source != CARRIED:
         return {}
     params = suggestion.params or {}

@@ -55,3 +55,36 @@ def test_edges_empty_input_and_bad_radius():
     assert carry_points(_frame([]), np.zeros((0, 2))).points.shape == (0, 2)
     with pytest.raises(ValueError, match="radius"):
         carry_points(_frame([]), np.zeros((1, 2)), CarryParams(radius=-1))
+
+
+def test_a_mask_moved_with_its_point_loses_what_leaves_the_frame():
+    from ml.tracking import shift_mask
+
+    mask = np.zeros((6, 8), bool)
+    mask[1:3, 1:4] = True
+    moved = shift_mask(mask, 2.4, -0.6)  # rounded: 2 right, 1 up
+    assert moved.sum() == 6 and moved[0:2, 3:6].all()
+    assert shift_mask(mask, -2, 0).sum() == 4  # one column left the frame
+    assert not shift_mask(mask, 9, 0).any() and (shift_mask(mask, 0, 0) == mask).all()
+
+
+def test_the_fitted_tightness_redraws_the_previous_mask_on_the_next_frame():
+    from ml.coldstart import point_prompt_masks
+    from ml.tracking import fit_tightness, shift_mask
+
+    old = np.array([[12.0, 14.0], [40.0, 20.0], [30.0, 48.0]])
+    move = np.array([[2.0, 1.0], [-1.0, 2.0], [1.0, -2.0]])
+    before, after = _frame(old, seed=1), _frame(old + move, seed=2)
+    drawn = point_prompt_masks(before, old, alphas=[0.1, 0.7, None]).masks  # a wide, a tight, a plain mask
+    hints = [shift_mask(m, dx, dy) for m, (dx, dy) in zip(drawn, move, strict=True)]
+    fitted = fit_tightness(after, old + move, [hints[0], hints[1], None])
+    assert fitted[2] is None  # no previous mask: nothing to follow
+    assert fitted[0] < 0.35 < fitted[1]
+    redrawn = point_prompt_masks(after, old + move, alphas=fitted).masks
+    for k in (0, 1):
+        iou = (redrawn[k] & hints[k]).sum() / (redrawn[k] | hints[k]).sum()
+        plain = point_prompt_masks(after, old + move).masks[k]
+        assert iou >= 0.8 and iou > (plain & hints[k]).sum() / (plain | hints[k]).sum()
+    with pytest.raises(ValueError, match="2 hints for 3 points"):
+        fit_tightness(after, old, hints[:2])
+    assert fit_tightness(after, old, [None, np.zeros((64, 64), bool), None]) == [None, None, None]

@@ -122,9 +122,37 @@ def test_the_previous_targets_tightness_comes_along_as_the_masks_hint(team):
     TargetFactory(image=first, x=12.0, y=14.0, tightness=0.12)
     TargetFactory(image=first, x=40.0, y=20.0)
     tight, plain = image_carry(image=second, actor=users[Role.ANNOTATOR])
-    assert tight.params["tightness"] == 0.12 and "tightness" not in plain.params
+    assert tight.params["tightness"] == 0.12 and tight.params["tightness_from"] == "previous_target"
+    assert "tightness" not in plain.params  # no mask and no tightness: nothing to follow
     targets = [suggestion_accept(suggestion=s, actor=users[Role.ANNOTATOR]) for s in (tight, plain)]
     assert [Target.objects.get(pk=t.pk).tightness for t in targets] == [0.12, None]
+
+
+def test_the_previous_mask_sets_how_tightly_the_carried_target_is_drawn(team):
+    """A team that draws wide masks (here with the brush: the target carries no tightness) gets wide masks on the
+    next frame too; a tight one, tight ones."""
+    from labeling import ml_adapter
+
+    project, users = team
+    first, second, _ = _sequence(project)
+    yy, xx = np.mgrid[0:64, 0:64]
+    radii = (3.2, 1.0)  # a wide halo mask on the first target, a 1-px core plus cross on the second
+    for (x, y), radius in zip(STARTS[:2], radii, strict=True):
+        raster = (xx - x) ** 2 + (yy - y) ** 2 <= radius**2
+        MaskFactory(target=TargetFactory(image=first, x=x, y=y), raster=raster, state=MaskState.CONFIRMED)
+    wide, tight = image_carry(image=second, actor=users[Role.ANNOTATOR])
+    assert wide.params["tightness_from"] == tight.params["tightness_from"] == "previous_mask"
+    assert wide.params["tightness"] < 0.35 < tight.params["tightness"]  # wider / tighter than the project's alpha
+    pixels = moving_frame(STARTS + STEP, seed=1)
+    points = np.array([[wide.x, wide.y], [tight.x, tight.y]])
+    spec = ml_adapter.GeneratorSpec()
+    plain = ml_adapter.generate_masks(pixels, points, spec).masks
+    hinted = ml_adapter.generate_masks(pixels, points, spec, [wide.params["tightness"], tight.params["tightness"]])
+    for k, radius in enumerate(radii):  # the hinted mask is nearer the team's own size on this frame
+        want = np.pi * radius**2
+        assert abs(hinted.masks[k].sum() - want) < abs(plain[k].sum() - want)
+    target = suggestion_accept(suggestion=wide, actor=users[Role.ANNOTATOR])
+    assert Target.objects.get(pk=target.pk).tightness == wide.params["tightness"]
 
 
 def test_a_point_already_clicked_is_not_offered_again_and_the_detector_leaves_carried_ones(team):
