@@ -38,7 +38,11 @@ PROXIES = ("dense", "sensor")
 
 
 def _row(res: dict) -> dict:
-    return {k: round(float(res[k]), 3) for k in KEYS}
+    row = {k: round(float(res[k]), 3) for k in KEYS}
+    if "per_target" in res:  # frames with each target's own mask: targets counted one by one
+        t = res["per_target"]
+        row["per_target"] = {"pd": round(t["pd"], 3), "fat": round(t["fat"], 3), "n_merged": int(t["n_merged"])}
+    return row
 
 
 def measure_inputs(samples: list) -> dict:
@@ -138,7 +142,7 @@ def proxy_samples(kind: str, samples: list[Sample], seed: int = 0) -> list[Sampl
         union = np.zeros(s.mask.shape, bool)
         for m in instances:
             union |= m
-        out.append(Sample(s.id, image, union, points))
+        out.append(Sample(s.id, image, union, points, list(instances)))
     return out
 
 
@@ -242,14 +246,24 @@ def _gain_and_proxy_lines(res: dict) -> list[str]:
         lines.append(f"| {net} | " + " | ".join(cells) + " |")
     lines += ["", "A net beats the cold start on a set only where the interval lies above 0.", ""]
     lines += ["## Proxies of a new team's data (the val frames rebuilt by `bench/proxies.py`, seed 0)", ""]
-    lines += ["| proxy | frames | targets | method | IoU [95 % interval] | Pd | Fat | fallback | adhesion |"]
-    lines += ["|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "Pd and Fat count the union's components (the benchmarks' rule), where a touching cluster is one target "
+        "and each split instance in it a false one; *per target* pairs each click's mask with its target's own "
+        "(ml.metrics.instance_counts): Pd, false targets per target (%), and masks that swallowed another target's "
+        "point (merged).",
+        "",
+        "| proxy | frames | targets | method | IoU [95 % interval] | Pd | Fat | Pd per target | Fat per target "
+        "| merged | fallback | adhesion |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for kind, entry in res["proxies"].items():
         for name in ["coldstart", *nets]:
             r = entry[name]
+            t = r.get("per_target", {"pd": float("nan"), "fat": float("nan"), "n_merged": "–"})
             lines.append(
                 f"| {kind} | {entry['n_images']} | {entry['n_targets']} | {name} | {_iou(r)} | {r['pd']:.2f} "
-                f"| {r['fat']:.2f} | {r['n_fallback']} | {r['n_adhesion']} |"
+                f"| {r['fat']:.2f} | {t['pd']:.2f} | {t['fat']:.2f} | {t['n_merged']} | {r['n_fallback']} "
+                f"| {r['n_adhesion']} |"
             )
     return lines
 

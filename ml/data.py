@@ -19,12 +19,17 @@ class Sample:
     `points`: (N, 2) float (x, y) (x = column, y = row), one human click per target. Training then prompts
     with them instead of the mask's component centroids: touching targets form one component of the union
     mask, whose centroid is a wrong prompt for either of them.
+
+    `instances`: optionally each target's own bool mask, in the order of `points`: evaluation then also counts
+    targets one by one (ml.metrics.instance_counts), where the union's components would count a touching cluster
+    as one target and every split prediction in it as a false one.
     """
 
     id: str
     image: np.ndarray
     mask: np.ndarray | None = None
     points: np.ndarray | None = None
+    instances: list[np.ndarray] | None = None
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ml.data import Sample, find_file, list_ids, read_image, read_mask
-from ml.metrics import SegmentationMetrics, iou_interval
+from ml.metrics import SegmentationMetrics, instance_counts, iou_interval, pooled_figures
 from ml.points import centroid_points, coarse_points
 
 
@@ -39,7 +39,7 @@ def evaluate_predictor(
 ) -> dict[str, Any]:
     """Score a predictor on samples with GT masks; adds per-image timings (ms) and flag counts."""
     acc = SegmentationMetrics()
-    times, masks, per_image = [], [], []
+    times, masks, per_image, by_target = [], [], [], []
     n_fallback = n_adhesion = 0
     for sample, pts in zip(samples, make_points(samples, points, seed), strict=True):
         t0 = time.perf_counter()
@@ -56,7 +56,17 @@ def evaluate_predictor(
         )
         if return_masks:
             masks.append(pred)
+        if points == "centroid" and sample.instances is not None and sample.points is not None:  # its own clicks
+            by_target.append(instance_counts(list(res.masks), sample.instances, pts))
     out: dict[str, Any] = acc.result()
+    if by_target:
+        figures = pooled_figures(by_target)
+        out["per_target"] = {
+            "pd": figures["pd"],
+            "fat": figures["fat"],
+            "n_merged": sum(r["n_merged"] for r in by_target),
+            "n_targets": sum(r["n_targets"] for r in by_target),
+        }
     out["iou_low"], out["iou_high"] = iou_interval(acc.image_inter, acc.image_union)
     out.update(
         ms_median=float(np.median(times)) if times else 0.0,

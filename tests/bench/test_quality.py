@@ -1,6 +1,8 @@
 """bench/quality.py's proxies: rebuilt in memory exactly as bench/proxies.py writes them, prompted with each
 target's own point, and scored with intervals and a paired gain over the cold start."""
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from bench._stream_data import load_frames
@@ -38,3 +40,29 @@ def test_gain_interval_over_the_cold_start_is_zero_against_itself_and_reported_p
     shifted = [{**r, "inter": r["inter"] // 2} for r in cold["per_image"]]  # half the overlap on every frame
     worse = gain_over_coldstart(shifted, cold["per_image"])
     assert worse["high"] < 0 and worse["low"] <= worse["gain"] <= worse["high"]
+
+
+def test_dense_frames_are_also_counted_target_by_target(tmp_path):
+    """A touching cluster is one component of the union: union counting calls each split instance in it a false
+    target; counted per target (each click's mask against its own target) the same masks find every target."""
+    data = write_synthetic_dataset(tmp_path / "src", n_train=2, n_val=3, seed=2, shape=(96, 96))
+    built = proxy_samples("dense", load_samples(data, "val"))
+    assert all(len(s.instances) == len(s.points) for s in built)
+
+    class Truth:  # returns each target's own true mask: a perfect, split prediction
+        def predict(self, image, points, name="", **_):
+            sample = next(s for s in built if s.id == name)
+            return SimpleNamespace(
+                masks=sample.instances,
+                fallback=[False] * len(points),
+                adhesion=[False] * len(points),
+                union=lambda: sample.mask.copy(),
+            )
+
+    perfect = evaluate_predictor(Truth(), built, "centroid")
+    assert perfect["iou"] == 100.0
+    target = perfect["per_target"]
+    assert target["pd"] == 100.0 and target["fat"] == 0.0 and target["n_merged"] == 0
+    assert target["n_targets"] == sum(len(s.points) for s in built)
+    coarse = evaluate_predictor(ColdStartPredictor(), built, "coarse")  # jittered clicks: not paired with targets
+    assert "per_target" not in coarse
