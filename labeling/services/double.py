@@ -18,7 +18,7 @@ from typing import Any
 
 from labeling import ml_adapter
 from labeling.choices import ImageStatus, Role, SuggestionState
-from labeling.exceptions import ApplicationError
+from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import GoldTruth, Image, Membership, Submission, Suggestion, Target
 from labeling.services.audit import audit_log
 from labeling.services.projects import project_settings
@@ -50,6 +50,17 @@ def require_not_first_pass(image: Image, actor: Any, action: str) -> None:
             f"another annotator makes the second, blind pass, so you cannot {action} it now.",
             extra={"rule": "double_annotation", "image_id": image.pk},
             status_code=403,
+        )
+
+
+def require_second_pass_done(image: Image) -> None:
+    """409 for confirming a frame that waits for its second pass: it holds no labels (the first pass is kept
+    aside), so confirming it would train and export an empty frame."""
+    if second_pass_pending(image):
+        raise ConflictError(
+            f"Image {image.pk} is labelled twice and waits for its second, blind pass; it has no labels to confirm "
+            "yet (the first pass is kept aside for the comparison).",
+            extra={"rule": "double_annotation", "image_id": image.pk, "status": image.status},
         )
 
 

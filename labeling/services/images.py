@@ -14,7 +14,7 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Project, image_upload_path
 from labeling.permissions import ANNOTATE, MANAGE, REVIEW, has_role, require_role
 from labeling.services.audit import audit_log
-from labeling.services.double import double_after_submit, require_not_first_pass
+from labeling.services.double import double_after_submit, require_not_first_pass, require_second_pass_done
 from labeling.services.masks import require_acknowledged
 from labeling.services.prequential import first_confirmed, frame_score_request
 from labeling.services.projects import project_settings
@@ -341,6 +341,7 @@ def image_confirm(
     require_role(actor, image.project, REVIEW, "confirm images")
     image = _locked(image, version)
     require_independent_reviewer(image, actor, "confirm")
+    require_second_pass_done(image)
     rejected = list(image.masks.filter(state=MaskState.REJECTED).values_list("target_id", flat=True))
     if rejected:
         raise ConflictError(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from labeling.choices import ImageStatus, Role, SuggestionState
-from labeling.exceptions import ApplicationError
+from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import AuditLog, GoldTruth, Image, Submission, Suggestion, Target
 from labeling.selectors import image_double, qa_summary
 from labeling.services.double import double_picked
@@ -78,6 +78,9 @@ def test_two_blind_passes_are_kept_compared_and_scored(team):
         image_double(user=ann, image=image)
     assert caught.value.status_code == 403
     assert image_double(user=reviewer, image=image)["waiting_for_second"] is True
+    with pytest.raises(ConflictError, match="waits for its second, blind pass"):  # no labels: nothing to confirm
+        image_confirm(image=image, actor=users[Role.MANAGER])
+    assert Image.objects.get(pk=image.pk).status == ImageStatus.NEW
 
     # The second annotator labels it blind: one target the same, one missed, one extra.
     assert image_claim(project=project, actor=bob).pk == image.pk
