@@ -73,10 +73,12 @@ def double_after_submit(*, image: Image, submission: Submission, actor: Any) -> 
     """Called by services.images.image_submit (inside its transaction, the image row locked) once the submission is
     recorded: keep a picked frame's first pass aside and hand the frame out again, or score a second pass against
     the first. Returns the image as it now is."""
-    if image.first_pass_by_id is not None:  # the second pass (or a later resubmit: scored once, at the second)
-        first = Submission.objects.filter(image=image, blind_pass=1).order_by("-pk").first()
-        if first is not None and not Submission.objects.filter(image=image, blind_pass=2).exists():
-            _pair(image, first, submission, actor)
+    first = Submission.objects.filter(image=image, blind_pass=1, peer__isnull=True).exclude(pk=submission.pk)
+    first = first.order_by("-pk").first()
+    if first is not None:  # the second pass (found by its first, whoever made it, even a since-deleted account)
+        _pair(image, first, submission, actor)
+        return image
+    if image.first_pass_by_id is not None:  # labelled twice already: a resubmit after a rejection
         return image
     share = float(project_settings(image.project)["qa"]["double_share"])
     if not double_picked(image, share) or Submission.objects.filter(image=image).exclude(pk=submission.pk).exists():

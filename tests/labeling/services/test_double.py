@@ -167,3 +167,20 @@ def test_the_share_is_a_validated_setting(team):
     image = ImageFactory(project=project, pixels=gradient())
     _label(image, users["bob"], [(4, 4)])
     assert image_submit(image=image, actor=users["bob"]).status == ImageStatus.SUBMITTED
+
+
+def test_a_first_pass_whose_annotator_was_deleted_is_still_paired(team):
+    project, users = team
+    leaver = MembershipFactory(project=project, role=Role.ANNOTATOR).user
+    image = ImageFactory(project=project, pixels=gradient())
+    _label(image, leaver, [(4, 4)])
+    image_submit(image=image, actor=leaver)
+    leaver.delete()  # the account goes; the first pass stays, unnamed
+    image = Image.objects.get(pk=image.pk)
+    assert image.first_pass_by is None and image.status == ImageStatus.NEW
+    image_claim(project=project, actor=users["bob"])
+    _label(image, users["bob"], [(4, 4)])
+    image_submit(image=image, actor=users["bob"])
+    first, second = Submission.objects.filter(image=image).order_by("pk")
+    assert (first.blind_pass, second.blind_pass, first.peer, first.annotator) == (1, 2, second, None)
+    assert qa_summary(user=users[Role.REVIEWER], project=project)["double"]["second_pass_waiting"] == 0
