@@ -29,7 +29,7 @@ from labeling.services.audit import audit_log
 from labeling.services.serving import generator_spec
 
 CARRIED = "carried"
-NEAR_PX = 3.0  # a carried point this close to a target already on the frame is not offered
+NEAR_PX = 3.0  # a proposed point (carried or detected) this close to a target already there is not offered
 SEQUENCE_MAX_CHARS = 255
 
 
@@ -44,6 +44,11 @@ def sequence_name_clean(name: str) -> str:
 def next_frame_index(project: Project, sequence: str) -> int:
     last = Image.objects.filter(project=project, sequence=sequence).aggregate(m=Max("frame_index"))["m"]
     return (last or 0) + 1
+
+
+def near_any(x: float, y: float, taken: list[tuple[float, float]]) -> bool:
+    """Whether (x, y) lies within NEAR_PX of a point of `taken` (a target or a decided suggestion)."""
+    return any((x - tx) ** 2 + (y - ty) ** 2 <= NEAR_PX**2 for tx, ty in taken)
 
 
 def previous_frame(image: Image) -> Image | None:
@@ -93,7 +98,7 @@ def image_carry(*, image: Image, actor: Any) -> list[Suggestion]:
         if target.track_id is None:
             target.track_id, track = track, track + 1
             Target.objects.filter(pk=target.pk).update(track_id=target.track_id)
-        if any((x - tx) ** 2 + (y - ty) ** 2 <= NEAR_PX**2 for tx, ty in taken):
+        if near_any(x, y, taken):
             continue
         params = {"track_id": target.track_id, "from_target": target.pk, "from_image": previous.pk, "sure": bool(sure)}
         if tightness is not None:  # the previous mask's hint: the same target is drawn alike

@@ -24,11 +24,10 @@ from labeling.permissions import ANNOTATE, MANAGE, require_role
 from labeling.services.audit import audit_log
 from labeling.services.chunked_jobs import chunk_run, chunked_job_start, selection_ids
 from labeling.services.jobs import job_finish
-from labeling.services.sequences import carried_fields
+from labeling.services.sequences import carried_fields, near_any
 from labeling.services.targets import target_add, targets_replace
 
 CHUNK_SIZE = 32  # frames per task: the detector takes ~60 ms a 256 x 256 frame
-NEAR_PX = 3.0  # a candidate this close to a target or a rejected suggestion is not proposed (again)
 LOST = "the worker was lost repeatedly while proposing targets on this chunk"
 
 
@@ -70,10 +69,6 @@ def image_suggest(*, image: Image, job: Job | None = None) -> int:
     return _store(image, found, job)
 
 
-def _near(x: float, y: float, taken: list[tuple[float, float]]) -> bool:
-    return any((x - tx) ** 2 + (y - ty) ** 2 <= NEAR_PX**2 for tx, ty in taken)
-
-
 @transaction.atomic
 def _store(image: Image, found: ml_adapter.Candidates, job: Job | None) -> int:
     image = Image.objects.select_for_update().get(pk=image.pk)
@@ -87,7 +82,7 @@ def _store(image: Image, found: ml_adapter.Candidates, job: Job | None) -> int:
             image=image, x=float(x), y=float(y), score=float(score), source=found.source, params=found.params, job=job
         )
         for (x, y), score in zip(found.points, found.scores, strict=True)
-        if not _near(float(x), float(y), taken)
+        if not near_any(float(x), float(y), taken)
     ]
     Suggestion.objects.bulk_create(new)
     return len(new)
