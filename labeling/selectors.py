@@ -315,7 +315,7 @@ def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
     require_role(user, project, REVIEW, "read the annotators' quality")
     rows = (
         Submission.objects.filter(project=project)
-        .filter(Q(scored_at__isnull=False) | Q(blind_pass__isnull=False))  # a first pass shows before review
+        .filter(Q(scored_at__isnull=False) | Q(peer__isnull=False))  # a paired pass shows before review
         .select_related("annotator")
         .order_by("submitted_at", "pk")
     )
@@ -369,7 +369,8 @@ def qa_summary(*, user: Any, project: Project) -> dict[str, Any]:
 
 def image_double(*, user: Any, image: Image) -> dict[str, Any]:
     """A double-annotated frame's two blind passes (points, masks, who, when) and their agreement; reviewer+ (the
-    annotators must not read each other's pass). 404 for a frame that was not labelled twice."""
+    annotators must not read each other's pass; the first pass's points and masks are left out until the second is
+    in, since a reviewer may be the one to make it). 404 for a frame that was not labelled twice."""
     require_role(user, image.project, REVIEW, "read a frame's double annotation")
     passes = list(
         Submission.objects.filter(image=image, blind_pass__isnull=False).select_related("annotator").order_by("pk")
@@ -377,6 +378,7 @@ def image_double(*, user: Any, image: Image) -> dict[str, Any]:
     if not passes:
         raise Http404(f"Image {image.pk} was not labelled twice.")
     second = next((p for p in passes if p.blind_pass == 2), None)
+    hidden = second is None  # a reviewer may make the second pass: the first stays out of sight until it is in
     return {
         "image_id": image.pk,
         "waiting_for_second": second is None,
@@ -387,8 +389,8 @@ def image_double(*, user: Any, image: Image) -> dict[str, Any]:
                 "annotator": p.annotator.get_username() if p.annotator is not None else None,
                 "submitted_at": p.submitted_at,
                 "seconds": p.seconds,
-                "points": p.points,
-                "masks": p.masks,
+                "points": [] if hidden else p.points,
+                "masks": [] if hidden else p.masks,
             }
             for p in passes
         ],

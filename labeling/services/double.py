@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.db.models import Q
+
 from labeling import ml_adapter
 from labeling.choices import ImageStatus, Role, SuggestionState
 from labeling.exceptions import ApplicationError, ConflictError
@@ -38,13 +40,24 @@ def double_picked(image: Image, share: float) -> bool:
 
 
 def second_pass_pending(image: Image) -> bool:
-    """The frame holds a first pass and waits for its second annotator."""
-    return image.first_pass_by_id is not None and image.status in OPEN
+    """The frame holds a first pass and waits for its second annotator (an unpaired first pass, whoever made it:
+    the mark on the image goes when that account is deleted)."""
+    return image.status in OPEN and _unpaired_first(image) is not None
+
+
+def _unpaired_first(image: Image, exclude: int | None = None) -> Submission | None:
+    passes = Submission.objects.filter(image=image, blind_pass=1, peer__isnull=True)
+    if exclude is not None:
+        passes = passes.exclude(pk=exclude)
+    return passes.order_by("-pk").first()
 
 
 def require_not_first_pass(image: Image, actor: Any, action: str) -> None:
-    """403 for the first annotator of a frame waiting for its second, blind pass."""
-    if second_pass_pending(image) and image.first_pass_by_id == getattr(actor, "pk", None):
+    """403 for the first annotator of a frame waiting for its second, blind pass, while another member can make
+    it (else the frame would wait for ever: its first annotator goes on, and the frame is labelled once)."""
+    if image.first_pass_by_id is None or image.first_pass_by_id != getattr(actor, "pk", None):
+        return
+    if image.status in OPEN and _another_annotator(image, actor):
         raise ApplicationError(
             f"You made the first pass of image {image.pk}, which is labelled twice (settings.qa.double_share); "
             f"another annotator makes the second, blind pass, so you cannot {action} it now.",
@@ -65,27 +78,60 @@ def require_second_pass_done(image: Image) -> None:
 
 
 def _another_annotator(image: Image, actor: Any) -> bool:
-    members = Membership.objects.filter(project_id=image.project_id, role__in=ANNOTATING_ROLES, user__is_active=True)
+    return _others_annotate(image.project_id, actor)
+
+
+def _others_annotate(project_id: int, actor: Any) -> bool:
+    members = Membership.objects.filter(project_id=project_id, role__in=ANNOTATING_ROLES, user__is_active=True)
     return members.exclude(user_id=getattr(actor, "pk", None)).exists()
+
+
+def claim_exclusion(project_id: int, actor: Any) -> Q:
+    """The frames "next image" must not hand `actor`: those waiting for a second pass of their own first one
+    (unless nobody else can annotate, when the frame is theirs to finish)."""
+    return Q(first_pass_by=actor) if _others_annotate(project_id, actor) else Q(pk__in=[])
 
 
 def double_after_submit(*, image: Image, submission: Submission, actor: Any) -> Image:
     """Called by services.images.image_submit (inside its transaction, the image row locked) once the submission is
     recorded: keep a picked frame's first pass aside and hand the frame out again, or score a second pass against
     the first. Returns the image as it now is."""
-    first = Submission.objects.filter(image=image, blind_pass=1, peer__isnull=True).exclude(pk=submission.pk)
-    first = first.order_by("-pk").first()
+    first = _unpaired_first(image, exclude=submission.pk)
+    if first is not None and first.annotator_id is not None and first.annotator_id == submission.annotator_id:
+        # Nobody else was left to make the second pass (require_not_first_pass let them on): labelled once.
+        first.blind_pass = None
+        first.save(update_fields=["blind_pass"])
+        audit_log(
+            actor=actor,
+            project=image.project_id,
+            action="image.double_dropped",
+            obj=image,
+            data={"submission": first.pk, "reason": "no other annotator"},
+        )
+        return image
     if first is not None:  # the second pass (found by its first, whoever made it, even a since-deleted account)
         _pair(image, first, submission, actor)
         return image
     if image.first_pass_by_id is not None:  # labelled twice already: a resubmit after a rejection
         return image
     share = float(project_settings(image.project)["qa"]["double_share"])
-    if not double_picked(image, share) or Submission.objects.filter(image=image).exclude(pk=submission.pk).exists():
+    if not double_picked(image, share) or not _from_scratch(image, submission, actor):
         return image
     if GoldTruth.objects.filter(image=image).exists() or not _another_annotator(image, actor):
         return image
     return _first_pass(image, submission, actor)
+
+
+def _from_scratch(image: Image, submission: Submission, actor: Any) -> bool:
+    """The frame was never submitted or confirmed before and every target on it is the submitter's own: a second
+    annotator can start where the first one did (an empty frame and the same suggestions), and clearing it loses
+    nothing that was not theirs (imported or another person's labels are never cleared)."""
+    if (
+        image.first_confirmed_at is not None
+        or Submission.objects.filter(image=image).exclude(pk=submission.pk).exists()
+    ):
+        return False
+    return not Target.objects.filter(image=image).exclude(created_by=actor).exists()
 
 
 def _first_pass(image: Image, submission: Submission, actor: Any) -> Image:
@@ -98,8 +144,10 @@ def _first_pass(image: Image, submission: Submission, actor: Any) -> Image:
     )
     previous = image.status
     image.status, image.assigned_to, image.submitted_by, image.first_pass_by = ImageStatus.NEW, None, None, actor
+    image.uncertainty, image.uncertainty_detail = None, {}  # its ranking counted the first pass's points
     image.version += 1
-    image.save(update_fields=["status", "assigned_to", "submitted_by", "first_pass_by", "version", "updated_at"])
+    fields = ["status", "assigned_to", "submitted_by", "first_pass_by", "uncertainty", "uncertainty_detail"]
+    image.save(update_fields=[*fields, "version", "updated_at"])
     audit_log(
         actor=actor,
         project=image.project_id,

@@ -14,7 +14,12 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, Project, image_upload_path
 from labeling.permissions import ANNOTATE, MANAGE, REVIEW, has_role, require_role
 from labeling.services.audit import audit_log
-from labeling.services.double import double_after_submit, require_not_first_pass, require_second_pass_done
+from labeling.services.double import (
+    claim_exclusion,
+    double_after_submit,
+    require_not_first_pass,
+    require_second_pass_done,
+)
 from labeling.services.masks import require_acknowledged
 from labeling.services.prequential import first_confirmed, frame_score_request
 from labeling.services.projects import project_settings
@@ -276,7 +281,7 @@ def image_claim(*, project: Project, actor: Any) -> Image:
     image = (
         Image.objects.select_for_update(skip_locked=True)
         .filter(project=project, assigned_to__isnull=True, status__in=[ImageStatus.NEW, ImageStatus.IN_PROGRESS])
-        .exclude(first_pass_by=actor)  # a double-annotated frame's second pass is someone else's
+        .exclude(claim_exclusion(project.pk, actor))  # a double-annotated frame's second pass is someone else's
         .order_by(*claim_ordering(project))
         .first()
     )

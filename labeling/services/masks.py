@@ -12,6 +12,7 @@ from labeling.exceptions import ApplicationError, ConflictError
 from labeling.models import Image, Mask, MaskRevision, ModelVersion, Target
 from labeling.permissions import ANNOTATE, REVIEW, require_role
 from labeling.services.audit import audit_log
+from labeling.services.double import require_not_first_pass
 from labeling.services.mask_checks import BLOCKING_WARNINGS, DEFAULT_LARGE_AREA, edited_mask_warnings
 from labeling.services.projects import project_settings
 from labeling.services.review_policy import require_independent_reviewer
@@ -59,6 +60,7 @@ def mask_replace(*, target: Target, raster: np.ndarray, version: int | None, act
     a stale one -> 409 and nothing changes. A confirmed mask needs a reviewer."""
     image = target.image
     require_role(actor, image.project, ANNOTATE, "edit masks")
+    require_not_first_pass(image, actor, "edit its masks")
     raster = _check_raster(raster, image)
     mask = _lock(target, version)
     if mask is not None and mask.state == MaskState.CONFIRMED:

@@ -8,8 +8,8 @@ offers it as a suggestion (source "carried"): one key accepts it (it becomes a t
 the tightness that redraws the previous frame's mask here: the previous mask's hint to the generator, whatever
 tool drew that mask; ml.tracking.fit_tightness), moves or deletes it, as any suggestion. Nothing is a label until
 accepted. Targets get their track id when first carried; an export numbers the rest after them. The tightness
-steers the cold start; while an EDGSP version serves, the net draws the mask and the tightness is kept on the
-target for when the cold start draws again.
+steers the cold start; while an EDGSP version serves (the net ignores per-target tightness) no fit is made and
+the previous target's own tightness, if any, comes along.
 """
 
 from __future__ import annotations
@@ -120,17 +120,18 @@ def image_carry(*, image: Image, actor: Any) -> list[Suggestion]:
 def _mask_tightness(
     here: Image, previous: Image, sources: list[Target], pixels: np.ndarray, points: np.ndarray, moves: np.ndarray
 ) -> list[float | None]:
-    """Per source target, the tightness that redraws its previous-frame mask on this frame (None: no mask there,
-    or frames of different sizes)."""
-    if (previous.height, previous.width) != (here.height, here.width):
-        return [None] * len(sources)
+    """Per source target, the tightness that redraws its previous-frame mask on this frame while the cold start
+    serves (None: no mask there, frames of different sizes, or an EDGSP version serving)."""
+    spec = generator_spec(here.project)
+    if spec.method != ml_adapter.COLDSTART or (previous.height, previous.width) != (here.height, here.width):
+        return [None] * len(sources)  # an EDGSP version draws the masks and ignores per-target tightness
     masks = dict(
         Mask.objects.filter(target__in=sources).exclude(state=MaskState.REJECTED).values_list("target_id", "rle")
     )
     hints = [storage.mask_decode(masks[t.pk], here.height, here.width) if t.pk in masks else None for t in sources]
     if not any(h is not None for h in hints):
         return [None] * len(sources)
-    return ml_adapter.previous_mask_tightness(pixels, points, hints, moves, generator_spec(here.project))
+    return ml_adapter.previous_mask_tightness(pixels, points, hints, moves, spec)
 
 
 def carried_fields(suggestion: Suggestion) -> dict[str, Any]:

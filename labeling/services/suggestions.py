@@ -23,6 +23,7 @@ from labeling.models import Image, Job, Project, Suggestion, Target
 from labeling.permissions import ANNOTATE, MANAGE, require_role
 from labeling.services.audit import audit_log
 from labeling.services.chunked_jobs import chunk_run, chunked_job_start, selection_ids
+from labeling.services.double import require_not_first_pass
 from labeling.services.jobs import job_finish
 from labeling.services.sequences import carried_fields, near_any
 from labeling.services.targets import target_add, targets_replace
@@ -100,6 +101,7 @@ def _locked_pending(suggestion: Suggestion, actor: Any, action: str) -> Suggesti
     image = Image.objects.select_for_update().select_related("project").get(pk=suggestion.image_id)
     require_role(actor, image.project, ANNOTATE, action)
     _require_open(image)
+    require_not_first_pass(image, actor, "decide its suggestions")
     locked = Suggestion.objects.select_for_update().filter(pk=suggestion.pk).first()
     if locked is None:
         raise ConflictError("This suggestion is gone: the detector ran again on this image; reload it.")

@@ -88,3 +88,6 @@ def test_the_fitted_tightness_redraws_the_previous_mask_on_the_next_frame():
     with pytest.raises(ValueError, match="2 hints for 3 points"):
         fit_tightness(after, old, hints[:2])
     assert fit_tightness(after, old, [None, np.zeros((64, 64), bool), None]) == [None, None, None]
+    elsewhere = np.zeros((64, 64), bool)
+    elsewhere[58:62, 2:6] = True  # a previous mask the target no longer lies in: nothing to follow
+    assert fit_tightness(after, old + move, [elsewhere, None, None]) == [None, None, None]

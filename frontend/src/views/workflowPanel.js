@@ -8,6 +8,7 @@ import { uncertaintyNote } from "./uncertainty.js";
  * image; `acknowledge(message)` asks the reviewer to confirm a mask that misses its point; `leave(next, claimed)`
  * opens the next image (`claimed`: the image "next" just claimed, so opening it needs no second fetch). */
 export function workflowPanel(root, { image, project, session, canAnnotate, canReview, ownWork, acknowledge, leave }) {
+  let firstPassDone = false; // this person just handed in the first of two blind passes: the frame is not theirs now
   function render() {
     const section = $(root, ".workflow");
     const reviewable = canReview && image.status === "submitted";
@@ -15,7 +16,7 @@ export function workflowPanel(root, { image, project, session, canAnnotate, canR
       ? '<p class="muted rule-note">You annotated this image: another reviewer confirms it (project rule).</p>'
       : '<button data-act="confirm" class="primary">Confirm image</button>';
     section.innerHTML = `<h4>Image</h4>
-      ${canAnnotate && ["new", "in_progress", "rejected"].includes(image.status) ? '<button data-act="submit" class="primary" title="Ctrl+Enter">Submit image</button>' : ""}
+      ${canAnnotate && !firstPassDone && ["new", "in_progress", "rejected"].includes(image.status) ? '<button data-act="submit" class="primary" title="Ctrl+Enter">Submit image</button>' : ""}
       ${canAnnotate ? '<button data-act="next" title="N">Next image ▶</button>' : ""}
       ${canReview ? '<button data-act="next-review" title="The next submitted image">Next to review ▶</button>' : ""}
       ${reviewable ? `<div class="review"><textarea name="comment" placeholder="Comment for the annotator (on reject)"></textarea>
@@ -51,7 +52,8 @@ export function workflowPanel(root, { image, project, session, canAnnotate, canR
         if (session.dirtyMasks().length) return;
         Object.assign(image, await api.submit(image.id));
         // A frame labelled twice (settings.qa.double_share): this was the first pass, kept aside for the reviewer.
-        session.say(image.double === "second_pass" ? "Submitted as the first of two blind passes: another annotator labels this frame next." : "Submitted for review.");
+        firstPassDone = image.double === "second_pass";
+        session.say(firstPassDone ? "Submitted as the first of two blind passes: another annotator labels this frame next." : "Submitted for review.");
       } else if (act === "confirm") {
         if (!(await confirmImage())) return;
       } else if (act === "reject-image") {

@@ -77,7 +77,10 @@ def test_two_blind_passes_are_kept_compared_and_scored(team):
     with pytest.raises(ApplicationError) as caught:  # annotators do not read each other's pass
         image_double(user=ann, image=image)
     assert caught.value.status_code == 403
-    assert image_double(user=reviewer, image=image)["waiting_for_second"] is True
+    waiting = image_double(user=reviewer, image=image)
+    assert waiting["waiting_for_second"] is True  # a reviewer may make the second pass: the first stays hidden
+    assert waiting["passes"][0]["points"] == [] and waiting["passes"][0]["masks"] == []
+    assert qa_summary(user=reviewer, project=project)["annotators"] == []  # nothing scored or paired yet
     with pytest.raises(ConflictError, match="waits for its second, blind pass"):  # no labels: nothing to confirm
         image_confirm(image=image, actor=users[Role.MANAGER])
     assert Image.objects.get(pk=image.pk).status == ImageStatus.NEW
@@ -178,9 +181,71 @@ def test_a_first_pass_whose_annotator_was_deleted_is_still_paired(team):
     leaver.delete()  # the account goes; the first pass stays, unnamed
     image = Image.objects.get(pk=image.pk)
     assert image.first_pass_by is None and image.status == ImageStatus.NEW
+    with pytest.raises(ConflictError, match="waits for its second"):  # still no labels to confirm
+        image_confirm(image=image, actor=users[Role.REVIEWER])
     image_claim(project=project, actor=users["bob"])
     _label(image, users["bob"], [(4, 4)])
     image_submit(image=image, actor=users["bob"])
     first, second = Submission.objects.filter(image=image).order_by("pk")
     assert (first.blind_pass, second.blind_pass, first.peer, first.annotator) == (1, 2, second, None)
     assert qa_summary(user=users[Role.REVIEWER], project=project)["double"]["second_pass_waiting"] == 0
+
+
+def test_the_first_annotator_cannot_steer_the_second_pass_through_masks_or_suggestions(team):
+    from labeling.services.masks import mask_replace
+    from labeling.services.suggestions import suggestion_reject
+
+    project, users = team
+    ann, bob = users[Role.ANNOTATOR], users["bob"]
+    image = ImageFactory(project=project, pixels=gradient())
+    suggestion = Suggestion.objects.create(image=image, x=15, y=9, score=9.0, source="detector")
+    _label(image, ann, [(4, 4)])
+    image = image_submit(image=image, actor=ann)
+    image_claim(project=project, actor=bob)
+    _label(image, bob, [(4, 4)])
+    target = Target.objects.get(image=image)
+    for attempt in (
+        lambda: mask_replace(target=target, raster=_square(4, 4, 2), version=1, actor=ann),
+        lambda: suggestion_reject(suggestion=suggestion, actor=ann),
+    ):
+        with pytest.raises(ApplicationError, match="first pass") as caught:
+            attempt()
+        assert caught.value.status_code == 403
+    assert Suggestion.objects.get(pk=suggestion.pk).state == SuggestionState.PENDING
+    assert mask_replace(target=target, raster=_square(4, 4, 2), version=1, actor=bob).area == 25
+
+
+def test_a_frame_with_labels_not_the_submitters_own_is_never_cleared(team):
+    project, users = team
+    ann, bob = users[Role.ANNOTATOR], users["bob"]
+    imported = ImageFactory(project=project, pixels=gradient())
+    TargetFactory(image=imported, x=4, y=4, created_by=None)  # an imported point the annotator kept
+    _label(imported, ann, [(15, 9)])
+    assert image_submit(image=imported, actor=ann).status == ImageStatus.SUBMITTED
+    assert Target.objects.filter(image=imported).count() == 2
+
+    reopened = ImageFactory(project=project, pixels=gradient(seed=2))
+    _label(reopened, bob, [(4, 4)])
+    reopened = image_confirm(image=reopened, actor=users[Role.REVIEWER])  # confirmed without a submit
+    reopened = image_reject(image=reopened, actor=users[Role.REVIEWER], comment="look again")
+    assert image_submit(image=reopened, actor=bob).status == ImageStatus.SUBMITTED
+    assert Target.objects.filter(image=reopened).count() == 1 and not Submission.objects.filter(blind_pass=1)
+
+
+def test_with_nobody_else_left_the_first_annotator_finishes_the_frame(team):
+    from django.contrib.auth import get_user_model
+
+    project, users = team
+    ann = users[Role.ANNOTATOR]
+    image = ImageFactory(project=project, pixels=gradient(), uncertainty=0.8, uncertainty_detail={"n_points": 1})
+    _label(image, ann, [(4, 4)])
+    image = image_submit(image=image, actor=ann)
+    assert image.uncertainty is None and image.uncertainty_detail == {}  # its ranking counted the first pass
+    others = [u.pk for key, u in users.items() if u != ann]
+    get_user_model().objects.filter(pk__in=others).update(is_active=False)  # everyone else leaves
+    assert image_claim(project=project, actor=ann).pk == image.pk
+    _label(image, ann, [(4, 4)])
+    image = image_submit(image=image, actor=ann)
+    assert image.status == ImageStatus.SUBMITTED
+    assert list(Submission.objects.filter(image=image).values_list("blind_pass", flat=True)) == [None, None]
+    assert AuditLog.objects.filter(action="image.double_dropped", object_id=str(image.pk)).exists()
