@@ -1,4 +1,4 @@
-"""Management commands: createproject, importimages (per-file errors, progress), seeddemo."""
+"""Management commands: createproject, importimages (per-file errors, progress), seeddemo, qareport."""
 
 import io
 from pathlib import Path
@@ -72,3 +72,41 @@ def test_seeddemo_is_idempotent():
     assert project.images.count() == len(list(DEMO.glob("*.png"))) == 6
     assert Membership.objects.get(project=project).user.username == "demo"
     assert "demo / demo-password" in out.getvalue()
+
+
+def test_qareport_prints_each_annotators_figures_as_a_table_csv_or_json(tmp_path):
+    import csv as csvlib
+    import json
+
+    import numpy as np
+
+    from labeling.choices import Role
+    from labeling.services.images import image_claim, image_confirm, image_submit
+    from tests.factories import ImageFactory, MaskFactory, MembershipFactory, ProjectFactory, TargetFactory
+
+    project = ProjectFactory()
+    MembershipFactory(project=project, user=project.created_by, role=Role.OWNER)
+    anna = MembershipFactory(project=project, role=Role.ANNOTATOR).user
+    rita = MembershipFactory(project=project, role=Role.REVIEWER).user
+    image = ImageFactory(project=project)
+    image_claim(project=project, actor=anna)
+    raster = np.zeros((16, 24), bool)
+    raster[3:6, 3:6] = True
+    MaskFactory(target=TargetFactory(image=image, x=4, y=4, created_by=anna), raster=raster)
+    image_confirm(image=image_submit(image=image, actor=anna), actor=rita)
+
+    out = io.StringIO()
+    call_command("qareport", "--project", str(project.pk), stdout=out)
+    table = out.getvalue().splitlines()
+    assert table[0].split()[:4] == ["username", "frames", "iou", "pd"]
+    assert table[1].split()[:4] == [anna.username, "1", "100.0", "100.0"]
+    assert "labelled twice: 0 frames" in table[-1]
+    path = tmp_path / "qa.csv"
+    call_command("qareport", "--project", str(project.pk), "--format", "csv", "--out", str(path), stdout=io.StringIO())
+    (row,) = list(csvlib.DictReader(path.open()))
+    assert row["username"] == anna.username and float(row["iou"]) == 100.0 and row["gold_iou"] == ""
+    out = io.StringIO()
+    call_command("qareport", "--project", str(project.pk), "--format", "json", stdout=out)
+    assert json.loads(out.getvalue())["annotators"][0]["frames"] == 1
+    with pytest.raises(CommandError, match="not a member"):
+        call_command("qareport", "--project", str(project.pk), "--user", UserFactory().username)
