@@ -28,8 +28,9 @@ class GeneratorSpec:
     # EDGSP only: cold-start settings (ColdStartParams fields) its prior channel is made with instead of the
     # checkpoint's, e.g. (("alpha", 0.1),) from the project's calibration; () keeps the checkpoint's.
     prior: tuple[tuple[str, Any], ...] = ()
-    # EDGSP only: open a 1-px gap where touching targets meet (SIRST's convention). A version trained on frames
-    # whose confirmed masks touch turns it off (services.training): it draws the team's convention.
+    # Open a 1-px gap where touching targets meet (SIRST's convention): EDGSP's BBM split, the cold start's
+    # `separate`. A version trained, or a cold start calibrated, on frames whose confirmed masks touch turns it off
+    # (services.training, services.calibration): it draws the team's convention.
     gaps: bool = True
 
     def coldstart_params(self) -> dict[str, Any]:
@@ -37,7 +38,12 @@ class GeneratorSpec:
         from ml.coldstart import ColdStartParams
 
         factor = ColdStartParams().size_alpha_factor if self.size_rule else None
-        return {"alpha": self.alpha, "use_grabcut": self.use_grabcut, "size_alpha_factor": factor}
+        return {
+            "alpha": self.alpha,
+            "use_grabcut": self.use_grabcut,
+            "size_alpha_factor": factor,
+            "separate": self.gaps,
+        }
 
 
 @dataclass
@@ -133,6 +139,8 @@ def generate_masks(
         fallback = [bool(f) for f in result.fallback]
         adhesion = [False] * len(masks)
         params = {"alpha": spec.alpha, "use_grabcut": spec.use_grabcut, "size_rule": spec.size_rule}
+        if not spec.gaps:
+            params["gaps"] = False
     seconds = time.perf_counter() - start
     return GenerationOutput(masks, fallback, adhesion, spec.method, seconds, params, prob, threshold)
 
@@ -233,13 +241,14 @@ def frame_uncertainty(
     return {"score": result.score, "parts": result.parts, "n_points": result.n_points, "points": source}
 
 
-def calibrate_alpha(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
+def calibrate_alpha(samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], gaps: bool = True) -> dict[str, Any]:
     """Choose the cold start's alpha (on the wide grid, 0.02-0.7), GrabCut on/off and the size rule on/off on
-    confirmed (image, points (N, 2) (x, y), union mask)."""
+    confirmed (image, points (N, 2) (x, y), union mask), with or without the 1-px gap between touching targets."""
     from ml.calibration import WIDE_GRID
     from ml.calibration import calibrate_alpha as _calibrate
+    from ml.coldstart import ColdStartParams
 
-    result = _calibrate(samples, grid=WIDE_GRID, compare_size_rule=True)
+    result = _calibrate(samples, grid=WIDE_GRID, params=ColdStartParams(separate=gaps), compare_size_rule=True)
     return {
         "alpha": float(result.best_alpha),
         "use_grabcut": bool(result.best_use_grabcut),

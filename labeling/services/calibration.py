@@ -89,8 +89,12 @@ def project_calibrate(*, job_id: int) -> None:
         return
     samples = [(s.pixels, s.points, s.mask) for s in loop]
     job_update_progress(job=job, done=1, message=f"calibrating on {len(samples)} confirmed frames")
-    chosen = ml_adapter.calibrate_alpha(samples)
+    # The team's masks touch where targets meet (dense clusters): no 1-px gap between instances, as for training.
+    gaps = not any(s.touching for s in loop)
+    chosen = ml_adapter.calibrate_alpha(samples, gaps=gaps)
     params = {"alpha": chosen["alpha"], "use_grabcut": chosen["use_grabcut"], "size_rule": chosen["size_rule"]}
+    if not gaps:
+        params["gaps"] = False
     figures = {
         "default": ml_adapter.score(ml_adapter.GeneratorSpec(), samples),
         "calibrated": ml_adapter.score(ml_adapter.GeneratorSpec(**params), samples),
@@ -127,7 +131,8 @@ def _same_coldstart(project: Project, params: dict[str, Any]) -> bool:
 
 
 def _spec_params(spec: ml_adapter.GeneratorSpec) -> dict[str, Any]:
-    return {"alpha": spec.alpha, "use_grabcut": spec.use_grabcut, "size_rule": spec.size_rule}
+    params = {"alpha": spec.alpha, "use_grabcut": spec.use_grabcut, "size_rule": spec.size_rule}
+    return params if spec.gaps else {**params, "gaps": False}
 
 
 @transaction.atomic
@@ -160,6 +165,7 @@ def _candidates(
     if source is not None:
         path, parent, parent_ids = source
         prior = {"alpha": params["alpha"]}
+        gaps = {"gaps": False} if params.get("gaps") is False else {}
         same = ModelVersion.objects.filter(
             project=project, kind=GeneratorKind.EDGSP, status__in=[ModelStatus.CANDIDATE, ModelStatus.PROMOTED]
         )
@@ -171,7 +177,7 @@ def _candidates(
                     kind=GeneratorKind.EDGSP,
                     arch=f"{parent.arch if parent else 'EDGSP base weights'} + calibrated prior",
                     checkpoint=parent.checkpoint if parent else path,
-                    params={"prior": prior},
+                    params={"prior": prior, **gaps},
                     parent=parent,
                     trained_on=sorted(set(ids) | set(parent_ids)),
                     snapshot_at=snapshot,

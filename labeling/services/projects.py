@@ -134,6 +134,10 @@ def project_settings_validate(settings: Any) -> dict[str, Any]:
     generator = settings.get("generator", {})
     if "alpha" in generator:
         _number(generator["alpha"], "generator.alpha", 0, 1, open_interval=True)
+    for key in ("use_grabcut", "size_rule", "gaps"):
+        if key in generator and not isinstance(generator[key], bool):
+            where = f"generator.{key}"
+            raise ApplicationError(f"settings.{where} must be true or false.", extra={"field": where})
     review = settings.get("review", {})
     if "separate_reviewer" in review and not isinstance(review["separate_reviewer"], bool | None):
         raise ApplicationError(

@@ -77,6 +77,7 @@ def default_spec(project: Project) -> ml_adapter.GeneratorSpec:
         alpha=float(generator.get("alpha", 0.35)),
         use_grabcut=bool(generator.get("use_grabcut", False)),
         size_rule=bool(generator.get("size_rule", True)),
+        gaps=bool(generator.get("gaps", True)),
     )
 
 
@@ -89,6 +90,7 @@ def version_spec(version: ModelVersion) -> ml_adapter.GeneratorSpec:
             alpha=float(params.get("alpha", 0.35)),
             use_grabcut=bool(params.get("use_grabcut", False)),
             size_rule=bool(params.get("size_rule", True)),
+            gaps=bool(params.get("gaps", True)),
             model_version_id=version.pk,
         )
     prior = tuple(sorted((params.get("prior") or {}).items()))
@@ -132,6 +134,7 @@ def generator_label(version: ModelVersion | None, spec: ml_adapter.GeneratorSpec
     if spec.method == ml_adapter.COLDSTART:
         text = f"cold start α {spec.alpha:.2f}" + (" + GrabCut" if spec.use_grabcut else "")
         text += "" if spec.size_rule else " (no size rule)"
+        text += "" if spec.gaps else ", targets may touch"
     else:
         text = "EDGSP base weights" if version is None else version.arch
         alpha = dict(spec.prior).get("alpha")

@@ -121,3 +121,52 @@ def test_frames_without_targets_do_not_break_a_scheduled_calibration():
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and "no confirmed frame with targets" in job.message
     assert not ModelVersion.objects.filter(project=project).exists()
+
+
+def _cluster_frame(seed: int) -> tuple[np.ndarray, list[tuple[float, float]], list[np.ndarray]]:
+    """A 48x64 frame with a row of three small touching targets 3 px apart, and masks that touch: the halo above
+    10 % of the cluster's peak, split between the targets by nearest point (a dense cluster, drawn as one team
+    draws it)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:48, 0:64]
+    centres = [(20 + 3 * k + seed % 4, 24.0) for k in range(3)]
+    bump = sum(900 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 1.1**2)) for cx, cy in centres)
+    frame = 1000 + rng.normal(0, 4, (48, 64)) + bump
+    halo = bump > 0.1 * bump.max()
+    nearest = np.argmin([(xx - cx) ** 2 + (yy - cy) ** 2 for cx, cy in centres], axis=0)
+    masks = [halo & (nearest == k) for k in range(3)]
+    return np.clip(frame, 0, 65535).astype(np.uint16), centres, masks
+
+
+@pytest.mark.django_db
+def test_a_team_whose_masks_touch_gets_a_cold_start_without_the_gap():
+    """SIRST keeps a 1-px gap between touching targets; on dense clusters drawn touching that gap is a large
+    share of every small mask. Calibration on such frames turns it off, as training does for EDGSP."""
+    from labeling import ml_adapter
+    from labeling.services.calibration import project_calibrate
+    from labeling.services.serving import generator_label, version_spec
+
+    project = ProjectFactory()
+    manager = MembershipFactory(project=project, role=Role.MANAGER).user
+    frames = [_cluster_frame(seed) for seed in range(MIN_CONFIRMED_IMAGES)]
+    for pixels, points, masks in frames:
+        image = ImageFactory(
+            project=project, pixels=pixels, status=ImageStatus.CONFIRMED, first_confirmed_at=timezone.now()
+        )
+        for (x, y), raster in zip(points, masks, strict=True):
+            MaskFactory(target=TargetFactory(image=image, x=x, y=y), raster=raster, state=MaskState.CONFIRMED)
+    job = project_calibration_request(project=project, actor=manager)
+    project_calibrate(job_id=job.pk)
+    job.refresh_from_db()
+    version = ModelVersion.objects.get(project=project, kind=GeneratorKind.COLDSTART)
+    assert version.params["gaps"] is False and job.result["calibration"]["gaps"] is False
+    spec = version_spec(version)
+    assert spec.gaps is False and "targets may touch" in generator_label(version, spec)
+    samples = [(p, np.array(pts), np.any(m, axis=0)) for p, pts, m in frames]
+    with_gap = ml_adapter.GeneratorSpec(alpha=spec.alpha, use_grabcut=spec.use_grabcut, size_rule=spec.size_rule)
+    assert ml_adapter.score(spec, samples)["iou"] > ml_adapter.score(with_gap, samples)["iou"] + 5
+
+    apart, apart_manager = _confirmed_project(MIN_CONFIRMED_IMAGES)  # targets apart: SIRST's convention stays
+    job = project_calibration_request(project=apart, actor=apart_manager)
+    project_calibrate(job_id=job.pk)
+    assert "gaps" not in ModelVersion.objects.get(project=apart, kind=GeneratorKind.COLDSTART).params
