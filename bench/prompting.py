@@ -33,11 +33,12 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from bench.quality import proxy_samples  # noqa: E402
-from ml.coldstart import point_prompt_masks  # noqa: E402
+from bench.quality import gain_over_coldstart, proxy_samples  # noqa: E402
 from ml.data import load_samples  # noqa: E402
+from ml.evaluation import evaluate_predictor  # noqa: E402
 from ml.inference import ColdStartPredictor, Predictor  # noqa: E402
-from ml.metrics import SegmentationMetrics, instance_counts, iou_gain_interval, iou_interval, pooled_figures  # noqa: E402
+from ml.postprocess import InstanceResult  # noqa: E402
+from ml.prior import coldstart_params_to_dict  # noqa: E402
 
 REPORT = ROOT / "bench" / "reports" / "prompting.md"
 DATA = ROOT.parent / "shared" / "data" / "sirst"
@@ -46,60 +47,55 @@ DATA = ROOT.parent / "shared" / "data" / "sirst"
 WAYS = (("all_at_once", "all at once"), ("touching", "all at once, no gap"), ("one_at_a_time", "one at a time"))
 
 
-def _masks(predictor: object, image: np.ndarray, points: np.ndarray, way: str) -> list[np.ndarray]:
-    if way == "one_at_a_time":
-        return [np.asarray(predictor.predict(image, points[i : i + 1]).masks[0], bool) for i in range(len(points))]
-    return [np.asarray(m, bool) for m in predictor.predict(image, points, gaps=way != "touching").masks]
+class OneAtATime:
+    """A predictor prompted with one point per call: each target's mask knows nothing of its neighbours."""
+
+    def __init__(self, predictor: object) -> None:
+        self.predictor = predictor
+
+    def predict(self, image: np.ndarray, points: np.ndarray, **kwargs: object) -> InstanceResult:
+        alone = [self.predictor.predict(image, points[i : i + 1], **kwargs) for i in range(len(points))]
+        return InstanceResult(
+            [r.masks[0] for r in alone], [r.fallback[0] for r in alone], [r.adhesion[0] for r in alone], image.shape
+        )
 
 
-def score(predictor: object, frames: list, way: str) -> dict:
-    """Per-frame counts of one way of prompting, pooled."""
-    rows, inter, union, started = [], [], [], time.perf_counter()
-    for f in frames:
-        masks = _masks(predictor, f.image, f.points, way)
-        counts = instance_counts(masks, f.instances, f.points)
-        rows.append(counts)
-        inter.append(counts["inter"])
-        union.append(counts["union"])
-    figures = pooled_figures(rows)
-    low, high = iou_interval(inter, union)
-    return {
-        "iou": round(figures["iou"], 2),
-        "iou_ci": [round(low, 2), round(high, 2)],
-        "pd": round(figures["pd"], 2),
-        "fat": round(figures["fat"], 2),
-        "merged": int(sum(r["n_merged"] for r in rows)),
-        "ms_per_frame": round(1000 * (time.perf_counter() - started) / max(1, len(frames)), 1),
-        "_inter": inter,
-        "_union": union,
-    }
+def _ways(name: str) -> dict[str, tuple[object, dict]]:
+    """(predictor, predict keywords) per way of prompting a generator."""
+    if name == "edgsp":
+        net = Predictor.load(device="cpu")
+        return {"all_at_once": (net, {}), "touching": (net, {"gaps": False}), "one_at_a_time": (OneAtATime(net), {})}
+    cold = ColdStartPredictor()
+    touching = ColdStartPredictor(coldstart_params_to_dict(dataclasses.replace(cold.params, separate=False)))
+    return {"all_at_once": (cold, {}), "touching": (touching, {}), "one_at_a_time": (OneAtATime(cold), {})}
 
 
 def compare(frames: list) -> dict:
-    out = {}
-    for name, predictor in (("edgsp", Predictor.load(device="cpu")), ("coldstart", ColdStartTouching())):
-        rows = {way: score(predictor, frames, way) for way, _ in WAYS}
-        acc = {
-            way: SegmentationMetrics(image_inter=r.pop("_inter"), image_union=r.pop("_union"))
-            for way, r in rows.items()
+    """Each generator prompted each way (ml.evaluation.evaluate_predictor: pooled IoU with its interval, and per
+    target Pd, false targets and merged masks), and the paired gains."""
+    out: dict = {}
+    for name in ("edgsp", "coldstart"):
+        results = {
+            way: evaluate_predictor(predictor, frames, "centroid", **kwargs)
+            for way, (predictor, kwargs) in _ways(name).items()
         }
-        out[name] = {**rows, "gain": _gain(acc["all_at_once"], acc["one_at_a_time"])}
-        out[name]["gain_no_gap"] = _gain(acc["touching"], acc["all_at_once"])
+        out[name] = {way: _row(r) for way, r in results.items()}
+        per_image = {way: r["per_image"] for way, r in results.items()}
+        out[name]["gain"] = gain_over_coldstart(per_image["all_at_once"], per_image["one_at_a_time"])
+        out[name]["gain_no_gap"] = gain_over_coldstart(per_image["touching"], per_image["all_at_once"])
     return out
 
 
-def _gain(a: SegmentationMetrics, b: SegmentationMetrics) -> list[float]:
-    gain, low, high = iou_gain_interval(a, b)
-    return [round(gain, 2), round(low, 2), round(high, 2)]
-
-
-class ColdStartTouching(ColdStartPredictor):
-    """The cold start with `gaps` as EDGSP has it: False drops the 1-px gap between touching instances
-    (ColdStartParams.separate), as a calibration on touching masks does."""
-
-    def predict(self, image: np.ndarray, points: np.ndarray, gaps: bool = True, **kwargs: object) -> object:
-        params = self.params if gaps else dataclasses.replace(self.params, separate=False)
-        return point_prompt_masks(np.asarray(image), np.asarray(points, dtype=np.float64).reshape(-1, 2), params)
+def _row(r: dict) -> dict:
+    t = r["per_target"]
+    return {
+        "iou": round(r["iou"], 2),
+        "iou_ci": [round(r["iou_low"], 2), round(r["iou_high"], 2)],
+        "pd": round(t["pd"], 2),
+        "fat": round(t["fat"], 2),
+        "merged": int(t["n_merged"]),
+        "ms_median": round(r["ms_median"], 1),
+    }
 
 
 def main() -> None:
@@ -130,7 +126,7 @@ def _write_report(r: dict, path: Path, args: argparse.Namespace) -> None:
         f"({r['wall_s']:.0f} s on this machine, CPU). Choices are read on train; val is reported.",
         "",
         "| split | frames | targets | generator | prompted | IoU [95 %] | Pd per target | false targets % | merged "
-        "| ms a frame |",
+        "| ms a frame (median) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     gains = []
@@ -144,13 +140,13 @@ def _write_report(r: dict, path: Path, args: argparse.Namespace) -> None:
                 lines.append(
                     f"| {split} | {s['frames']} | {s['targets']} | {name} | {label} | {x['iou']:.2f} "
                     f"[{x['iou_ci'][0]:.1f}, {x['iou_ci'][1]:.1f}] | {x['pd']:.2f} | {x['fat']:.2f} | {x['merged']} "
-                    f"| {x['ms_per_frame']} |"
+                    f"| {x['ms_median']} |"
                 )
-            g = s[name]["gain"]
-            n = s[name]["gain_no_gap"]
+            g, n = s[name]["gain"], s[name]["gain_no_gap"]
             gains.append(
-                f"- {split}, {name}: all at once {g[0]:+.2f} IoU over one at a time [{g[1]:+.2f}, {g[2]:+.2f}]; "
-                f"without the 1-px gap {n[0]:+.2f} over with it [{n[1]:+.2f}, {n[2]:+.2f}]"
+                f"- {split}, {name}: all at once {g['gain']:+.2f} IoU over one at a time [{g['low']:+.2f}, "
+                f"{g['high']:+.2f}]; without the 1-px gap {n['gain']:+.2f} over with it "
+                f"[{n['low']:+.2f}, {n['high']:+.2f}]"
             )
     lines += [
         "",

@@ -205,12 +205,12 @@ def previous_mask_tightness(
     pixels: np.ndarray, points: np.ndarray, hints: list[np.ndarray | None], moves: np.ndarray, spec: GeneratorSpec
 ) -> list[float | None]:
     """Per carried point, the cold-start alpha that redraws its previous frame's mask (`hints`, moved by `moves`
-    (N, 2) dx, dy) here best (ml.tracking.fit_tightness), with the project's cold-start settings (the shipped ones
-    while an EDGSP version serves); None where there is no previous mask."""
+    (N, 2) dx, dy) here best (ml.tracking.fit_tightness), with the serving cold start's settings `spec`; None where
+    there is no previous mask."""
     from ml.coldstart import ColdStartParams
     from ml.tracking import fit_tightness, shift_mask
 
-    params = ColdStartParams(**spec.coldstart_params()) if spec.method == COLDSTART else ColdStartParams()
+    params = ColdStartParams(**spec.coldstart_params())
     moved = [None if h is None else shift_mask(h, dx, dy) for h, (dx, dy) in zip(hints, moves, strict=True)]
     return fit_tightness(pixels, points, moved, params)
 

@@ -381,7 +381,7 @@ def image_double(*, user: Any, image: Image) -> dict[str, Any]:
     hidden = second is None  # a reviewer may make the second pass: the first stays out of sight until it is in
     return {
         "image_id": image.pk,
-        "waiting_for_second": second is None,
+        "waiting_for_second": hidden,
         "passes": [
             {
                 "blind_pass": p.blind_pass,

@@ -27,6 +27,7 @@ from labeling.services import (
     image_update,
     images_upload,
 )
+from labeling.services.double import double_state
 
 
 class RejectionSerializer(Serializer):
@@ -69,9 +70,7 @@ class ImageOutputSerializer(Serializer):
     updated_at = serializers.DateTimeField()
 
     def get_double(self, image) -> str:
-        if image.first_pass_by_id is None:
-            return ""
-        return "second_pass" if image.status in (ImageStatus.NEW, ImageStatus.IN_PROGRESS) else "labelled_twice"
+        return double_state(image)
 
     @extend_schema_field(RejectionSerializer(allow_null=True))
     def get_last_rejection(self, image) -> dict | None:

@@ -92,9 +92,11 @@ def project_calibrate(*, job_id: int) -> None:
     # The team's masks touch where targets meet (dense clusters): no 1-px gap between instances, as for training.
     gaps = not any(s.touching for s in loop)
     chosen = ml_adapter.calibrate_alpha(samples, gaps=gaps)
-    params = {"alpha": chosen["alpha"], "use_grabcut": chosen["use_grabcut"], "size_rule": chosen["size_rule"]}
-    if not gaps:
-        params["gaps"] = False
+    params = _spec_params(
+        ml_adapter.GeneratorSpec(
+            alpha=chosen["alpha"], use_grabcut=chosen["use_grabcut"], size_rule=chosen["size_rule"], gaps=gaps
+        )
+    )
     figures = {
         "default": ml_adapter.score(ml_adapter.GeneratorSpec(), samples),
         "calibrated": ml_adapter.score(ml_adapter.GeneratorSpec(**params), samples),
@@ -131,6 +133,7 @@ def _same_coldstart(project: Project, params: dict[str, Any]) -> bool:
 
 
 def _spec_params(spec: ml_adapter.GeneratorSpec) -> dict[str, Any]:
+    """A cold start's stored params (a version's `params`): `gaps` only where it is off, as older versions lack it."""
     params = {"alpha": spec.alpha, "use_grabcut": spec.use_grabcut, "size_rule": spec.size_rule}
     return params if spec.gaps else {**params, "gaps": False}
 

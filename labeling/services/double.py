@@ -5,8 +5,9 @@ unassigned, for anyone but that annotator; the second submit is the frame's labe
 both passes are scored against each other at once (the inter-annotator agreement, with the benchmarks' rules). At
 confirmation both are scored against the confirmed masks like any submission (services.qa).
 
-Picked only where the frame has never been submitted, is not a gold frame, and another member can annotate (else
-the frame would wait for ever). The first pass leaves the frame (its targets and masks are deleted, its decided
+Picked only where the frame was labelled from scratch by its submitter (never submitted or confirmed before, no
+target of anyone else's), is not a gold frame, and another member can annotate (else the frame would wait for
+ever). The first pass leaves the frame (its targets and masks are deleted, its decided
 suggestions are offered again) so the second annotator sees what the first one saw, not what they did; nothing is
 lost: the Submission keeps it, the audit log names it, and a reviewer reads it beside the second pass
 (selectors.image_double)."""
@@ -39,6 +40,14 @@ def double_picked(image: Image, share: float) -> bool:
     return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
+def double_state(image: Image) -> str:
+    """'' (labelled once), 'second_pass' (its first pass is kept aside; it waits for a second annotator) or
+    'labelled_twice', from the image row alone (lists show it for every frame)."""
+    if image.first_pass_by_id is None:
+        return ""
+    return "second_pass" if image.status in OPEN else "labelled_twice"
+
+
 def second_pass_pending(image: Image) -> bool:
     """The frame holds a first pass and waits for its second annotator (an unpaired first pass, whoever made it:
     the mark on the image goes when that account is deleted)."""
@@ -57,7 +66,7 @@ def require_not_first_pass(image: Image, actor: Any, action: str) -> None:
     it (else the frame would wait for ever: its first annotator goes on, and the frame is labelled once)."""
     if image.first_pass_by_id is None or image.first_pass_by_id != getattr(actor, "pk", None):
         return
-    if image.status in OPEN and _another_annotator(image, actor):
+    if image.status in OPEN and _others_annotate(image.project_id, actor):
         raise ApplicationError(
             f"You made the first pass of image {image.pk}, which is labelled twice (settings.qa.double_share); "
             f"another annotator makes the second, blind pass, so you cannot {action} it now.",
@@ -75,10 +84,6 @@ def require_second_pass_done(image: Image) -> None:
             "yet (the first pass is kept aside for the comparison).",
             extra={"rule": "double_annotation", "image_id": image.pk, "status": image.status},
         )
-
-
-def _another_annotator(image: Image, actor: Any) -> bool:
-    return _others_annotate(image.project_id, actor)
 
 
 def _others_annotate(project_id: int, actor: Any) -> bool:
@@ -117,7 +122,7 @@ def double_after_submit(*, image: Image, submission: Submission, actor: Any) -> 
     share = float(project_settings(image.project)["qa"]["double_share"])
     if not double_picked(image, share) or not _from_scratch(image, submission, actor):
         return image
-    if GoldTruth.objects.filter(image=image).exists() or not _another_annotator(image, actor):
+    if GoldTruth.objects.filter(image=image).exists() or not _others_annotate(image.project_id, actor):
         return image
     return _first_pass(image, submission, actor)
 
@@ -137,8 +142,8 @@ def _from_scratch(image: Image, submission: Submission, actor: Any) -> bool:
 def _first_pass(image: Image, submission: Submission, actor: Any) -> Image:
     submission.blind_pass = 1
     submission.save(update_fields=["blind_pass"])
-    removed = Target.objects.filter(image=image).count()
-    Target.objects.filter(image=image).delete()  # masks go with them; the submission holds both
+    _, deleted = Target.objects.filter(image=image).delete()  # masks go with them; the submission holds both
+    removed = deleted.get(Target._meta.label, 0)
     Suggestion.objects.filter(image=image).exclude(state=SuggestionState.PENDING).update(
         state=SuggestionState.PENDING, target=None, decided_by=None, decided_at=None
     )

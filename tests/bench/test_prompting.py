@@ -24,5 +24,5 @@ def test_the_prompting_bench_scores_every_way_and_writes_its_report(tmp_path):
         assert {"all_at_once", "touching", "one_at_a_time"} <= set(ways)
         assert ways["all_at_once"]["merged"] == 0  # split between the points: no mask holds another's point
         assert ways["one_at_a_time"]["merged"] > 0  # alone, a mask grows over its touching neighbours
-        assert ways["gain"][1] <= ways["gain"][0] <= ways["gain"][2]
+        assert ways["gain"]["low"] <= ways["gain"]["gain"] <= ways["gain"]["high"]
     assert "all at once, no gap" in report.read_text()

@@ -93,19 +93,31 @@ export async function showDashboard(root, projectId, me) {
       }),
     );
   }
+  /** Save a settings change (version-checked); true when saved, else the error is shown and false returned. */
+  async function saveSettings(settings) {
+    try {
+      Object.assign(project, await api.projectUpdate(projectId, { version: project.version, settings }));
+      $(root, ".top-error").textContent = "";
+      return true;
+    } catch (error) {
+      $(root, ".top-error").textContent = error.message;
+      return false;
+    }
+  }
   const order = root.querySelector("select[name=claim-order]");
   if (order) {
     order.addEventListener("change", async () => {
+      if (!(await saveSettings({ claim: { order: order.value } }))) {
+        order.value = project.settings?.claim?.order || "id";
+        return;
+      }
       try {
-        Object.assign(project, await api.projectUpdate(projectId, { version: project.version, settings: { claim: { order: order.value } } }));
-        $(root, ".top-error").textContent = "";
         if (order.value === "active") {
           await api.rank(projectId); // frames never ranked would otherwise come in upload order
           jobs.poke();
         }
       } catch (error) {
-        order.value = project.settings?.claim?.order || "id";
-        $(root, ".top-error").textContent = error.message;
+        $(root, ".top-error").textContent = error.message; // saved; only the ranking job failed to start
       }
     });
   }
@@ -113,14 +125,8 @@ export async function showDashboard(root, projectId, me) {
   if (share) {
     share.addEventListener("change", async () => {
       const value = Math.min(100, Math.max(0, Number(share.value) || 0)) / 100;
-      try {
-        Object.assign(project, await api.projectUpdate(projectId, { version: project.version, settings: { qa: { double_share: value } } }));
-        share.value = String(Math.round(100 * value));
-        $(root, ".top-error").textContent = "";
-      } catch (error) {
-        share.value = String(Math.round(100 * (project.settings?.qa?.double_share ?? 0)));
-        $(root, ".top-error").textContent = error.message;
-      }
+      await saveSettings({ qa: { double_share: value } });
+      share.value = String(Math.round(100 * (project.settings?.qa?.double_share ?? 0)));
     });
   }
   const next = $(root, ".next-image");

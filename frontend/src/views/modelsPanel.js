@@ -20,10 +20,11 @@ function modelRows(models, manage) {
           : p.prior && p.prior.alpha != null
             ? `<span class="metric">prior α ${Number(p.prior.alpha).toFixed(2)}</span>`
             : "";
+      const touching = p.gaps === false ? ' <span class="metric">targets may touch</span>' : "";
       return `<div class="model" data-model="${m.id}"><h4>${m.project_id ? `v${m.number}` : "base"} · ${escapeHtml(m.arch)}
         <span class="badge">${escapeHtml(m.status)}</span>
         ${manage && m.project_id && m.status === "candidate" ? '<button data-act="promote">Promote</button>' : ""}
-        ${manage && m.project_id && m.status === "promoted" ? '<button data-act="retire">Retire</button>' : ""}</h4><div>${settings} ${metrics || (settings ? "" : '<span class="muted">no metrics</span>')}</div>${gate}
+        ${manage && m.project_id && m.status === "promoted" ? '<button data-act="retire">Retire</button>' : ""}</h4><div>${settings}${touching} ${metrics || (settings ? "" : '<span class="muted">no metrics</span>')}</div>${gate}
         ${m.curve && m.curve.length ? curveChart(m.curve) : ""}</div>`;
     })
     .join("");

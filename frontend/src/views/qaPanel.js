@@ -15,6 +15,9 @@ export function qaCard(project, manage) {
   ${control}<p class="double-summary muted"></p><div class="qa-table"></div><div class="qa-chart"></div></section>`;
 }
 
+/** "IoU / Pd (frames)" of a figures object, or a dash. */
+const figures = (f) => (f ? `${f.iou.toFixed(1)} / ${f.pd.toFixed(1)} (${f.frames})` : "–");
+
 const COLOURS = ["#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176", "#90a4ae"];
 
 function table(rows, waiting) {
@@ -25,8 +28,7 @@ function table(rows, waiting) {
       <td class="num">${r.frames}</td><td class="num" data-col="iou">${r.iou.toFixed(1)}</td><td class="num" data-col="pd">${r.pd.toFixed(1)}</td>
       <td class="num">${r.fa.toFixed(1)}</td><td class="num">${r.false_targets}</td>
       <td class="num">${r.median_seconds == null ? "–" : `${Math.round(r.median_seconds)} s`}</td>
-      <td class="num" data-col="gold">${r.gold ? `${r.gold.iou.toFixed(1)} / ${r.gold.pd.toFixed(1)} (${r.gold.frames})` : "–"}</td>
-      <td class="num" data-col="agreement">${r.agreement ? `${r.agreement.iou.toFixed(1)} / ${r.agreement.pd.toFixed(1)} (${r.agreement.frames})` : "–"}</td></tr>`,
+      <td class="num" data-col="gold">${figures(r.gold)}</td><td class="num" data-col="agreement">${figures(r.agreement)}</td></tr>`,
     )
     .join("");
   return `<table class="qa"><thead><tr><th>annotator</th><th title="frames scored">frames</th><th title="pixel IoU, %">IoU</th>

@@ -196,6 +196,8 @@ def test_dashboard_models_curve_and_live_job_progress(labeled, live_server, new_
     ModelVersionFactory(project=project, curve=curve, metrics={"iou": 0.712, "pd": 0.95}, status="promoted")
     reason = "IoU 81.68 > 81.37, but the gain of +0.31 is not sure on 48 images (its 95% lower bound is -0.92)"
     ModelVersionFactory(project=project, status="rejected", gate={"promoted": False, "reason": reason})
+    gapless = {"alpha": 0.3, "use_grabcut": False, "size_rule": True, "gaps": False}  # calibrated on touching masks
+    ModelVersionFactory(project=project, kind="coldstart", arch="cold start", params=gapless, status="candidate")
     job = JobFactory(project=project, kind="train", status="running", progress=40, message="step 80")
     page = new_page()
     login(page, live_server.url, "olga")
@@ -207,6 +209,8 @@ def test_dashboard_models_curve_and_live_job_progress(labeled, live_server, new_
     expect(page.locator(".model").first).to_contain_text("iou 0.712")
     expect(page.locator(".model .gate-reason")).to_have_text(reason)
     expect(page.locator(".model button[data-act=retire]")).to_have_count(1)
+    expect(page.locator(".model", has_text="cold start")).to_contain_text("α 0.30")
+    expect(page.locator(".model", has_text="targets may touch")).to_have_count(1)  # only the gapless cold start
 
     Job.objects.filter(pk=job.pk).update(progress=80, message="step 160")  # the worker moves on
     expect(row.locator("progress")).to_have_attribute("value", "80", timeout=10000)
