@@ -1,10 +1,10 @@
 """The learning loop's clock: what happens when a frame is confirmed, and when calibration and fine-tuning are due.
 
 On every first confirmation a `loop` worker scores the frame (prequential record, shadow replays), applies the
-promotion rule and starts whatever is due. Calibration is due at `retrain.calibrate_at` confirmed frames (5, 10,
-15, 20, 30, ... then every `calibrate_every`), fine-tuning at `retrain.train_at` (3, 6, 10, 20, 40, 80, 160, then every
-`train_every`): early and often while a few frames change a lot, then less often. Celery beat runs the same check
-every few minutes, so a lost message or a worker that was down only delays the loop.
+promotion rule and starts whatever is due. Calibration is due at `retrain.calibrate_at` confirmed frames (1, 2,
+5, 10, 15, 20, 30, ... then every `calibrate_every`), fine-tuning at `retrain.train_at` (3, 6, 10, 20, 40, 80, 160,
+then every `train_every`): early and often while a few frames change a lot, then less often. Celery beat runs the
+same check every few minutes, so a lost message or a worker that was down only delays the loop.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from labeling.services.projects import project_settings
 from labeling.services.serving import base_weights, generator_key, serving_model
 from labeling.services.shadow import catch_up, confirmed_count, frame_replay, live_generators, loop_decide
 
-MIN_CALIBRATION_FRAMES = 5
+MIN_CALIBRATION_FRAMES = 1
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 

@@ -33,7 +33,7 @@ PROJECT_SETTINGS_DEFAULTS: dict[str, dict[str, Any]] = {
     # candidate may lose, how long a candidate may wait, how long the replaced generator guards.
     "retrain": {
         "enabled": True,
-        "calibrate_at": [5, 10, 15, 20, 30, 40, 60, 80, 120, 160],
+        "calibrate_at": [1, 2, 5, 10, 15, 20, 30, 40, 60, 80, 120, 160],
         "calibrate_every": 80,
         "train_at": [3, 6, 10, 20, 40, 80, 160],
         "train_every": 160,

@@ -42,12 +42,12 @@ def _confirmed_project(n_images: int):
 
 
 @pytest.mark.django_db
-def test_too_few_confirmed_images_is_refused_with_the_count():
-    project, manager = _confirmed_project(3)
-    with pytest.raises(ApplicationError, match=f"at least {MIN_CONFIRMED_IMAGES} confirmed images; .* has 3"):
+def test_a_project_without_confirmed_images_is_refused_with_the_count():
+    project, manager = _confirmed_project(0)
+    with pytest.raises(ApplicationError, match=f"at least {MIN_CONFIRMED_IMAGES} confirmed images; .* has 0"):
         project_calibration_request(project=project, actor=manager)
     status = calibration_status(project)
-    assert (status["confirmed_images"], status["minimum"], status["due"], status["current"]) == (3, 5, False, None)
+    assert (status["confirmed_images"], status["minimum"], status["due"], status["current"]) == (0, 1, False, None)
 
 
 @pytest.mark.django_db

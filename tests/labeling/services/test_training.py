@@ -36,15 +36,23 @@ def test_milestones_are_early_and_often_then_every_n():
     assert next_milestone(0, [], 25) == 25
 
 
-def test_the_schedule_fine_tunes_from_three_frames_calibrates_from_five_then_less_often():
+def test_the_schedule_calibrates_from_the_first_frame_fine_tunes_from_three_then_less_often():
     project, _ = loop_project()
-    assert loop_status(project)["calibration"] == {"next_at": 5, "last_at": None, "active": False, "due": False}
-    for seed in range(2):
-        confirmed_image(project, seed)
-    assert not loop_status(project)["training"]["due"]
+    assert loop_status(project)["calibration"] == {"next_at": 1, "last_at": None, "active": False, "due": False}
+    confirmed_image(project, 0)
+    status = loop_status(project)
+    assert status["calibration"]["due"] and not status["training"]["due"]
+    JobFactory(project=project, kind=JobKind.CALIBRATE, status=JobStatus.SUCCEEDED, payload={"n_frames": 1})
+    assert loop_status(project)["calibration"] == {"next_at": 2, "last_at": 1, "active": False, "due": False}
+    confirmed_image(project, 1)
+    status = loop_status(project)
+    assert status["calibration"]["due"] and not status["training"]["due"]
+    JobFactory(project=project, kind=JobKind.CALIBRATE, status=JobStatus.SUCCEEDED, payload={"n_frames": 2})
+    assert not loop_status(project)["calibration"]["due"]
     confirmed_image(project, 2)
     status = loop_status(project)
     assert status["training"]["due"] and not status["calibration"]["due"]
+    assert status["calibration"]["next_at"] == 5
     JobFactory(project=project, kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED, payload={"n_frames": 3})
     confirmed_image(project, 3)
     assert not loop_status(project)["training"]["due"]
@@ -74,15 +82,19 @@ def test_a_fine_tune_gets_seconds_per_frame_within_its_budget():
 
 def test_the_beat_check_starts_what_is_due_once_and_survives_empty_projects():
     due, _ = loop_project(n_confirmed=10)
-    few, _ = loop_project(n_confirmed=2)  # below both first milestones (3 and 5)
+    few, _ = loop_project(n_confirmed=2)  # calibration is due from the first frame, fine-tuning from the third
     loop_project(n_confirmed=0)
     disabled, _ = loop_project(n_confirmed=12, retrain={"enabled": False})
     projects_loop_check()
     kinds = sorted(Job.objects.filter(project=due).values_list("kind", flat=True))
     assert kinds.count(JobKind.TRAIN) == 1 and kinds.count(JobKind.CALIBRATE) == 1
-    assert not Job.objects.filter(project__in=[few, disabled], kind__in=[JobKind.TRAIN, JobKind.CALIBRATE]).exists()
+    assert list(
+        Job.objects.filter(project=few, kind__in=[JobKind.TRAIN, JobKind.CALIBRATE]).values_list("kind", flat=True)
+    ) == [JobKind.CALIBRATE]
+    assert not Job.objects.filter(project=disabled, kind__in=[JobKind.TRAIN, JobKind.CALIBRATE]).exists()
     projects_loop_check()  # the queued ones block a second
     assert Job.objects.filter(project=due, kind__in=[JobKind.TRAIN, JobKind.CALIBRATE]).count() == 2
+    assert Job.objects.filter(project=few, kind__in=[JobKind.TRAIN, JobKind.CALIBRATE]).count() == 1
 
 
 def test_manual_request_needs_a_manager_confirmed_images_and_no_running_training():
