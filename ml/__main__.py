@@ -23,6 +23,8 @@ def _train(args: argparse.Namespace) -> None:
         crop_size=args.crop_size,
         coarse_point_prob=args.coarse_prob,
         implant_prob=args.implant_prob,
+        cluster_prob=args.cluster_prob,
+        photometric_prob=args.photometric_prob,
         prior_style_prob=args.prior_style_prob,
         ema_decay=args.ema_decay,
         eval_every=args.eval_every,
@@ -123,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--implant-prob", type=float, default=0.0, help="share of crops given synthetic targets on the real frame"
     )
+    t.add_argument(
+        "--cluster-prob", type=float, default=0.0,
+        help="share of crops given a dense cluster of 2-30 touching synthetic targets on the real frame",
+    )  # fmt: skip
+    t.add_argument(
+        "--photometric-prob", type=float, default=0.0,
+        help="share of frames rendered as another sensor would (blur, gamma, noise, stripes, 8/16-bit)",
+    )  # fmt: skip
     t.add_argument(
         "--prior-style-prob", type=float, default=0.0,
         help="share of samples with restyled labels (targets dilated 1-3 px / eroded 1 px) and the prior at the "

@@ -76,6 +76,9 @@ class TrainConfig:
     random_crop_prob: float = 0.15  # share of uniformly placed crops in "target" mode
     coarse_point_prob: float = 0.5  # share of samples prompted with jittered (coarse) points
     implant_prob: float = 0.0  # share of crops given 1-3 synthetic targets implanted into the real frame
+    cluster_prob: float = 0.0  # share of crops given a dense cluster of touching synthetic targets (ml.synthetic)
+    cluster_targets: tuple[int, int] = (2, 30)  # targets per cluster, drawn uniformly
+    photometric_prob: float = 0.0  # share of frames rendered as another sensor would (ml.photometric)
     # Share of samples whose label is restyled (targets dilated 1-3 px or eroded 1 px) with the prior made at the
     # alpha matching that style: the net learns to follow the prior's width (ml/styles.py).
     prior_style_prob: float = 0.0

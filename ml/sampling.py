@@ -1,5 +1,6 @@
 """Training batches: crops (target-centred or the paper's 256 positive-biased), prompts, flips/transpose, and
-optionally restyled labels with a prior at the style's alpha (prior-following training)."""
+optionally restyled labels with a prior at the style's alpha (prior-following training), synthetic targets or
+dense clusters implanted into the real frame, and the frame rendered as another sensor would (photometric)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from ml.coldstart import ColdStartParams
 from ml.config import ModelConfig, TrainConfig
 from ml.data import Sample
 from ml.inputs import normalise_image, robust_range, to_grey
+from ml.photometric import render
 from ml.points import PointCells, centroid_points, coarse_points, jitter_points, label_components, point_cells
 from ml.prior import make_prior
 from ml.prompts import make_gaussian_map
 from ml.styles import ALPHA_JITTER, STYLES, distinct_styles, restyle_mask, style_alpha_table
-from ml.synthetic import implant_into_frame
+from ml.synthetic import implant_cluster, implant_into_frame
 
 
 @dataclass
@@ -126,8 +128,12 @@ class BatchSampler:
         self.size = train_config.crop_size if train_config.crop_mode == "target" else 256
         if train_config.crop_mode not in ("target", "paper"):
             raise ValueError(f"unknown crop_mode {train_config.crop_mode!r}; choose 'target' or 'paper'")
-        if not 0.0 <= train_config.implant_prob <= 1.0:
-            raise ValueError(f"implant_prob must be within [0, 1], got {train_config.implant_prob}")
+        for name in ("implant_prob", "cluster_prob", "photometric_prob"):
+            if not 0.0 <= getattr(train_config, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {getattr(train_config, name)}")
+        lo, hi = train_config.cluster_targets
+        if not 1 <= lo <= hi:
+            raise ValueError(f"cluster_targets must be (low, high) with 1 <= low <= high, got {(lo, hi)}")
         if self.size % model_config.stride:
             raise ValueError(f"crop size {self.size} must be a multiple of the net stride {model_config.stride}")
 
@@ -172,17 +178,50 @@ class BatchSampler:
         new = TrainItem(raw, normalise_image(raw, self.mc.normalisation), mask, item.centroids, item.span, cells)
         return new, self._points(new)
 
+    def _clustered(self, item: TrainItem) -> tuple[TrainItem, np.ndarray, tuple[int, int]]:
+        """The frame with one dense cluster of touching targets (2-30, `cluster_targets`) implanted, its prompts
+        (the frame's own and one per cluster target) and a crop origin around the cluster.
+
+        Why: SIRST's targets rarely touch, and a net trained on it draws small masks in clusters, where a team
+        needs help most. The cluster's instances touch as drawn (no 1-px gap), like a team's dense masks.
+        """
+        lo, hi = self.tc.cluster_targets
+        n = int(self.rng.integers(lo, hi + 1))
+        raw, labels, cluster_points = implant_cluster(to_grey(item.raw), self.rng, n, item.span, avoid=item.mask)
+        mask = item.mask | (labels > 0)
+        pts = np.concatenate([self._points(item), cluster_points])
+        cells = None if item.cells is None else point_cells(mask, np.concatenate([item.cells.points, cluster_points]))
+        new = TrainItem(raw, normalise_image(raw, self.mc.normalisation), mask, pts, item.span, cells)
+        h, w = mask.shape
+        centre = cluster_points.mean(axis=0) if len(cluster_points) else None
+        cy, cx = (None, None) if centre is None else (float(centre[1]), float(centre[0]))
+        return new, pts, (_window(h, self.size, cy, self.rng), _window(w, self.size, cx, self.rng))
+
+    def _rendered(self, item: TrainItem) -> TrainItem:
+        """The frame as another sensor would digitise it (ml.photometric), renormalised as a whole frame."""
+        raw = render(item.raw, self.rng)
+        return TrainItem(
+            raw, normalise_image(raw, self.mc.normalisation), item.mask, item.centroids, item.span, item.cells
+        )
+
     def draw(self) -> tuple[np.ndarray, np.ndarray]:
         """One sample: inputs (C, S, S) and target (1, S, S)."""
         item = self.items[int(self.rng.integers(len(self.items)))]
         # Drawn only when implanting is on, so runs without it keep their random stream (and resume).
         implant = self.tc.implant_prob > 0 and self.rng.random() < self.tc.implant_prob
         style = self._style() if self.tc.prior_style_prob > 0 else None  # likewise
-        pts = None if implant else self._points(item)
-        y0, x0 = self._origin(item)
+        cluster = self.tc.cluster_prob > 0 and self.rng.random() < self.tc.cluster_prob  # likewise
+        photo = self.tc.photometric_prob > 0 and self.rng.random() < self.tc.photometric_prob  # likewise
         s = self.size
-        if implant:
-            item, pts = self._implanted(item, (y0, x0, s))
+        if cluster:
+            item, pts, (y0, x0) = self._clustered(item)
+        else:
+            pts = None if implant else self._points(item)
+            y0, x0 = self._origin(item)
+            if implant:
+                item, pts = self._implanted(item, (y0, x0, s))
+        if photo:
+            item = self._rendered(item)
         chans = [_crop(item.norm, y0, x0, s, "edge"), make_gaussian_map(pts - np.array([x0, y0]), (s, s), self.mc.fwhm)]
         cold, label = self.cold, item.mask
         if style is not None:
