@@ -46,26 +46,13 @@ SETS = ("val", "dense", "sensor")
 
 def score_arms(data: Path, names: list[str]) -> dict[str, Any]:
     """Cold start, the shipped weights and every released arm on val and its two proxies, with intervals."""
-    from bench.quality import _row, gain_over_coldstart, proxy_samples
+    from bench.quality import proxy_samples, score_frames
     from ml.data import load_samples
-    from ml.evaluation import evaluate_predictor
-    from ml.inference import ColdStartPredictor, Predictor
 
     val = load_samples(data, "val")
     frames = {"val": val, **{kind: proxy_samples(kind, val) for kind in SETS[1:]}}
     weights = {"shipped": SHIPPED, **{n: RUNS / f"{n}_rel.pt" for n in names}}
-    out: dict[str, Any] = {}
-    for kind, samples in frames.items():
-        cold = evaluate_predictor(ColdStartPredictor(), samples, "centroid")
-        runs = {n: evaluate_predictor(Predictor.load(w, device="cpu"), samples, "centroid", tta=False)
-                for n, w in weights.items()}  # fmt: skip
-        entry: dict[str, Any] = {"coldstart": _row(cold)}
-        for n, r in runs.items():
-            entry[n] = {**_row(r), "gain": gain_over_coldstart(r["per_image"], cold["per_image"])}
-            if "control" in runs and n != "control":
-                entry[n]["over_control"] = gain_over_coldstart(r["per_image"], runs["control"]["per_image"])
-        out[kind] = entry
-    return out
+    return {kind: score_frames(samples, weights, control="control") for kind, samples in frames.items()}
 
 
 def report_lines(res: dict[str, Any], rows: list[dict[str, Any]], budget: float, wall: float) -> list[str]:
@@ -73,7 +60,8 @@ def report_lines(res: dict[str, Any], rows: list[dict[str, Any]], budget: float,
     lines = [
         "# Dense clusters and photometric augmentation: gain at equal CPU time",
         "",
-        f"Command: `python bench/augment.py --budget {budget:g} --arms {' '.join(names)}` ({_arms.wall_text(wall)}). "
+        f"Command: `python bench/augment.py --budget {budget:g} --arms {' '.join(names)}` ({_arms.wall_text(wall)}; "
+        f"training: {len(rows)} arms x {budget:g} s, two at a time, then a release each). "
         "Each arm fine-tunes the shipped weights for the same time (two side by side, one thread each), is "
         "released on the selection split carved from train, and is scored on SIRST val and on the val frames as "
         "the dense and sensor proxies (centroid points, BBM, no TTA); val and the proxies are only reported. The "

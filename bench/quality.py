@@ -37,7 +37,8 @@ KEYS = ("iou", "iou_low", "iou_high", "pd", "fat", "fa", "ms_median", "ms_p95", 
 PROXIES = ("dense", "sensor")
 
 
-def _row(res: dict) -> dict:
+def result_row(res: dict) -> dict:
+    """The figures a report row shows (and per-target counts where the frames hold each target's mask)."""
     row = {k: round(float(res[k]), 3) for k in KEYS}
     if "per_target" in res:  # frames with each target's own mask: targets counted one by one
         t = res["per_target"]
@@ -157,17 +158,30 @@ def gain_over_coldstart(per_image: list[dict], cold_per_image: list[dict]) -> di
     return {"gain": round(gain, 2), "low": round(low, 2), "high": round(high, 2)}
 
 
+def score_frames(frames: list[Sample], weights: dict[str, Path], control: str | None = None) -> dict:
+    """Cold start and each named net (centroid clicks, BBM, no TTA) on `frames`: rows with intervals, each net's
+    paired gain over the cold start and, when `control` names one of the nets, over that net."""
+    cold = evaluate_predictor(ColdStartPredictor(), frames, "centroid")
+    runs = {n: evaluate_predictor(Predictor.load(w, device="cpu"), frames, "centroid", tta=False)
+            for n, w in weights.items()}  # fmt: skip
+    entry: dict = {"coldstart": result_row(cold)}
+    for n, r in runs.items():
+        entry[n] = {**result_row(r), "gain": gain_over_coldstart(r["per_image"], cold["per_image"])}
+        if control in runs and n != control:
+            entry[n]["over_control"] = gain_over_coldstart(r["per_image"], runs[control]["per_image"])
+    return entry
+
+
 def score_proxies(samples: list[Sample], weights: list[Path]) -> dict:
     """Cold start and each net (centroid clicks, BBM, no TTA) on each proxy of `samples`."""
     out: dict = {}
     for kind in PROXIES:
         frames = proxy_samples(kind, samples)
-        cold = evaluate_predictor(ColdStartPredictor(), frames, "centroid")
-        entry = {"n_images": len(frames), "n_targets": sum(len(f.points) for f in frames), "coldstart": _row(cold)}
-        for w in weights:
-            r = evaluate_predictor(Predictor.load(w, device="cpu"), frames, "centroid", tta=False)
-            entry[w.stem] = {**_row(r), "gain": gain_over_coldstart(r["per_image"], cold["per_image"])}
-        out[kind] = entry
+        out[kind] = {
+            "n_images": len(frames),
+            "n_targets": sum(len(f.points) for f in frames),
+            **score_frames(frames, {w.stem: w for w in weights}),
+        }
     return out
 
 
@@ -191,7 +205,7 @@ def main() -> None:
         r = evaluate_predictor(cold, samples, pts, return_masks=pts == "centroid")
         if pts == "centroid":
             cold_masks, cold_per_image = r["masks"], r["per_image"]
-        results["methods"].setdefault("coldstart", {})[f"{pts}_bbm"] = _row(r)
+        results["methods"].setdefault("coldstart", {})[f"{pts}_bbm"] = result_row(r)
     grid_ids: list[str] = []
     for w in weights:
         pred = Predictor.load(w, device="cpu")
@@ -206,14 +220,14 @@ def main() -> None:
         for pts in ("centroid", "coarse"):
             for bbm in (True, False):
                 r = evaluate_predictor(pred, samples, pts, bbm=bbm, tta=False, return_masks=True)
-                entry[f"{pts}_{'bbm' if bbm else 'raw'}"] = _row(r)
+                entry[f"{pts}_{'bbm' if bbm else 'raw'}"] = result_row(r)
                 if pts == "centroid" and bbm:
                     entry["gain"] = gain_over_coldstart(r["per_image"], cold_per_image)
                     if w == weights[0]:
                         grid_ids = worst_grid(samples, r["masks"], cold_masks, r["per_image"], GRID)
         if not args.no_tta:
             for pts in ("centroid", "coarse"):
-                entry[f"{pts}_bbm_tta"] = _row(evaluate_predictor(pred, samples, pts, tta=True))
+                entry[f"{pts}_bbm_tta"] = result_row(evaluate_predictor(pred, samples, pts, tta=True))
         meta = read_checkpoint(w)["meta"]
         entry["selection_metrics"] = meta.get("selection_metrics")
         entry["chosen_step"] = meta.get("chosen_step")

@@ -21,7 +21,7 @@ from labeling.services.jobs import job_create, job_enqueue, job_finish, job_upda
 from labeling.services.loop_data import loop_samples
 from labeling.services.serving import base_weights, checkpoint_path, default_spec, serve, serving_model, version_spec
 
-MIN_CONFIRMED_IMAGES = 1  # one dense frame already moves alpha by 10 IoU points, two by 25; shadow judges the choice
+MIN_CONFIRMED_IMAGES = 1  # a choice from few frames may be noisy: shadow judges it on the frames after it
 MAX_SAMPLES = 300  # calibration reruns the generator 64 times per frame: bound the work, newest frames first
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 

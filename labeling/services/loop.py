@@ -20,13 +20,13 @@ from labeling.exceptions import ConflictError
 from labeling.models import Image, Job, ModelVersion, Project
 from labeling.permissions import operator
 from labeling.services.audit import audit_log
+from labeling.services.calibration import MIN_CONFIRMED_IMAGES
 from labeling.services.jobs import job_finish
 from labeling.services.prequential import frame_iou, frame_score_request, frame_truth, record_shown
 from labeling.services.projects import project_settings
 from labeling.services.serving import base_weights, generator_key, serving_model
 from labeling.services.shadow import catch_up, confirmed_count, frame_replay, live_generators, loop_decide
 
-MIN_CALIBRATION_FRAMES = 1
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
@@ -51,7 +51,7 @@ def loop_status(project: Project, now: Any = None) -> dict[str, Any]:
     confirmed = confirmed_count(project)
     out: dict[str, Any] = {"confirmed": confirmed}
     for kind, name, schedule, every, minimum in (
-        (JobKind.CALIBRATE, "calibration", policy["calibrate_at"], policy["calibrate_every"], MIN_CALIBRATION_FRAMES),
+        (JobKind.CALIBRATE, "calibration", policy["calibrate_at"], policy["calibrate_every"], MIN_CONFIRMED_IMAGES),
         (JobKind.TRAIN, "training", policy["train_at"], policy["train_every"], 1),
     ):
         last = _last_job(project, kind)

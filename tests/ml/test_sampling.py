@@ -68,9 +68,13 @@ def _digest(**overrides: float) -> str:
 
 
 def test_runs_without_styles_draw_the_same_batches_as_before_styles_existed():
-    """Pinned with the sampler of f310d1e (before styles and clicks): prior_style_prob 0 draws nothing extra."""
+    """Pinned with the sampler of f310d1e (before styles and clicks): prior_style_prob, cluster_prob and
+    photometric_prob at 0 draw nothing extra."""
     assert _digest() == "1bc261e836ea0d6c"
     assert _digest(prior_style_prob=1e-9) != "1bc261e836ea0d6c"
+    # Clusters and photometric rendering, like styles, draw only when on: a run with either set is another stream.
+    assert _digest(cluster_prob=1e-9) != "1bc261e836ea0d6c"
+    assert _digest(photometric_prob=1e-9) != "1bc261e836ea0d6c"
 
 
 def test_styled_samples_get_restyled_labels_and_a_prior_at_the_style_alpha(monkeypatch):
