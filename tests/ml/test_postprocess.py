@@ -170,3 +170,23 @@ def test_review_flags_name_fallback_adhesion_by_touch_and_size():
     assert review_flags(far, far, coverage, fallback=True, adhesion=False, large=100) == ["fallback"]
     assert review_flags(far, far, coverage, fallback=False, adhesion=False, large=3) == ["too_large"]
     assert review_flags(far, far, coverage, fallback=False, adhesion=True, large=100) == ["adhesion"]  # split by BBM
+
+
+def test_pixels_cut_at_a_click_cell_border_go_to_that_cell_instance_not_the_background():
+    """The net's split and the clicks' cells disagree: the bright click's flood crosses the cell border. The cut
+    pixels belong to the neighbour whose cell they lie in; the union keeps every pixel the net found."""
+    p = _prob((9, 34))
+    xs = np.arange(4, 30)
+    p[3:6, 4:30] = 0.99 - 0.01 * np.abs(xs - 10)  # one bar, brightest at the first click, dimming towards the second
+    clicks = np.array([[10.0, 4.0], [22.0, 4.0]])  # cell border at x = 16; the flood from the first reaches x = 21
+    from ml.points import label_components
+
+    for gaps in (False, True):
+        a, b = bbm_instances(p, clicks, gaps=gaps).masks
+        assert not a[4, 22] and not b[4, 10]  # no mask holds the other's click
+        assert not a[:, 17:].any() and not b[:, :16].any()  # each stays in its own cell
+        assert label_components(a)[0] == label_components(b)[0] == 1
+        if not gaps:
+            assert np.array_equal(a | b, p > 0.5)  # nothing the net found is lost
+    a, b = bbm_instances(p, clicks, gaps=True).masks
+    assert (a | b).sum() >= (p > 0.5).sum() - 3  # the 1-px gap only
