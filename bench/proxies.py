@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench._stream_data import instance_points, load_frames  # noqa: E402 - after the path tweak
 from ml.data import find_file, read_image, read_mask, read_split  # noqa: E402
 from ml.points import label_components  # noqa: E402
-from ml.synthetic import implant_cluster  # noqa: E402
+from ml.synthetic import DENSE_FRAME, dense_frame  # noqa: E402
 
 KINDS = ("sirst", "sensor", "wide", "dense")  # sirst: the untouched frames, the reference row
 SIRST = ROOT.parent / "shared" / "data" / "sirst"
@@ -54,9 +54,7 @@ RUNS = ROOT / "runs" / "proxies"
 REPORT = ROOT / "bench" / "reports" / "proxies.md"
 WIDE_RADIUS = 2
 SENSOR = {"base": (2000.0, 12000.0), "span": (1500.0, 6000.0), "blur_sigma": (0.4, 0.8), "noise_8bit": (1.0, 3.0)}
-# implant_cluster's arguments (its defaults, written out so that the manifest records them).
-DENSE = {"n_targets": (5, 30), "min_gap": 4, "sigma": (0.6, 2.5), "contrast": (0.08, 0.5), "max_gap": 3,
-         "elongated": 0.3, "level": 0.3}  # fmt: skip
+DENSE = DENSE_FRAME  # implant_cluster's arguments, recorded in the manifest
 
 
 def frame_rng(seed: int, stream: str, image_id: str) -> np.random.Generator:
@@ -109,11 +107,7 @@ def build_frame(
         return frame, real, points, info
     if kind != "dense":
         raise ValueError(f"unknown kind {kind!r}; choose one of {KINDS}")
-    rng = frame_rng(seed, "dense", image_id)
-    n = int(rng.integers(DENSE["n_targets"][0], DENSE["n_targets"][1] + 1))
-    kwargs = {k: v for k, v in DENSE.items() if k != "n_targets"}
-    frame, labels, cluster_points = implant_cluster(image, rng, n, avoid=mask, **kwargs)
-    cluster = [labels == k for k in range(1, int(labels.max()) + 1)]
+    frame, cluster, cluster_points, n = dense_frame(image, mask, frame_rng(seed, "dense", image_id))
     info = {"n_real": len(real), "n_drawn": n, "n_cluster": len(cluster)}
     return frame, real + cluster, np.concatenate([points, cluster_points]), info
 

@@ -29,6 +29,7 @@ def _train(args: argparse.Namespace) -> None:
         ema_decay=args.ema_decay,
         eval_every=args.eval_every,
         select_fraction=args.select_fraction,
+        select_cluster_share=args.select_clusters,
         device=args.device,
         threads=args.threads,
         loader_workers=args.loader_workers,
@@ -147,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--select-fraction", type=float, default=0.15,
         help="share of the data held out to pick the checkpoint; 0: train on all, keep the last EMA weights",
+    )  # fmt: skip
+    t.add_argument(
+        "--select-clusters", type=float, default=0.0,
+        help="share of the selection IoU taken from the selection frames with a dense cluster of 5-30 targets "
+        "added (0: the frames alone)",
     )  # fmt: skip
     t.add_argument(
         "--loader-workers", type=int, default=0,

@@ -86,6 +86,9 @@ class TrainConfig:
     eval_every: int = 250
     select_fraction: float = 0.15  # 0: no selection split, train on every sample and keep the last EMA weights
     select_seed: int = 1234
+    # Share of the selection IoU taken from dense copies of the selection frames (each with one cluster of 5-30
+    # touching targets, ml.synthetic.dense_copies): 0 judges on the frames alone.
+    select_cluster_share: float = 0.0
     device: str = "auto"
     threads: int = 1
     loader_workers: int = 0  # >0: batches made in that many background processes (another random stream)

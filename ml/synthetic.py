@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from ml.data import Sample
 from ml.inputs import robust_range
+from ml.points import centroid_points, label_components
 
 
 def _background(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -264,6 +266,47 @@ def implant_cluster(
     else:
         out = state.out.astype(raw.dtype)
     return out, labels, points
+
+
+# The dense proxies' cluster (bench/proxies.py `dense`, and the dense copies of a selection split): implant_cluster's
+# arguments with 5-30 targets drawn per frame.
+DENSE_FRAME = {"n_targets": (5, 30), "min_gap": 4, "sigma": (0.6, 2.5), "contrast": (0.08, 0.5), "max_gap": 3,
+               "elongated": 0.3, "level": 0.3}  # fmt: skip
+
+
+def dense_frame(
+    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, int]:
+    """The frame with one dense cluster (`DENSE_FRAME`) implanted away from its own targets: (frame, the
+    cluster's bool instances in placement order, their (K, 2) float (x, y) points, the count drawn; K is
+    smaller only where the frame had no room). The same rng state gives the same frame."""
+    lo, hi = DENSE_FRAME["n_targets"]
+    n = int(rng.integers(lo, hi + 1))
+    kwargs = {k: v for k, v in DENSE_FRAME.items() if k != "n_targets"}
+    frame, labels, points = implant_cluster(image, rng, n, avoid=mask, **kwargs)
+    return frame, [labels == k for k in range(1, int(labels.max()) + 1)], points, n
+
+
+def dense_copies(samples: list[Sample], seed: int) -> list[Sample]:
+    """Each frame with one dense cluster added (its own rng from `seed` and its id, so a copy does not depend on
+    the other frames): union mask, every target's point, each target's instance.
+
+    Why: a selection split of SIRST frames alone cannot see what training with clusters buys, where a team
+    needs it most; scored beside the frames themselves, it can (ml.train, `select_cluster_share`)."""
+    out = []
+    for s in samples:
+        if s.mask is None:
+            raise ValueError(f"frame {s.id!r} has no mask: a dense copy needs its targets")
+        digest = int(hashlib.sha256(f"select-dense:{s.id}".encode()).hexdigest()[:16], 16)
+        frame, cluster, cluster_points, _ = dense_frame(s.image, s.mask, np.random.default_rng([seed, digest]))
+        n_own, labels, _, _ = label_components(s.mask)
+        own = [labels == k for k in range(1, n_own + 1)]
+        own_points = s.points if s.points is not None else centroid_points(s.mask)
+        union = s.mask.astype(bool).copy()
+        for m in cluster:
+            union |= m
+        out.append(Sample(s.id, frame, union, np.concatenate([own_points, cluster_points]), [*own, *cluster]))
+    return out
 
 
 def _next_to_cluster(

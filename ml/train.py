@@ -26,6 +26,7 @@ from ml.models import EDGSPNet, build_model, count_parameters
 from ml.prior import coldstart_params_from_dict, coldstart_params_to_dict, override_coldstart_params
 from ml.sampling import BatchSampler, prepare_items
 from ml.styles import STYLES, restyle_mask
+from ml.synthetic import dense_copies
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 MIN_SELECTION_SAMPLES = 8  # below this many training frames, no selection split: keep the last EMA
@@ -220,6 +221,7 @@ class Trainer:
             "prior_follows_alpha": self.sampler.style_alphas is not None,
         }
         self.styled = self._styled_selection()
+        self.dense = self._dense_selection()
         # The overrides belong to the recipe: a resume with other ones would mix two priors.
         overrides = {"coldstart_overrides": dict(coldstart_overrides)} if coldstart_overrides else {}
         self.recipe = {**tc.to_dict(), **overrides}
@@ -245,6 +247,26 @@ class Trainer:
             )
             for k in sampler.styles
         }
+
+    def _dense_selection(self) -> list[Sample] | None:
+        """The selection frames with a dense cluster added, when the selection IoU takes a share from them."""
+        share = self.tc.select_cluster_share
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"select_cluster_share must be within [0, 1], got {share}")
+        if share == 0.0 or not self.select_s:
+            return None
+        return dense_copies(self.select_s, self.tc.select_seed)
+
+    def _judge(self) -> dict[str, Any]:
+        """The EMA weights' selection figures: the frames (and styles), then the dense copies' share of the IoU."""
+        sel = _score(self.ema, self.select_s, self.device, self.styled, self.tc.prior_style_prob)
+        if self.dense is None:
+            return sel
+        share = self.tc.select_cluster_share
+        dense = _score(self.ema, self.dense, self.device)
+        # Pd and Fat stay the frames' own: on a dense copy the union's components merge touching targets.
+        return {**sel, "iou": (1 - share) * sel["iou"] + share * dense["iou"], "iou_frames": sel["iou"],
+                "iou_dense": dense["iou"]}  # fmt: skip
 
     def restore(self, state_path: str | Path) -> None:
         """Continue the run saved in `state_path` (same data and recipe, else a ValueError names what differs)."""
@@ -289,7 +311,7 @@ class Trainer:
         """Score the EMA weights on the selection split (if any); a new best is written as the checkpoint."""
         if not self.select_s:
             return
-        sel = _score(self.ema, self.select_s, self.device, self.styled, self.tc.prior_style_prob)
+        sel = self._judge()
         record["selection"] = sel
         if self._keep(sel):
             _write(self.out_path, self.ema, self.best, self.meta_base, self.history + [record])
@@ -310,7 +332,7 @@ class Trainer:
         """A last evaluation, then the chosen weights (the best on the selection split, else the last EMA) written
         with their metadata and the training curve."""
         if self.select_s:
-            sel = _score(self.ema, self.select_s, self.device, self.styled, self.tc.prior_style_prob)
+            sel = self._judge()
             self.history.append({"step": self.step, "selection": sel, "loss": self.loss_avg, "elapsed_s": elapsed})
             self._keep(sel)
         else:

@@ -198,3 +198,15 @@ def test_prior_style_selection_scores_every_style_at_its_alpha(tmp_path, synthet
     assert set(m["iou_by_style"]) == set(meta["prior_style_used"]) and len(meta["prior_style_used"]) >= 2
     assert m["iou"] == pytest.approx(0.5 * m["iou_default_prior"] + 0.5 * np.mean(list(m["iou_by_style"].values())))
     assert all("iou_by_style" in h["selection"] for h in res.history if "selection" in h)
+
+
+def test_cluster_selection_takes_its_share_of_the_iou_from_dense_copies(tmp_path):
+    frames = make_synthetic_samples(10, seed=8, shape=(128, 128))
+    cfg = TrainConfig(**{**FAST.to_dict(), "select_cluster_share": 0.25})
+    res = fit(frames, cfg, ModelConfig(size="small"), out_path=tmp_path / "c.pt", show_progress=False)
+    m = res.metrics
+    assert m["iou"] == pytest.approx(0.75 * m["iou_frames"] + 0.25 * m["iou_dense"])
+    assert m["iou_dense"] != pytest.approx(m["iou_frames"])  # the copies are other frames, scored apart
+    assert all("iou_dense" in h["selection"] for h in res.history if "selection" in h)
+    with pytest.raises(ValueError, match="select_cluster_share"):
+        fit(frames, TrainConfig(**{**FAST.to_dict(), "select_cluster_share": 1.5}), show_progress=False)
