@@ -81,3 +81,12 @@ def test_the_fine_tune_ceiling_scores_only_frames_after_those_it_trained_on(prox
     train, test = _split(root / "dense", n_train=1, n_frames=2)
     ids = frame_order([f.id for f in frames["dense"]], "hash")
     assert [f.id for f in train] == ids[:1] and [f.id for f in test] == ids[1:2]  # the stream's order, disjoint
+
+
+def test_the_fine_tune_ceiling_calibrates_as_the_loop_does(proxies):
+    from bench.finetune_ceiling import calibrated
+
+    _, frames = proxies
+    dense, sirst = calibrated(frames["dense"]), calibrated(frames["sirst"])
+    assert dense["gaps"] is False and sirst["gaps"] is True  # touching cluster masks: no 1-px gap, as the loop
+    assert set(dense) == {"alpha", "use_grabcut", "size_rule", "gaps"} and 0.0 < dense["alpha"] < 1.0
