@@ -11,7 +11,7 @@ from ml.config import ModelConfig, TrainConfig
 from ml.data import load_samples
 from ml.evaluation import evaluate_predictor
 from ml.inference import Predictor
-from ml.release import MARGIN_IOU, release
+from ml.release import release
 from ml.train import fit
 from tests.ml.cli import ROOT
 
@@ -34,7 +34,12 @@ def test_release_records_infer_settings_and_a_verdict_that_follows_its_rule(trai
     assert meta["infer"] == m["infer"] and meta["verdict"] == m["verdict"]
     assert meta["selection_ids"] and len(m["infer"]["selection_tta_iou"]) == 2
     e, c = m["val"]["edgsp_centroid"], m["val"]["coldstart_centroid"]
-    beats = e["iou"] >= c["iou"] + MARGIN_IOU and e["pd"] >= 100.0 and e["fat"] <= 0.0
+    gains = m["verdict"]["gain_over_coldstart"]
+    assert set(gains) == {"val", "val_dense"}
+    assert gains["val"]["gain"] == pytest.approx(e["iou"] - c["iou"], abs=1e-2)  # the same val runs, paired
+    for g in gains.values():
+        assert g["low"] <= g["gain"] <= g["high"]
+    beats = gains["val"]["low"] > 0 and gains["val_dense"]["low"] > 0 and e["pd"] >= 100.0 and e["fat"] <= 0.0
     assert m["verdict"]["beats_coldstart"] is beats
     assert m["verdict"]["default_method"] == ("edgsp" if beats else "coldstart")
     assert Predictor.load(out).tta is m["infer"]["tta"]
