@@ -37,7 +37,7 @@ from labeling.services.serving import (
     version_spec,
 )
 
-MAX_CANDIDATES = 4  # live challengers at once; the oldest beyond this is rejected (bounded work per frame)
+MAX_CANDIDATES = 4  # live challengers at once; beyond, the worst record is rejected (bounded work per frame)
 
 
 def _spec(project: Project, version: ModelVersion | None) -> ml_adapter.GeneratorSpec:
@@ -235,11 +235,12 @@ def loop_decide(project: Project) -> list[dict[str, Any]]:
         champion = serving_model(project)
     champion_key = generator_key(champion)
     eligible: list[tuple[float, float, ModelVersion, dict[str, Any]]] = []
-    live = candidates(project)
-    for version in live[: max(0, len(live) - MAX_CANDIDATES)]:
-        decisions.append(_reject(version, f"more than {MAX_CANDIDATES} candidates in shadow: the oldest makes room"))
-    for version in live[max(0, len(live) - MAX_CANDIDATES) :]:
-        figures = compare(project, generator_key(version), champion_key, confidence)
+    live = [(v, compare(project, generator_key(v), champion_key, confidence)) for v in candidates(project)]
+    for version, figures in _over_the_limit(live):
+        reason = f"more than {MAX_CANDIDATES} candidates in shadow: the worst record so far makes room"
+        decisions.append(_reject(version, f"{reason} ({_describe(figures)})", figures))
+        live.remove((version, figures))
+    for version, figures in live:
         test, n = figures["test"], figures["n_frames"]
         ok, why = _within_tolerance(figures, policy) if n else (False, "")
         text = _describe(figures)
@@ -261,6 +262,23 @@ def loop_decide(project: Project) -> list[dict[str, Any]]:
         _, _, version, figures = min(eligible, key=lambda e: (e[0], e[1]))
         decisions.append(_promote(project, version, champion, figures, policy))
     return decisions
+
+
+def _over_the_limit(live: list[tuple[ModelVersion, dict[str, Any]]]) -> list[tuple[ModelVersion, dict[str, Any]]]:
+    """The candidates beyond MAX_CANDIDATES that leave: the lowest IoU gain over the serving generator on their
+    fresh frames (none scored yet counts as no gain), the oldest first among equals. Why not simply the oldest:
+    the oldest may be the best (the base weights, in shadow from the first frame, were pushed out by a burst of
+    early calibrations just before their record could promote them)."""
+    excess = len(live) - MAX_CANDIDATES
+    if excess <= 0:
+        return []
+
+    def record(i: int) -> tuple[float, int]:
+        figures = live[i][1]
+        return (float(figures["test"].get("gain", 0.0)) if figures["n_frames"] else 0.0, i)
+
+    leaving = sorted(sorted(range(len(live)), key=record)[:excess])
+    return [live[i] for i in leaving]
 
 
 def _gate_fields(figures: dict[str, Any]) -> dict[str, Any]:

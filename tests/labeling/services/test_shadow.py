@@ -89,6 +89,24 @@ def test_a_candidate_no_better_leaves_after_its_window():
     assert same.gate["n_fresh"] == 6 and serving_model(project) is None
 
 
+def test_beyond_the_limit_the_worst_record_makes_room_not_the_oldest():
+    project, manager = loop_project(retrain={**NO_TRAINING, "calibrate_at": [100000]})
+    oldest = _candidate(project, 1, alpha=0.35)  # the default's own settings: no gain, the oldest
+    worst = _candidate(project, 2, alpha=0.9)  # far too tight: the worst record
+    others = [_candidate(project, 3, alpha=0.3), _candidate(project, 4, alpha=0.4)]
+    for seed in range(2):
+        stream_frame(project, manager, seed=seed, radius2=5)
+    assert all(v.status == ModelStatus.CANDIDATE for v in ModelVersion.objects.filter(project=project))
+    newest = _candidate(project, 5, alpha=0.25)  # a fifth challenger: one must go
+    stream_frame(project, manager, seed=2, radius2=5)
+    worst.refresh_from_db()
+    assert worst.status == ModelStatus.REJECTED and "the worst record so far makes room" in worst.gate["reason"]
+    assert worst.gate["iou_gain"]["gain"] < 0
+    for version in (oldest, *others, newest):
+        version.refresh_from_db()
+        assert version.status == ModelStatus.CANDIDATE, version.number
+
+
 def test_a_promotion_the_record_contradicts_is_rolled_back():
     project, manager = loop_project(retrain={**NO_TRAINING, "guard_frames": 10})
     for seed in range(5):
