@@ -170,3 +170,40 @@ def test_a_team_whose_masks_touch_gets_a_cold_start_without_the_gap():
     job = project_calibration_request(project=apart, actor=apart_manager)
     project_calibrate(job_id=job.pk)
     assert "gaps" not in ModelVersion.objects.get(project=apart, kind=GeneratorKind.COLDSTART).params
+    assert not ModelVersion.objects.filter(project=apart, kind=GeneratorKind.EDGSP).exists()
+
+
+@pytest.mark.django_db
+def test_a_team_whose_masks_touch_also_gets_the_base_weights_without_the_gap_once():
+    """The net splits a cluster right and loses the gap there: the base weights drawn as this team draws go in
+    shadow beside the calibrated cold start, judged only on frames after those that showed the masks touch."""
+    from labeling.services.calibration import project_calibrate
+    from labeling.services.serving import base_weights, checkpoint_path, generator_label, version_spec
+
+    project = ProjectFactory()
+    manager = MembershipFactory(project=project, role=Role.MANAGER).user
+    ids = []
+    for pixels, points, masks in (_cluster_frame(seed) for seed in range(2)):
+        image = ImageFactory(
+            project=project, pixels=pixels, status=ImageStatus.CONFIRMED, first_confirmed_at=timezone.now()
+        )
+        ids.append(image.pk)
+        for (x, y), raster in zip(points, masks, strict=True):
+            MaskFactory(target=TargetFactory(image=image, x=x, y=y), raster=raster, state=MaskState.CONFIRMED)
+    for _ in range(2):  # a second calibration finds it waiting and adds no other
+        job = project_calibration_request(project=project, actor=manager)
+        project_calibrate(job_id=job.pk)
+    (net,) = ModelVersion.objects.filter(project=project, kind=GeneratorKind.EDGSP)
+    assert net.status == ModelStatus.CANDIDATE and net.params == {"gaps": False}
+    assert checkpoint_path(net) == str(base_weights()) and sorted(net.trained_on) == sorted(ids)
+    spec = version_spec(net)
+    assert spec.gaps is False and "targets may touch" in generator_label(net, spec)
+
+    off = ProjectFactory(settings={"retrain": {"base_weights_candidate": False}})  # a team that opted out
+    pixels, points, masks = _cluster_frame(0)
+    image = ImageFactory(project=off, pixels=pixels, status=ImageStatus.CONFIRMED, first_confirmed_at=timezone.now())
+    for (x, y), raster in zip(points, masks, strict=True):
+        MaskFactory(target=TargetFactory(image=image, x=x, y=y), raster=raster, state=MaskState.CONFIRMED)
+    off_manager = MembershipFactory(project=off, role=Role.MANAGER).user
+    project_calibrate(job_id=project_calibration_request(project=off, actor=off_manager).pk)
+    assert not ModelVersion.objects.filter(project=off, kind=GeneratorKind.EDGSP).exists()
