@@ -299,13 +299,17 @@ def dense_copies(samples: list[Sample], seed: int) -> list[Sample]:
             raise ValueError(f"frame {s.id!r} has no mask: a dense copy needs its targets")
         digest = int(hashlib.sha256(f"select-dense:{s.id}".encode()).hexdigest()[:16], 16)
         frame, cluster, cluster_points, _ = dense_frame(s.image, s.mask, np.random.default_rng([seed, digest]))
-        n_own, labels, _, _ = label_components(s.mask)
-        own = [labels == k for k in range(1, n_own + 1)]
         own_points = s.points if s.points is not None else centroid_points(s.mask)
+        own = s.instances
+        if own is None and s.points is None:  # one target per component, as the centroid points say
+            n_own, labels, _, _ = label_components(s.mask)
+            own = [labels == k for k in range(1, n_own + 1)]
         union = s.mask.astype(bool).copy()
         for m in cluster:
             union |= m
-        out.append(Sample(s.id, frame, union, np.concatenate([own_points, cluster_points]), [*own, *cluster]))
+        # Clicks without their own instances (touching targets share a component): no per-target counts.
+        instances = None if own is None or len(own) != len(own_points) else [*own, *cluster]
+        out.append(Sample(s.id, frame, union, np.concatenate([own_points, cluster_points]), instances))
     return out
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ml.data import Sample
+from ml.points import centroid_points
 from ml.synthetic import dense_copies, make_synthetic_samples
 
 
@@ -35,3 +36,12 @@ def test_a_copy_depends_only_on_its_frame_and_the_seed(frames):
 def test_a_frame_without_a_mask_is_refused(frames):
     with pytest.raises(ValueError, match="no mask"):
         dense_copies([Sample("unlabelled", frames[0].image)], seed=7)
+
+
+def test_clicks_without_their_own_instances_give_no_per_target_counts(frames):
+    s = frames[0]
+    own = centroid_points(s.mask)
+    clicked = Sample(s.id, s.image, s.mask, np.concatenate([own, own[:1] + 1.0]))  # two clicks on one component
+    d = dense_copies([clicked], seed=7)[0]
+    assert d.instances is None and len(d.points) > len(clicked.points)
+    assert np.array_equal(d.points[: len(clicked.points)], clicked.points)
